@@ -1,0 +1,102 @@
+"""`python run.py chat --openid X`: talk to a running bot through the real signed callback.
+
+Type words as a WeChat user would. Lines starting with ':' play the phone's other
+gestures (location, QR scan, menu click, follow, photo, voice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import aiohttp
+
+from bot.peer import Mode, WechatPeer
+from bot.settings import Settings
+
+HELP = """直接输入文字即发送文字消息。其他操作：
+  :loc 纬度,经度 [地点名]   发送位置        :scan 场景      扫描带参数二维码（已关注）
+  :follow [场景]            关注（可带场景）  :unfollow       取消关注
+  :click 按键               点击菜单        :image          发送图片
+  :voice 文字               发送语音（识别结果） :help 本帮助   :quit 退出"""
+
+
+def build(peer: WechatPeer, openid: str, line: str) -> str | None:
+    """The callback body for one line the user typed; None when it is not a gesture."""
+    if not line.startswith(":"):
+        return peer.text(openid, line)
+    cmd, _, rest = line[1:].partition(" ")
+    rest = rest.strip()
+    if cmd == "loc":
+        where, _, label = rest.partition(" ")
+        lat, lng = (float(x) for x in where.replace("，", ",").split(","))
+        return peer.location(openid, lat, lng, label)
+    if cmd == "scan":
+        return peer.event(openid, "SCAN", rest)
+    if cmd == "follow":
+        return peer.event(openid, "subscribe", f"qrscene_{rest}" if rest else None)
+    if cmd == "unfollow":
+        return peer.event(openid, "unsubscribe")
+    if cmd == "click":
+        return peer.event(openid, "CLICK", rest)
+    if cmd == "image":
+        return peer.image(openid)
+    if cmd == "voice":
+        return peer.voice(openid, rest)
+    return None
+
+
+async def run_chat(settings: Settings, openid: str, url: str | None = None,
+                   aes: bool = False) -> int:
+    w = settings.wechat
+    peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
+    url = url or f"http://{settings.server.host}:{settings.server.port}/wechat"
+    mode: Mode = "aes" if aes else "plain"
+    interactive = sys.stdin.isatty()
+    kind = "安全模式" if aes else "明文模式"
+    print(f"已连接 {url}（{kind}），身份 {openid}。输入 :help 查看操作。")
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        while True:
+            if interactive:
+                print("我：", end="", flush=True)
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return 0
+            line = line.strip()
+            if not line:
+                continue
+            if line in (":quit", ":q"):
+                return 0
+            if line == ":help":
+                print(HELP)
+                continue
+            try:
+                body = build(peer, openid, line)
+            except ValueError:
+                body = None
+            if body is None:
+                print("没有这个操作。" + HELP)
+                continue
+            request = peer.sign(body, mode)
+            try:
+                async with http.post(url, params=request.params, data=body_bytes(request.body),
+                                     headers={"Content-Type": "text/xml"}) as resp:
+                    text = await resp.text()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                print(f"（连不上机器人：{exc or type(exc).__name__}。它在运行吗？先执行 make run）")
+                continue
+            if status != 200:
+                print(f"（机器人拒绝了请求：HTTP {status} {text.strip()}）")
+                continue
+            reply = peer.read_reply(text, mode)
+            if reply is None:
+                print("（无回复）")
+            else:
+                content = reply.get("Content") or f"[{reply.get('MsgType')}]"
+                print("小哥红驿：" + content.replace("\n", "\n          "))
+
+
+def body_bytes(body: str) -> bytes:
+    return body.encode("utf-8")

@@ -1,0 +1,70 @@
+"""The async database: one engine per process, sessions per unit of work.
+
+SQLite (aiosqlite) is the default; PostgreSQL (asyncpg) is what the bot scales on.
+On SQLite every transaction starts with BEGIN IMMEDIATE: writers queue on the
+database lock instead of failing half-way when a reader tries to become a writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs
+        )
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def lock_user(session: AsyncSession, openid: str) -> None:
+    """One message per user at a time, across processes, until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the write lock taken by
+    BEGIN IMMEDIATE already serialises every transaction.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(openid.encode(), digest_size=8).digest(), "big",
+                             signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=key))
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,38 @@
+"""Demo data for dev mode (`make run`): loaded at every dev start, idempotently.
+
+Clearly demo: nothing here is real. Later features add their own demo sets here
+(stations, groups, courses).
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.clock import SystemClock
+from bot.db import make_engine, session_factory
+from bot.settings import Settings
+from models import staff
+from models.staff import ConsoleUser
+
+DEMO_ADMIN = "demo-admin"
+DEMO_ADMIN_PASSWORD = "xiaoge-demo"
+
+
+async def load_demo(settings: Settings) -> None:
+    if not settings.is_dev:
+        raise RuntimeError("demo data is for dev mode only")
+    engine = make_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            now = SystemClock().now()
+            query = select(ConsoleUser).where(ConsoleUser.username == DEMO_ADMIN)
+            admin = (await session.exec(query)).first()
+            if admin is None:
+                admin = await staff.create_user(
+                    session, DEMO_ADMIN, "admin", DEMO_ADMIN_PASSWORD, now
+                )
+            code = await staff.issue_bind_code(session, admin, now)
+    finally:
+        await engine.dispose()
+    print(f"演示数据已就绪。演示管理员 {DEMO_ADMIN}（密码 {DEMO_ADMIN_PASSWORD}）"
+          f"的绑定码：{code}，10分钟内在聊天中发送「绑定 {code}」试试。")

@@ -1,0 +1,229 @@
+"""What WeChat sent, as one plain value: parsed with wechatpy, free of its types.
+
+Handlers see an `Inbound`; nothing past this module looks at XML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+from wechatpy import parse_message
+from wechatpy.messages import UnknownMessage
+
+MESSAGE_TYPES = {"text", "image", "voice", "video", "shortvideo", "location", "link"}
+EVENT_TYPES = {
+    "subscribe",
+    "subscribe_scan",
+    "unsubscribe",
+    "scan",
+    "location",
+    "click",
+    "view",
+    "scancode_push",
+    "scancode_waitmsg",
+    "location_select",
+    "pic_sysphoto",
+    "pic_photo_or_album",
+    "pic_weixin",
+    "templatesendjobfinish",
+    "masssendjobfinish",
+}
+
+
+class MalformedMessage(ValueError):
+    """The body is not a WeChat message we can read (answered 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    openid: str
+    account: str
+    create_time: int
+    msg_type: str  # one of MESSAGE_TYPES, "event", or "unknown"
+    event: str | None = None  # lower-case event name for msg_type "event"
+    msg_id: int | None = None
+    content: str | None = None  # text content, or a voice message's recognised text
+    key: str | None = None  # click/view key, scanned text, QR scene (qrscene_ stripped)
+    lat: float | None = None
+    lng: float | None = None
+    label: str | None = None
+    media_id: str | None = None
+    pic_url: str | None = None
+    url: str | None = None
+    title: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_event(self) -> bool:
+        return self.msg_type == "event"
+
+    @property
+    def is_known(self) -> bool:
+        if self.is_event:
+            return self.event in EVENT_TYPES
+        return self.msg_type in MESSAGE_TYPES
+
+    @property
+    def text(self) -> str:
+        """What the user said, normalised: a text message, a voice's recognition,
+        or a menu click key (a click does what its word does)."""
+        if self.msg_type in ("text", "voice"):
+            return normalize(self.content or "")
+        if self.event == "click":
+            return normalize(self.key or "")
+        return ""
+
+    @property
+    def is_input(self) -> bool:
+        """Something the user said or chose (a message, or a menu click), not a bare event."""
+        return not self.is_event or bool(self.text)
+
+    @property
+    def scene(self) -> str | None:
+        """The QR scene of a SCAN or scan-to-follow event."""
+        return self.key if self.event in ("scan", "subscribe_scan") and self.key else None
+
+    @property
+    def dedup_key(self) -> str:
+        """Same for WeChat's retries of one message, different for distinct messages."""
+        if self.msg_id:
+            raw = f"m:{self.msg_id}"
+        else:
+            raw = f"e:{self.openid}:{self.create_time}:{self.event}:{self.key or ''}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+    @property
+    def opens_service_window(self) -> bool:
+        """A message the user wrote (not an event) opens WeChat's 48 h 客服 window."""
+        return not self.is_event and self.is_known
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Inbound:
+        return cls(**data)
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, surrounding spaces and a leading '/' dropped,
+    runs of white space folded to one space."""
+    folded = unicodedata.normalize("NFKC", text)
+    folded = " ".join(folded.split())
+    return folded.removeprefix("/").strip()
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise MalformedMessage("bad coordinate") from None
+
+
+def parse(xml: str) -> Inbound:
+    """Parse a decrypted callback body. Raises MalformedMessage."""
+    try:
+        msg = parse_message(xml)
+    except (ExpatError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise MalformedMessage(type(exc).__name__) from None
+    if msg is None:
+        raise MalformedMessage("empty")
+    data: dict[str, Any] = getattr(msg, "_data", None) or {}
+    if not isinstance(data, dict):
+        raise MalformedMessage("not a message")
+    openid, account = data.get("FromUserName"), data.get("ToUserName")
+    if not isinstance(openid, str) or not openid or not isinstance(account, str):
+        raise MalformedMessage("missing FromUserName/ToUserName")
+    try:
+        create_time = int(data.get("CreateTime") or 0)
+        msg_id = int(data["MsgId"]) if data.get("MsgId") else None
+    except (TypeError, ValueError):
+        raise MalformedMessage("bad CreateTime/MsgId") from None
+    msg_type = str(data.get("MsgType", "")).lower()
+    base: dict[str, Any] = {
+        "openid": openid,
+        "account": account,
+        "create_time": create_time,
+        "msg_id": msg_id,
+    }
+    if isinstance(msg, UnknownMessage) and msg_type != "event":
+        return Inbound(msg_type="unknown", extra={"MsgType": msg_type}, **base)
+    if msg_type == "event":
+        return _event(data, base)
+    return _message(msg_type, data, base)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _message(msg_type: str, data: dict[str, Any], base: dict[str, Any]) -> Inbound:
+    if msg_type == "text":
+        return Inbound(msg_type="text", content=_text(data.get("Content")) or "", **base)
+    if msg_type == "voice":
+        return Inbound(
+            msg_type="voice",
+            content=_text(data.get("Recognition")),
+            media_id=_text(data.get("MediaId")),
+            extra={"Format": _text(data.get("Format")) or ""},
+            **base,
+        )
+    if msg_type == "location":
+        return Inbound(
+            msg_type="location",
+            lat=_float(data.get("Location_X")),
+            lng=_float(data.get("Location_Y")),
+            label=_text(data.get("Label")),
+            extra={"Scale": _text(data.get("Scale")) or ""},
+            **base,
+        )
+    if msg_type == "link":
+        return Inbound(
+            msg_type="link",
+            url=_text(data.get("Url")),
+            title=_text(data.get("Title")),
+            **base,
+        )
+    # image, video, shortvideo
+    return Inbound(
+        msg_type=msg_type,
+        media_id=_text(data.get("MediaId")),
+        pic_url=_text(data.get("PicUrl")),
+        extra={"ThumbMediaId": _text(data.get("ThumbMediaId")) or ""},
+        **base,
+    )
+
+
+def _event(data: dict[str, Any], base: dict[str, Any]) -> Inbound:
+    event = str(data.get("Event") or "").lower()
+    key = _text(data.get("EventKey"))
+    lat = lng = None
+    label = None
+    if event == "subscribe_scan" or (event == "subscribe" and key and key.startswith("qrscene_")):
+        event, key = "subscribe_scan", (key or "").removeprefix("qrscene_")
+    elif event == "subscribe":
+        key = None
+    elif event == "location":
+        lat, lng = _float(data.get("Latitude")), _float(data.get("Longitude"))
+    elif event in ("scancode_push", "scancode_waitmsg"):
+        info = data.get("ScanCodeInfo") or {}
+        scanned = _text(info.get("ScanResult")) if isinstance(info, dict) else None
+        return Inbound(
+            msg_type="event",
+            event=event,
+            content=scanned,
+            key=key,
+            extra={"ScanType": _text(info.get("ScanType")) or ""} if isinstance(info, dict)
+            else {},
+            **base,
+        )
+    elif event == "location_select":
+        info = data.get("SendLocationInfo") or {}
+        if isinstance(info, dict):
+            lat, lng = _float(info.get("Location_X")), _float(info.get("Location_Y"))
+            label = _text(info.get("Label"))
+    return Inbound(msg_type="event", event=event, key=key, lat=lat, lng=lng, label=label, **base)

@@ -1,0 +1,156 @@
+"""One inbound message, from claim to reply, under WeChat's deadline.
+
+claim the message key → take the user's lock → load member, staff binding and
+dialog → dispatch → save the dialog and the reply with the claim, all in ONE
+transaction. A retry of the same message meets the claim: it waits for the first
+attempt's transaction and gets its stored reply; if the first attempt failed and
+rolled back, the retry claims and runs afresh. Nothing is half-done.
+
+If the handler is not finished within the reply budget, the callback answers
+"success" (WeChat then stops retrying) and the reply goes out later through the
+deferred-reply sink (the push path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import texts as T
+from bot.clock import Clock
+from bot.db import lock_user
+from bot.dialogs import DialogContext
+from bot.inbound import Inbound
+from bot.logs import anon
+from bot.router import Context, Dispatcher
+from bot.settings import Settings
+from models import dialog as dialogs
+from models import inbound as claims
+from models import member as members
+from models import staff as staff_rules
+
+log = logging.getLogger(__name__)
+
+DeferredSink = Callable[[str, str], Awaitable[None]]
+
+
+async def log_deferred_reply(openid: str, reply: str) -> None:
+    """Until the push path exists, a late reply is only logged (without its content)."""
+    log.warning("deferred reply for user %s (%d chars) not pushed: no push path yet",
+                anon(openid), len(reply))
+
+
+@dataclass
+class Outcome:
+    reply: str | None
+    duplicate: bool = False
+
+
+class _Job:
+    __slots__ = ("deferred",)
+
+    def __init__(self) -> None:
+        self.deferred = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        dispatcher: Dispatcher,
+        settings: Settings,
+        clock: Clock,
+        deferred_sink: DeferredSink = log_deferred_reply,
+    ):
+        self._sessions = sessions
+        self._dispatcher = dispatcher
+        self._settings = settings
+        self._clock = clock
+        self._deferred_sink = deferred_sink
+        self._background: set[asyncio.Task[Outcome]] = set()
+
+    async def handle(self, msg: Inbound) -> str | None:
+        """The passive reply for a message (None: answer "success")."""
+        if not msg.is_known:
+            return None
+        job = _Job()
+        task = asyncio.create_task(self._run(msg, job))
+        done, _ = await asyncio.wait({task}, timeout=self._settings.wechat.reply_budget_s)
+        if task in done:
+            return task.result().reply
+        job.deferred = True
+        self._background.add(task)
+        task.add_done_callback(lambda t: self._after_deferred(msg, t))
+        log.info("handler for %s over budget: answered success, reply follows", msg.msg_type)
+        return None
+
+    def _after_deferred(self, msg: Inbound, task: asyncio.Task[Outcome]) -> None:
+        self._background.discard(task)
+        if task.cancelled():
+            return
+        outcome = task.result()
+        if outcome.reply and not outcome.duplicate:
+            sent = asyncio.create_task(self._deferred_sink(msg.openid, outcome.reply))
+            self._background.add(sent)  # type: ignore[arg-type]
+            sent.add_done_callback(self._background.discard)  # type: ignore[arg-type]
+
+    async def drain(self, grace_s: float = 10.0) -> None:
+        """Let deferred work finish (on shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=grace_s)
+
+    async def _run(self, msg: Inbound, job: _Job) -> Outcome:
+        key = msg.dedup_key
+        try:
+            async with self._sessions() as session:
+                async with session.begin():
+                    now = self._clock.now()
+                    if await claims.claim(session, key, now):
+                        reply = await self._dispatch(session, msg)
+                        await claims.record_reply(session, key, reply, job.deferred)
+                        return Outcome(reply)
+                async with session.begin():
+                    first = await claims.get(session, key)
+                    reply = first.reply if first and not first.deferred else None
+                    return Outcome(reply, duplicate=True)
+        except Exception:
+            # The transaction rolled back: no effect, no claim. A retry may run afresh.
+            log.exception("handler failed for a %s message", msg.event or msg.msg_type)
+            return Outcome(T.ERROR if not msg.is_event or msg.text else None)
+
+    async def _dispatch(self, session: AsyncSession, msg: Inbound) -> str | None:
+        now = self._clock.now()
+        await lock_user(session, msg.openid)
+        member = await members.get_or_create(session, msg.openid, now)
+        if msg.opens_service_window:
+            members.note_inbound(member, now)
+        if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
+            member.followed = msg.event != "unsubscribe"
+        session.add(member)
+        staff = await staff_rules.staff_for(session, msg.openid)
+        row, expired = await dialogs.load(
+            session, msg.openid, now, self._settings.dialog.idle_timeout
+        )
+        dialog = DialogContext(row.state, row.data, expired) if row else DialogContext(
+            expired=expired)
+        ctx = Context(
+            msg=msg,
+            session=session,
+            clock=self._clock,
+            now=now,
+            settings=self._settings,
+            member=member,
+            dialog=dialog,
+            staff=staff,
+        )
+        reply = await self._dispatcher.dispatch(ctx)
+        if dialog.state is not None and (dialog.changed or not msg.is_event):
+            await dialogs.save(session, msg.openid, dialog.state, dialog.data, now)
+        elif dialog.state is None and dialog.changed:
+            await dialogs.clear(session, msg.openid)
+        return reply

@@ -1,0 +1,257 @@
+"""Typed settings: config.yaml, overridden by XIAOGE_* environment variables.
+
+`load_settings(path)` is the one entry point. Every problem with the configuration
+becomes a `ConfigError` whose message names the offending key, so a broken file
+fails at start with a sentence an operator can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+PRODUCTION_API = "https://api.weixin.qq.com"
+
+# The demo credentials shipped in config.yaml. `mode: prod` refuses to start with any of them.
+DEMO_CREDENTIALS = {
+    "token": "xiaogeDemoToken",
+    "app_id": "wxd0000000000demo",
+    "app_secret": "xiaoge-demo-app-secret",
+    "encoding_aes_key": "XiaogeDemoEncodingAesKey0123456789abcdefghi",
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'90s', '30m', '24h', '3d' (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"expected a duration such as 30m, 24h or 3d, got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///data/xiaoge.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return v
+
+
+class WechatSettings(_Section):
+    token: str = DEMO_CREDENTIALS["token"]
+    app_id: str = DEMO_CREDENTIALS["app_id"]
+    app_secret: str = Field(DEMO_CREDENTIALS["app_secret"], repr=False)
+    encoding_aes_key: str = Field(DEMO_CREDENTIALS["encoding_aes_key"], repr=False)
+    previous_encoding_aes_key: str | None = Field(None, repr=False)
+    api_base_url: str | None = None
+    max_clock_skew_s: int = Field(300, ge=1)
+    reply_budget_s: float = Field(4.0, gt=0, le=4.8)
+    location_datum: Literal["gcj02", "wgs84"] = "gcj02"
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]{3,32}", v):
+            raise ValueError("3 to 32 letters or digits, as set on the WeChat platform")
+        return v
+
+    @field_validator("encoding_aes_key", "previous_encoding_aes_key")
+    @classmethod
+    def _aes_shape(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", v):
+            raise ValueError("an EncodingAESKey is 43 letters or digits")
+        return v
+
+
+class DialogSettings(_Section):
+    idle_timeout: Duration = timedelta(minutes=30)
+
+
+class CheckinSettings(_Section):
+    default_radius_m: int = Field(200, ge=10, le=5000)
+
+
+class SchoolSettings(_Section):
+    reminder_offsets: list[Duration] = Field(
+        default_factory=lambda: [timedelta(hours=24), timedelta(hours=1)]
+    )
+
+
+class ReportCategory(_Section):
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+    deadline: Duration = timedelta(days=3)
+
+
+def _default_categories() -> list[ReportCategory]:
+    names = ["道路交通", "市容环境", "公共设施", "安全隐患", "邻里纠纷", "其他"]
+    return [ReportCategory(name=n) for n in names]
+
+
+class ReportSettings(_Section):
+    categories: list[ReportCategory] = Field(default_factory=_default_categories, min_length=1)
+
+
+class MenuButton(_Section):
+    name: str = Field(min_length=1)
+    type: str | None = None
+    key: str | None = None
+    url: str | None = None
+    sub_button: list[MenuButton] = Field(default_factory=list)
+
+
+class MenuSettings(_Section):
+    button: list[MenuButton] = Field(default_factory=list)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """The config file, below the environment in precedence."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XIAOGE_", env_nested_delimiter="__", extra="forbid", frozen=False
+    )
+
+    mode: Literal["dev", "prod"] = "dev"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    wechat: WechatSettings = Field(default_factory=WechatSettings)
+    dialog: DialogSettings = Field(default_factory=DialogSettings)
+    checkin: CheckinSettings = Field(default_factory=CheckinSettings)
+    school: SchoolSettings = Field(default_factory=SchoolSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    menu: MenuSettings = Field(default_factory=MenuSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls, _FILE_DATA.get("data", {})))
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.mode == "prod":
+            for key, demo in DEMO_CREDENTIALS.items():
+                if getattr(self.wechat, key) == demo:
+                    raise ValueError(
+                        f"wechat.{key}: mode: prod refuses the demo credentials; "
+                        f"set the service account's own value"
+                    )
+        return self
+
+    @property
+    def api_base_url(self) -> str:
+        """Where the WeChat API lives: the config value, else the sandbox (dev) or WeChat (prod)."""
+        if self.wechat.api_base_url:
+            return self.wechat.api_base_url.rstrip("/")
+        if self.mode == "dev":
+            return f"http://{self.server.host}:{self.server.port}/sandbox"
+        return PRODUCTION_API
+
+    @property
+    def is_dev(self) -> bool:
+        return self.mode == "dev"
+
+
+_FILE_DATA: dict[str, dict[str, Any]] = {}
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
+        else:
+            parts.append(p)
+    return ".".join(parts) or "(top level)"
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the config file (default: config.yaml beside run.py), apply XIAOGE_* variables.
+
+    `overrides` win over both (used by tests). Raises ConfigError naming the key.
+    """
+    config_path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"配置文件不存在: {config_path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"配置文件无法读取: {config_path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"配置文件不是有效的 YAML: {config_path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"配置文件的顶层必须是键值表: {config_path}")
+    _FILE_DATA["data"] = data
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            key = _key_of(err["loc"])
+            if key == "(top level)" and ":" in msg:
+                key, msg = (s.strip() for s in msg.split(":", 1))
+            lines.append(f"{key}: {msg}")
+        raise ConfigError(f"配置无效 ({config_path}):\n  " + "\n  ".join(lines)) from None
+    finally:
+        _FILE_DATA.pop("data", None)

@@ -1,0 +1,135 @@
+"""Every sentence a WeChat user reads, in one place, so wording is reviewed together.
+
+Short lines for a phone screen; each reply says what to send next.
+"""
+
+from __future__ import annotations
+
+from models.member import INDUSTRIES, PARTY_STATUSES
+
+
+def numbered(options: list[str]) -> str:
+    return " ".join(f"{i} {name}" for i, name in enumerate(options, 1))
+
+
+# --- general -------------------------------------------------------------------------------
+
+HELP_HEADER = "【小哥红驿】发送以下文字即可："
+HELP_FOOTER = "任何时候发送「取消」可退出当前操作。"
+
+UNKNOWN = "没看懂「{text}」。发送「帮助」查看能做的事。"
+UNKNOWN_NON_TEXT = "收到了，但这里暂时处理不了这类消息。发送「帮助」查看能做的事。"
+CANCELLED = "已取消。发送「帮助」查看能做的事。"
+NOTHING_TO_CANCEL = "当前没有进行中的操作。发送「帮助」查看能做的事。"
+DIALOG_EXPIRED = "上次的操作超过30分钟未完成，已自动结束。"
+DIALOG_NEEDS_TEXT = "请直接回复文字。"
+DIALOG_HINT = "（发送「取消」可退出）"
+ERROR = "抱歉，系统开小差了，请稍后再试。"
+
+# --- following -----------------------------------------------------------------------------
+
+WELCOME = (
+    "欢迎关注小哥红驿！这里是武进新就业群体的红色驿站服务号。\n"
+    "发送「注册」完成登记，即可签到驿站、加入云上党小组、随手拍上报、参加小哥党校。"
+)
+WELCOME_BACK = "欢迎回来，{name}！发送「帮助」查看能做的事。"
+
+# --- registration --------------------------------------------------------------------------
+
+REG_INTRO = "先花1分钟完成登记（共6步）。"
+REG_NEEDED = "这项服务需要先登记。" + REG_INTRO
+REG_ALREADY = "您已完成登记。发送「我的」查看资料，发送「修改资料」可修改。"
+ASK_NAME = "第1步：请回复您的姓名。"
+ASK_MOBILE = "第2步：请回复您的11位手机号。"
+ASK_INDUSTRY = "第3步：您从事哪个行业？回复数字：\n" + numbered(INDUSTRIES)
+ASK_PLATFORM = "第4步：您所在的平台或公司？（如：美团、顺丰、滴滴）"
+ASK_PARTY_STATUS = "第5步：您的政治面貌？回复数字：\n" + numbered(PARTY_STATUSES)
+ASK_CONSENT = (
+    "第6步：个人信息保护说明\n"
+    "· 我们保存：姓名、手机号、行业、平台、政治面貌，以及您的签到、上报和学习记录。\n"
+    "· 用途：驿站服务、党组织联系、积分与学时统计；仅所在党组织和管理员可见。\n"
+    "· 删除：随时发送「注销」删除个人信息。\n"
+    "同意请回复「同意」，不同意请回复「不同意」。"
+)
+CONSENT_YES = {"同意", "是", "好", "确认", "yes", "y", "ok"}
+CONSENT_NO = {"不同意", "否", "不", "no", "n"}
+ASK_CONSENT_AGAIN = "请回复「同意」或「不同意」。"
+REG_DECLINED = "已取消登记，您的信息没有保存。需要时可再次发送「注册」。"
+REG_DONE = "登记完成，{name}！发送「帮助」查看能做的事。"
+LOOKS_LIKE_COMMAND = "您正在登记，「{text}」不像是答案。"
+
+INVALID = {
+    "name_digits": "姓名里不能有数字。",
+    "name_length": "姓名应为2到20个字。",
+    "name_chars": "姓名只能包含汉字或字母。",
+    "mobile_digits": "手机号只能是数字。",
+    "mobile_length": "手机号应为11位数字。",
+    "mobile_prefix": "这不是有效的手机号（应以13到19开头）。",
+    "choice_range": "没有这个序号。",
+    "choice_unknown": "没认出这个选项。",
+    "platform_length": "平台或公司名称应为1到30个字。",
+}
+
+# --- profile -------------------------------------------------------------------------------
+
+FIELD_NAMES = {
+    "name": "姓名",
+    "mobile": "手机",
+    "industry": "行业",
+    "platform": "平台/公司",
+    "party_status": "政治面貌",
+}
+PROFILE = (
+    "【我的】\n"
+    "姓名：{name}\n"
+    "手机：{mobile}\n"
+    "行业：{industry} · {platform}\n"
+    "政治面貌：{party_status}\n"
+    "红色积分：{points}\n"
+    "登记于：{registered}\n"
+    "发送「修改资料」可修改。"
+)
+EDIT_ASK_FIELD = "要修改哪一项？回复数字：\n" + numbered(list(FIELD_NAMES.values()))
+EDIT_ASK_VALUE = {
+    "name": "请回复新的姓名。",
+    "mobile": "请回复新的11位手机号。",
+    "industry": "请选择行业，回复数字：\n" + numbered(INDUSTRIES),
+    "platform": "请回复新的平台或公司名称。",
+    "party_status": "请选择政治面貌，回复数字：\n" + numbered(PARTY_STATUSES),
+}
+EDIT_DONE = "已更新{field}：{value}"
+
+ERASE_CONFIRM = (
+    "注销将删除您的姓名、手机号等个人信息，积分清零；签到和上报记录会匿名保留。\n"
+    "确认请回复「确认注销」，放弃请回复「取消」。"
+)
+ERASE_WORDS = {"确认注销", "确认"}
+ERASE_ASK_AGAIN = "请回复「确认注销」或「取消」。"
+ERASE_DONE = "已注销，您的个人信息已删除。感谢您的参与，需要时可再次发送「注册」。"
+ERASE_NOTHING = "您还没有登记，没有需要删除的个人信息。"
+
+# --- staff ---------------------------------------------------------------------------------
+
+BIND_USAGE = "请发送「绑定 绑定码」，绑定码在创建控制台账号时显示。"
+BIND_DONE = "绑定成功：控制台账号 {username}（{role}）已与本微信关联。"
+BIND_UNKNOWN = "绑定码不正确，请核对后重试。"
+BIND_EXPIRED = "绑定码已过期（有效期10分钟），请向管理员重新获取。"
+BIND_USED = "这个绑定码已经用过了。"
+STAFF_ONLY = "「{word}」仅限{roles}使用。如您是工作人员，请先发送「绑定 绑定码」。"
+STAFF_NOT_YET = "「{word}」的微信办理将在后续版本开放。"
+UNKNOWN_SCENE = "这个二维码已失效或无法识别。发送「帮助」查看能做的事。"
+
+# Words of the product; an answer in a dialog that is one of these is probably not an answer.
+COMMAND_WORDS = {
+    "帮助", "菜单", "注册", "我的", "修改资料", "注销", "签到", "附近", "附近驿站", "我的签到",
+    "加入小组", "我的小组", "退出小组", "上报", "我的上报", "评价", "课程", "报名", "取消报名",
+    "我的课程", "取消", "未解决", "绑定", "小组通知", "通知情况", "待办", "个人中心",
+}
+
+HELP_CANCEL = "取消 — 退出当前操作"
+HELP_HELP = "帮助 — 显示本菜单"
+HELP_REGISTER = "注册 — 登记个人信息"
+HELP_PROFILE = "我的 — 资料和红色积分"
+HELP_EDIT = "修改资料 — 修改一项资料"
+HELP_ERASE = "注销 — 删除我的个人信息"
+HELP_BIND = "绑定 绑定码 — 工作人员绑定控制台账号"

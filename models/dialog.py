@@ -1,0 +1,58 @@
+"""Where each user's running dialog is kept, so it survives a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, select
+
+from models.base import UTCDateTime
+
+
+class DialogRow(SQLModel, table=True):
+    __tablename__ = "dialog"
+
+    openid: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+async def load(
+    session: AsyncSession, openid: str, now: datetime, idle_timeout: timedelta
+) -> tuple[DialogRow | None, bool]:
+    """The user's live dialog, and whether one had just expired (it is then removed)."""
+    row = await session.get(DialogRow, openid)
+    if row is None:
+        return None, False
+    if now - row.updated_at > idle_timeout:
+        await session.delete(row)
+        return None, True
+    return row, False
+
+
+async def save(
+    session: AsyncSession, openid: str, state: str, data: dict[str, Any], now: datetime
+) -> None:
+    row = await session.get(DialogRow, openid)
+    if row is None:
+        session.add(DialogRow(openid=openid, state=state, data=data, updated_at=now))
+    else:
+        row.state, row.data, row.updated_at = state, dict(data), now
+        session.add(row)
+
+
+async def clear(session: AsyncSession, openid: str) -> None:
+    await session.exec(delete(DialogRow).where(DialogRow.openid == openid))
+
+
+async def purge_expired(session: AsyncSession, before: datetime) -> int:
+    result = await session.exec(delete(DialogRow).where(DialogRow.updated_at < before))
+    return result.rowcount or 0
+
+
+async def count(session: AsyncSession) -> int:
+    return len((await session.exec(select(DialogRow.openid))).all())

@@ -1,0 +1,110 @@
+"""Members: the gig workers who follow the account, and what they told us about themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, select
+
+from models.base import UTCDateTime, insert_for
+
+INDUSTRIES = ["快递物流", "外卖送餐", "网约车", "道路货运", "网络主播", "数字经济", "其他"]
+PARTY_STATUSES = ["中共党员", "预备党员", "入党积极分子", "群众"]
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The WeChat openid; after erasure a placeholder, so the row stays for anonymous history.
+    openid: str = Field(max_length=64, unique=True)
+    name: str | None = Field(default=None, max_length=40)
+    mobile: str | None = Field(default=None, max_length=11)
+    industry: str | None = Field(default=None, max_length=16)
+    platform: str | None = Field(default=None, max_length=40)
+    party_status: str | None = Field(default=None, max_length=16)
+    consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    registered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    followed: bool = True
+    points: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def registered(self) -> bool:
+        return self.consent_at is not None and self.erased_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    mobile: str
+    industry: str
+    platform: str
+    party_status: str
+
+
+# Profile fields a member may edit, in the order shown by 修改资料.
+EDITABLE_FIELDS = ["name", "mobile", "industry", "platform", "party_status"]
+
+
+async def get_or_create(session: AsyncSession, openid: str, now: datetime) -> Member:
+    """The member row of an openid, made on first contact (race-free: ON CONFLICT)."""
+    found = (await session.exec(select(Member).where(Member.openid == openid))).first()
+    if found:
+        return found
+    stmt = insert_for(session, Member).values(openid=openid, created_at=now, followed=True)
+    await session.exec(stmt.on_conflict_do_nothing(index_elements=["openid"]))
+    return (await session.exec(select(Member).where(Member.openid == openid))).one()
+
+
+async def find(session: AsyncSession, openid: str) -> Member | None:
+    return (await session.exec(select(Member).where(Member.openid == openid))).first()
+
+
+def note_inbound(member: Member, now: datetime) -> None:
+    """The member wrote to us (opens WeChat's 48-hour customer-service window)."""
+    member.last_inbound_at = now
+
+
+async def register(session: AsyncSession, member: Member, profile: Profile, now: datetime) -> None:
+    """Store a profile the member consented to."""
+    member.name = profile.name
+    member.mobile = profile.mobile
+    member.industry = profile.industry
+    member.platform = profile.platform
+    member.party_status = profile.party_status
+    member.consent_at = now
+    member.registered_at = member.registered_at or now
+    session.add(member)
+
+
+async def update_field(session: AsyncSession, member: Member, field: str, value: str) -> None:
+    if field not in EDITABLE_FIELDS:
+        raise ValueError(f"not an editable field: {field}")
+    setattr(member, field, value)
+    session.add(member)
+
+
+async def erase(session: AsyncSession, member: Member, now: datetime) -> None:
+    """Delete a member's personal data. The row stays (check-ins and reports point to it),
+    but it no longer says who it was: openid, name, phone and the rest are gone."""
+    from models.staff import unbind_openid
+
+    await unbind_openid(session, member.openid)
+    member.openid = f"erased:{member.id}"
+    member.name = member.mobile = member.platform = None
+    member.industry = member.party_status = None
+    member.consent_at = None
+    member.last_inbound_at = None
+    member.followed = False
+    member.erased_at = now
+    session.add(member)
+
+
+async def set_followed(session: AsyncSession, openid: str, followed: bool) -> None:
+    await session.exec(update(Member).where(Member.openid == openid).values(followed=followed))

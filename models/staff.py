@@ -1,0 +1,155 @@
+"""Console accounts (instructors, group leaders, grid officers, admins) and their
+one-time codes for binding a WeChat account with 绑定 CODE."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from enum import Enum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, select
+
+from models.base import UTCDateTime
+
+ROLES = {"admin": "管理员", "instructor": "讲师", "leader": "党小组长", "officer": "网格员"}
+BIND_CODE_TTL = timedelta(minutes=10)
+# No look-alikes (0/O, 1/I/L): the code is read off a screen and typed on a phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 6
+
+_hasher = PasswordHasher()
+
+
+class ConsoleUser(SQLModel, table=True):
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(max_length=16)
+    grid_code: str | None = Field(default=None, max_length=32)
+    group_code: str | None = Field(default=None, max_length=32)
+    openid: str | None = Field(default=None, max_length=64, unique=True)
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+    @property
+    def role_name(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+
+class BindCode(SQLModel, table=True):
+    __tablename__ = "bind_code"
+
+    code: str = Field(primary_key=True, max_length=16)
+    user_id: int = Field(foreign_key="console_user.id", index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StaffError(Exception):
+    """A console-account rule was broken; `reason` is a stable code."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BindOutcome(Enum):
+    BOUND = "bound"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+async def create_user(
+    session: AsyncSession,
+    username: str,
+    role: str,
+    password: str,
+    now: datetime,
+    grid_code: str | None = None,
+    group_code: str | None = None,
+) -> ConsoleUser:
+    if role not in ROLES:
+        raise StaffError("unknown_role")
+    if not username or len(username) > 64 or any(ch.isspace() for ch in username):
+        raise StaffError("bad_username")
+    if len(password) < 8:
+        raise StaffError("short_password")
+    if (await session.exec(select(ConsoleUser).where(ConsoleUser.username == username))).first():
+        raise StaffError("username_taken")
+    user = ConsoleUser(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        grid_code=grid_code,
+        group_code=group_code,
+        created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def issue_bind_code(session: AsyncSession, user: ConsoleUser, now: datetime) -> str:
+    """A fresh one-time code for `绑定 CODE`, valid for ten minutes."""
+    assert user.id is not None
+    code = _new_code()
+    session.add(BindCode(code=code, user_id=user.id, expires_at=now + BIND_CODE_TTL))
+    await session.flush()
+    return code
+
+
+async def bind(
+    session: AsyncSession, code: str, openid: str, now: datetime
+) -> tuple[BindOutcome, ConsoleUser | None]:
+    """Link the console account that showed `code` to this WeChat openid."""
+    row = await session.get(BindCode, code.upper())
+    if row is None:
+        return BindOutcome.UNKNOWN, None
+    if row.used_at is not None:
+        return BindOutcome.USED, None
+    if row.expires_at <= now:
+        return BindOutcome.EXPIRED, None
+    user = await session.get(ConsoleUser, row.user_id)
+    if user is None or not user.active:
+        return BindOutcome.UNKNOWN, None
+    row.used_at = now
+    session.add(row)
+    await unbind_openid(session, openid)
+    await session.flush()
+    user.openid = openid
+    session.add(user)
+    await session.flush()
+    return BindOutcome.BOUND, user
+
+
+async def unbind_openid(session: AsyncSession, openid: str) -> None:
+    await session.exec(
+        update(ConsoleUser).where(ConsoleUser.openid == openid).values(openid=None)
+    )
+
+
+async def staff_for(session: AsyncSession, openid: str) -> ConsoleUser | None:
+    stmt = select(ConsoleUser).where(ConsoleUser.openid == openid, ConsoleUser.active)
+    return (await session.exec(stmt)).first()
