@@ -62,7 +62,8 @@ async def lock_user(session: AsyncSession, openid: str) -> None:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.blake2b(openid.encode(), digest_size=8).digest(), "big",
                              signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=key))
+        conn = await session.connection()
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=key))
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -1,0 +1,204 @@
+"""Test fixtures: every database-backed test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is found through XIAOGE_TEST_DATABASE_URL (the Makefile points it at the
+local server). When it cannot be reached the PostgreSQL variants are skipped with
+the reason shown in the summary — except under CI=true, where that is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import create_app
+from bot.clock import FakeClock
+from bot.db import make_engine, session_factory
+from bot.migrate import upgrade
+from bot.peer import Mode, WechatPeer
+from bot.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("XIAOGE_TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TABLES = ["bind_code", "console_user", "dialog", "inbound_claim", "member"]
+
+
+def _pg_problem() -> str | None:
+    if not PG_URL:
+        return "XIAOGE_TEST_DATABASE_URL is not set"
+
+    async def _try() -> None:
+        engine = create_async_engine(PG_URL)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(asyncio.wait_for(_try(), timeout=5))
+    except Exception as exc:
+        return f"PostgreSQL at {PG_URL.split('@')[-1]} unreachable: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    problem = _pg_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"CI=true but {problem}", pytrace=False)
+        pytest.skip(f"PostgreSQL variant skipped: {problem}")
+
+    async def _reset() -> None:
+        engine = create_async_engine(PG_URL)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(_reset())
+    upgrade(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "xiaoge.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each kind. (A sync fixture: it runs outside the loop.)"""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "xiaoge.db"
+        shutil.copy(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+
+    async def _truncate() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(_truncate())
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))  # 10:00 in Wujin
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return load_settings(ROOT / "config.yaml", database={"url": db_url})
+
+
+@pytest.fixture
+async def sessions(settings: Settings) -> AsyncIterator[Any]:
+    engine = make_engine(settings.database.url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+    fields: dict[str, Any] | None
+
+    @property
+    def text(self) -> str | None:
+        return self.fields.get("Content") if self.fields else None
+
+
+class Bot:
+    """Plays WeChat against the app: signed callbacks in, parsed replies out."""
+
+    def __init__(self, client: TestClient, settings: Settings, clock: FakeClock):
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        w = settings.wechat
+        self.peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
+
+    @property
+    def now_ts(self) -> int:
+        return int(self.clock.now().timestamp())
+
+    async def post(self, xml: str, mode: Mode = "plain", **kw: Any) -> Reply:
+        req = self.peer.sign(xml, mode, timestamp=kw.pop("timestamp", self.now_ts))
+        resp = await self.client.post("/wechat", params=req.params, data=req.body.encode(),
+                                      headers={"Content-Type": "text/xml"})
+        body = await resp.text()
+        fields = self.peer.read_reply(body, mode) if resp.status == 200 else None
+        return Reply(resp.status, body, fields)
+
+    def phone(self, openid: str, mode: Mode = "plain") -> Phone:
+        return Phone(self, openid, mode)
+
+
+class Phone:
+    """One WeChat user."""
+
+    def __init__(self, bot: Bot, openid: str, mode: Mode):
+        self.bot, self.openid, self.mode = bot, openid, mode
+
+    async def send(self, xml: str) -> str | None:
+        reply = await self.bot.post(xml, self.mode)
+        assert reply.status == 200, reply.body
+        return reply.text
+
+    async def say(self, words: str, **kw: Any) -> str | None:
+        return await self.send(self.bot.peer.text(self.openid, words,
+                                                  create_time=self.bot.now_ts, **kw))
+
+    async def event(self, event: str, key: str | None = None) -> str | None:
+        return await self.send(self.bot.peer.event(self.openid, event, key,
+                                                   create_time=self.bot.now_ts))
+
+    async def register(self, name: str = "张三", mobile: str = "13800138000") -> str | None:
+        for answer in ("注册", name, mobile, "2", "美团", "1"):
+            await self.say(answer)
+        return await self.say("同意")
+
+
+BotFactory = Callable[..., Awaitable[Bot]]
+
+
+@pytest.fixture
+async def make_bot(settings: Settings, clock: FakeClock) -> AsyncIterator[BotFactory]:
+    """Start the app (again, for restart tests); every client is closed at the end."""
+    clients: list[TestClient] = []
+
+    async def _make(app_settings: Settings | None = None, **kw: Any) -> Bot:
+        s = app_settings or settings
+        client = TestClient(TestServer(create_app(s, clock=clock, **kw)))
+        await client.start_server()
+        clients.append(client)
+        return Bot(client, s, clock)
+
+    yield _make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory) -> Bot:
+    return await make_bot()

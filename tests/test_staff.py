@@ -1,0 +1,82 @@
+"""Console accounts and 绑定: staff words only for bound accounts of the right role."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot import texts as T
+from models import staff
+from tests.conftest import Bot
+
+
+async def new_user(sessions, clock, name: str, role: str, **kw: str) -> str:
+    async with sessions() as s, s.begin():
+        user = await staff.create_user(s, name, role, "password-123", clock.now(), **kw)
+        return await staff.issue_bind_code(s, user, clock.now())
+
+
+async def test_bind_then_use_staff_words(bot: Bot, sessions) -> None:
+    code = await new_user(sessions, bot.clock, "leader-li", "leader", group_code="G1")
+    p = bot.phone("o-leader")
+    assert await p.say("小组通知 明天学习") == T.STAFF_ONLY.format(word="小组通知", roles="党小组长")
+    assert await p.say("绑定") == T.BIND_USAGE
+    assert await p.say("绑定 WRONG1") == T.BIND_UNKNOWN
+    assert await p.say(f"绑定 {code.lower()}") == T.BIND_DONE.format(
+        username="leader-li", role="党小组长")
+    assert await p.say("小组通知 明天学习") == T.STAFF_NOT_YET.format(word="小组通知")
+    # A leader is no grid officer.
+    assert await p.say("待办") == T.STAFF_ONLY.format(word="待办", roles="网格员")
+    # The code is one-time.
+    assert await bot.phone("o-other").say(f"绑定 {code}") == T.BIND_USED
+
+
+async def test_bind_code_expires_after_ten_minutes(bot: Bot, sessions) -> None:
+    code = await new_user(sessions, bot.clock, "officer-wang", "officer", grid_code="HT-01")
+    bot.clock.advance(timedelta(minutes=10, seconds=1))
+    assert await bot.phone("o-late").say(f"绑定 {code}") == T.BIND_EXPIRED
+
+
+async def test_admin_may_use_every_staff_word(bot: Bot, sessions) -> None:
+    code = await new_user(sessions, bot.clock, "admin-zhao", "admin")
+    p = bot.phone("o-admin")
+    await p.say(f"绑定 {code}")
+    for word in ("待办", "通知情况", "办结 R20261128-0001 已修好"):
+        assert "后续版本" in await p.say(word)
+
+
+async def test_rebinding_moves_the_wechat_account(bot: Bot, sessions) -> None:
+    first = await new_user(sessions, bot.clock, "a-one", "officer")
+    second = await new_user(sessions, bot.clock, "a-two", "leader")
+    p = bot.phone("o-two-hats")
+    await p.say(f"绑定 {first}")
+    await p.say(f"绑定 {second}")
+    assert "后续版本" in await p.say("通知情况")
+    assert await p.say("待办") == T.STAFF_ONLY.format(word="待办", roles="网格员")
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "password", "reason"),
+    [
+        ("x", "boss", "password-123", "unknown_role"),
+        ("has space", "admin", "password-123", "bad_username"),
+        ("ok", "admin", "short", "short_password"),
+    ],
+)
+async def test_create_user_rules(sessions, clock, name, role, password, reason) -> None:
+    async with sessions() as s, s.begin():
+        with pytest.raises(staff.StaffError) as err:
+            await staff.create_user(s, name, role, password, clock.now())
+    assert err.value.reason == reason
+
+
+async def test_usernames_are_unique_and_passwords_hashed(sessions, clock) -> None:
+    async with sessions() as s, s.begin():
+        user = await staff.create_user(s, "dup", "admin", "password-123", clock.now())
+        assert user.password_hash.startswith("$argon2")
+        assert staff.verify_password(user.password_hash, "password-123")
+        assert not staff.verify_password(user.password_hash, "password-124")
+        with pytest.raises(staff.StaffError) as err:
+            await staff.create_user(s, "dup", "leader", "password-123", clock.now())
+    assert err.value.reason == "username_taken"
