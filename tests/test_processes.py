@@ -68,7 +68,7 @@ def server(db_url: str) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def test_serve_then_chat_completes_a_registration(server: tuple[int, dict[str, str]]) -> None:
-    port, env = server
+    _, env = server
     made = run(["create-user", "officer-li", "--role", "officer", "--grid", "HT-01"], env,
                stdin="password-123\n")
     assert made.returncode == 0, made.stderr

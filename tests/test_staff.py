@@ -20,7 +20,8 @@ async def new_user(sessions, clock, name: str, role: str, **kw: str) -> str:
 async def test_bind_then_use_staff_words(bot: Bot, sessions) -> None:
     code = await new_user(sessions, bot.clock, "leader-li", "leader", group_code="G1")
     p = bot.phone("o-leader")
-    assert await p.say("小组通知 明天学习") == T.STAFF_ONLY.format(word="小组通知", roles="党小组长")
+    refused = T.STAFF_ONLY.format(word="小组通知", roles="党小组长")
+    assert await p.say("小组通知 明天学习") == refused
     assert await p.say("绑定") == T.BIND_USAGE
     assert await p.say("绑定 WRONG1") == T.BIND_UNKNOWN
     assert await p.say(f"绑定 {code.lower()}") == T.BIND_DONE.format(
