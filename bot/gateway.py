@@ -23,10 +23,23 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.I)
+_ROOT = re.compile(r"<[A-Za-z_]")
+_TIMESTAMP = re.compile(r"\d{1,12}")
 
 
-def _reason(status: type[web.HTTPException], reason: str) -> web.HTTPException:
-    return status(text=reason + "\n", content_type="text/plain")
+def _reason(status: type[web.HTTPException], reason: str, **kw: int) -> web.HTTPException:
+    return status(text=reason + "\n", content_type="text/plain", **kw)
+
+
+def _too_large() -> web.HTTPException:
+    return _reason(web.HTTPRequestEntityTooLarge, "body over 64 KiB", max_size=MAX_BODY_BYTES)
+
+
+def _has_dtd(xml: str) -> bool:
+    """A DTD (and so an entity) can only stand before the root element; the same words in
+    a user's text are just text."""
+    root = _ROOT.search(xml)
+    return bool(_DTD.search(xml[: root.start()] if root else xml))
 
 
 def cdata(value: str) -> str:
@@ -79,12 +92,10 @@ class WechatGateway:
 
     async def callback(self, request: web.Request) -> web.Response:
         timestamp, nonce = self._check_signature(request)
-        try:
-            sent_at = int(timestamp)
-        except ValueError:
-            raise _reason(web.HTTPForbidden, "bad timestamp") from None
-        if self._clock.now().timestamp() - sent_at > self._max_skew:
-            raise _reason(web.HTTPForbidden, "stale timestamp")
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise _reason(web.HTTPForbidden, "bad timestamp")
+        if abs(self._clock.now().timestamp() - int(timestamp)) > self._max_skew:
+            raise _reason(web.HTTPForbidden, "timestamp outside the allowed clock skew")
         body = await self._read_body(request)
         aes = request.query.get("encrypt_type", "raw").lower() == "aes"
         crypto = None
@@ -107,13 +118,13 @@ class WechatGateway:
 
     async def _read_body(self, request: web.Request) -> str:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            raise _reason(web.HTTPRequestEntityTooLarge, "body over 64 KiB")
+            raise _too_large()
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.content.iter_chunked(16384):
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise _reason(web.HTTPRequestEntityTooLarge, "body over 64 KiB")
+                raise _too_large()
             chunks.append(chunk)
         try:
             text = b"".join(chunks).decode("utf-8")
@@ -121,7 +132,7 @@ class WechatGateway:
             raise _reason(web.HTTPBadRequest, "body is not UTF-8") from None
         if not text.strip():
             raise _reason(web.HTTPBadRequest, "empty body")
-        if _DTD.search(text):
+        if _has_dtd(text):
             raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted")
         return text
 
@@ -135,7 +146,7 @@ class WechatGateway:
                 raise _reason(web.HTTPForbidden, "bad msg_signature") from None
             except Exception:  # wrong key, bad padding, bad base64, foreign app id
                 continue
-            if _DTD.search(plain):
+            if _has_dtd(plain):
                 raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted")
             return plain, crypto
         raise _reason(web.HTTPBadRequest, "cannot decrypt message")
