@@ -8,17 +8,26 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.api import NoticeApi
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, ping, session_factory
 from bot.gateway import WechatGateway
-from bot.pipeline import DeferredSink, Pipeline, log_deferred_reply
+from bot.inbound import Inbound
+from bot.outbox import OutboxWorker
+from bot.pipeline import Pipeline
 from bot.router import Dispatcher, ProfileGate, Router
+from bot.sandbox import create_sandbox
 from bot.settings import Settings
+from bot.tokens import SharedToken
+from bot.wechat_api import WechatApi
 from models import dialog as dialogs
 from models import inbound as claims
+from models import notice as notices
+from models import outbox
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +35,50 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 CLOCK = web.AppKey("clock", Clock)
+SERVICES = web.AppKey("services", "Services")
 
 # WeChat retries within seconds; a day of claims is far more than enough.
 CLAIM_RETENTION = timedelta(days=1)
 HOUSEKEEPING_EVERY_S = 600
+
+
+class Services:
+    """What talks to WeChat: the HTTP session, the shared token, the API client, the worker.
+    Made at start-up (they need the running loop) and closed at shutdown."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, clock: Clock):
+        self.settings, self.engine, self.clock = settings, engine, clock
+        self.http: aiohttp.ClientSession | None = None
+        self.worker: OutboxWorker | None = None
+        self.api: WechatApi | None = None
+        self.tokens: SharedToken | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        sessions = session_factory(self.engine)
+        self.http = aiohttp.ClientSession()
+        http = self.http
+
+        async def fetch() -> tuple[str, int]:
+            assert self.api is not None
+            return await self.api.fetch_token(s.wechat.app_id, s.wechat.app_secret)
+
+        self.tokens = SharedToken(sessions, s.wechat.app_id, fetch, self.clock)
+        self.api = WechatApi(s.api_base_url, http, self.tokens)
+        self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
+                                   producers=[notices.expand_due])
+
+    async def close(self) -> None:
+        if self.http:
+            await self.http.close()
+
+    async def push_reply(self, msg: Inbound, reply: str) -> None:
+        """A reply that missed the callback's deadline goes out as a push."""
+        async with session_factory(self.engine)() as session, session.begin():
+            item = outbox.Outgoing(msg.openid, reply, {})
+            await outbox.enqueue(session, "reply", msg.dedup_key[:40], [item], self.clock.now())
+        if self.worker:
+            self.worker.wake()
 
 
 def create_app(
@@ -38,7 +87,8 @@ def create_app(
     clock: Clock | None = None,
     router: Router | None = None,
     profile_gate: ProfileGate | None = None,
-    deferred_sink: DeferredSink = log_deferred_reply,
+    run_worker: bool = True,
+    sandbox: bool | None = None,
 ) -> web.Application:
     """The bot as an aiohttp app. Tests pass a FakeClock, or a router of their own."""
     if router is None or profile_gate is None:
@@ -49,15 +99,23 @@ def create_app(
     clock = clock or SystemClock()
     engine = make_engine(settings.database.url)
     sessions = session_factory(engine)
-    pipeline = Pipeline(sessions, Dispatcher(router, profile_gate), settings, clock, deferred_sink)
+    services = Services(settings, engine, clock)
+    pipeline = Pipeline(sessions, Dispatcher(router, profile_gate), settings, clock,
+                        services.push_reply)
 
     app = web.Application()
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[PIPELINE] = pipeline
     app[CLOCK] = clock
+    app[SERVICES] = services
     WechatGateway(settings, clock, pipeline).add_routes(app)
+    NoticeApi(settings.api.token, sessions, clock, services).add_routes(app)
     app.router.add_get("/healthz", healthz)
+    if settings.is_dev if sandbox is None else sandbox:
+        app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
+                                                  settings.wechat.app_secret))
+    app.cleanup_ctx.append(_services(run_worker))
     app.cleanup_ctx.append(_housekeeping)
     app.on_cleanup.append(_shutdown)
     return app
@@ -72,6 +130,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+def _services(run_worker: bool):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
+        await services.start()
+        task = asyncio.create_task(services.worker.run_forever()) if (
+            run_worker and services.worker) else None
+        yield
+        if task and services.worker:
+            services.worker.stop()  # let a pass in flight record what it sent
+            try:
+                await asyncio.wait_for(task, timeout=15)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+        await services.close()
+
+    return ctx
+
+
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     """Forget old retry claims and dead dialogs, now and then."""
 
@@ -79,6 +155,8 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         sessions = session_factory(app[ENGINE])
         settings, clock = app[SETTINGS], app[CLOCK]
         while True:
+            # Sleep first: an app stopped right after it started never leaves a purge half-done.
+            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
             try:
                 async with sessions() as session, session.begin():
                     now = clock.now()
@@ -86,7 +164,6 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
                     await dialogs.purge_expired(session, now - settings.dialog.idle_timeout)
             except Exception:
                 log.exception("housekeeping failed; will try again")
-            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
 
     task = asyncio.create_task(loop())
     yield

@@ -101,6 +101,21 @@ class Inbound:
         """A message the user wrote (not an event) opens WeChat's 48 h 客服 window."""
         return not self.is_event and self.is_known
 
+    @property
+    def opens_event_allowance(self) -> bool:
+        """A menu click, a scan or a follow: WeChat allows 3 客服 messages within a minute."""
+        return self.event in {"click", "scan", "subscribe", "subscribe_scan", "scancode_push",
+                              "scancode_waitmsg"}
+
+    @property
+    def interaction(self) -> str | None:
+        """What WeChat itself notes about the user from this callback (see bot/sandbox.py)."""
+        if self.opens_service_window:
+            return "message"
+        if self.event in ("subscribe", "subscribe_scan", "unsubscribe"):
+            return "unsubscribe" if self.event == "unsubscribe" else "subscribe"
+        return "event" if self.opens_event_allowance else None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

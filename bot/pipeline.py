@@ -26,7 +26,6 @@ from bot.clock import Clock
 from bot.db import lock_user
 from bot.dialogs import DialogContext
 from bot.inbound import Inbound
-from bot.logs import anon
 from bot.router import Context, Dispatcher
 from bot.settings import Settings
 from models import dialog as dialogs
@@ -36,13 +35,7 @@ from models import staff as staff_rules
 
 log = logging.getLogger(__name__)
 
-DeferredSink = Callable[[str, str], Awaitable[None]]
-
-
-async def log_deferred_reply(openid: str, reply: str) -> None:
-    """Until the push path exists, a late reply is only logged (without its content)."""
-    log.warning("deferred reply for user %s (%d chars) not pushed: no push path yet",
-                anon(openid), len(reply))
+DeferredSink = Callable[[Inbound, str], Awaitable[None]]
 
 
 @dataclass
@@ -65,7 +58,7 @@ class Pipeline:
         dispatcher: Dispatcher,
         settings: Settings,
         clock: Clock,
-        deferred_sink: DeferredSink = log_deferred_reply,
+        deferred_sink: DeferredSink,
     ):
         self._sessions = sessions
         self._dispatcher = dispatcher
@@ -95,7 +88,7 @@ class Pipeline:
             return
         outcome = task.result()
         if outcome.reply and not outcome.duplicate:
-            sent = asyncio.create_task(self._deferred_sink(msg.openid, outcome.reply))
+            sent = asyncio.create_task(self._deferred_sink(msg, outcome.reply))
             self._background.add(sent)  # type: ignore[arg-type]
             sent.add_done_callback(self._background.discard)  # type: ignore[arg-type]
 
@@ -129,6 +122,8 @@ class Pipeline:
         member = await members.get_or_create(session, msg.openid, now)
         if msg.opens_service_window:
             members.note_inbound(member, now)
+        elif msg.opens_event_allowance:
+            members.note_interaction(member, now)
         if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
             member.followed = msg.event != "unsubscribe"
         session.add(member)

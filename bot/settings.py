@@ -7,6 +7,7 @@ fails at start with a sentence an operator can act on.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 PRODUCTION_API = "https://api.weixin.qq.com"
@@ -34,6 +40,7 @@ DEMO_CREDENTIALS = {
     "app_secret": "xiaoge-demo-app-secret",
     "encoding_aes_key": "XiaogeDemoEncodingAesKey0123456789abcdefghi",
 }
+DEMO_API_TOKEN = "xiaoge-demo-api-token"
 
 
 class ConfigError(Exception):
@@ -48,11 +55,14 @@ def parse_duration(value: Any) -> timedelta:
     """'90s', '30m', '24h', '3d' (or a number of seconds) as a timedelta."""
     if isinstance(value, timedelta):
         return value
+    seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    raise ValueError(f"expected a duration such as 30m, 24h or 3d, got {value!r}")
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds is None or seconds <= 0:
+        raise ValueError(f"expected a positive duration such as 30m, 24h or 3d, got {value!r}")
+    return timedelta(seconds=seconds)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -88,6 +98,16 @@ class WechatSettings(_Section):
     max_clock_skew_s: int = Field(300, ge=1)
     reply_budget_s: float = Field(4.0, gt=0, le=4.8)
     location_datum: Literal["gcj02", "wgs84"] = "gcj02"
+    # One template per kind of push (course_reminder, notice, report_status, group_activity).
+    templates: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("templates")
+    @classmethod
+    def _template_kinds(cls, v: dict[str, str]) -> dict[str, str]:
+        known = {"notice", "course_reminder", "report_status", "group_activity"}
+        if unknown := set(v) - known:
+            raise ValueError(f"unknown push kinds {sorted(unknown)}; known: {sorted(known)}")
+        return v
 
     @field_validator("token")
     @classmethod
@@ -102,6 +122,17 @@ class WechatSettings(_Section):
         if v is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", v):
             raise ValueError("an EncodingAESKey is 43 letters or digits")
         return v
+
+
+class PushSettings(_Section):
+    rate_per_s: float = Field(100.0, ge=0)  # 0: no limit (benchmarks)
+    concurrency: int = Field(16, ge=1, le=256)
+    batch_size: int = Field(100, ge=1, le=1000)
+    max_attempts: int = Field(8, ge=1, le=50)
+
+
+class ApiSettings(_Section):
+    token: str = Field(DEMO_API_TOKEN, min_length=16, repr=False)
 
 
 class DialogSettings(_Section):
@@ -168,6 +199,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     wechat: WechatSettings = Field(default_factory=WechatSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     dialog: DialogSettings = Field(default_factory=DialogSettings)
     checkin: CheckinSettings = Field(default_factory=CheckinSettings)
     school: SchoolSettings = Field(default_factory=SchoolSettings)
@@ -188,12 +221,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.mode == "prod":
+            if self.wechat.previous_encoding_aes_key == DEMO_CREDENTIALS["encoding_aes_key"]:
+                raise ValueError("wechat.previous_encoding_aes_key: mode: prod refuses demo keys")
             for key, demo in DEMO_CREDENTIALS.items():
                 if getattr(self.wechat, key) == demo:
                     raise ValueError(
                         f"wechat.{key}: mode: prod refuses the demo credentials; "
                         f"set the service account's own value"
                     )
+            if self.api.token == DEMO_API_TOKEN:
+                raise ValueError("api.token: mode: prod refuses the demo API token")
         return self
 
     @property
@@ -236,14 +273,25 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"配置文件无法读取: {config_path}: {exc}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"配置文件不是有效的 YAML: {config_path}: {exc}") from None
+    if data is None:
+        data = {}  # an empty file: every key takes its default
     if not isinstance(data, dict):
         raise ConfigError(f"配置文件的顶层必须是键值表: {config_path}")
     _FILE_DATA["data"] = data
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # an XIAOGE_* value that should be JSON and is not
+        field = re.search(r'field "([^"]+)"', str(exc))
+        prefix = f"XIAOGE_{field.group(1).upper() if field else ''}"
+        keys = [v.removeprefix("XIAOGE_").lower().replace("__", ".")
+                for v in os.environ if v.startswith(prefix)] or ["?"]
+        raise ConfigError(
+            f"配置无效: 环境变量的值无法解析 ({', '.join(keys)}): "
+            "列表或整段配置须写成 JSON，如 '[\"24h\", \"1h\"]'"
+        ) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

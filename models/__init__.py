@@ -6,6 +6,18 @@ Nothing here knows aiohttp or WeChat's wire format.
 from models.dialog import DialogRow
 from models.inbound import InboundClaim
 from models.member import Member
+from models.notice import Notice
+from models.outbox import Push
 from models.staff import BindCode, ConsoleUser
+from models.token import AccessToken
 
-__all__ = ["BindCode", "ConsoleUser", "DialogRow", "InboundClaim", "Member"]
+__all__ = [
+    "AccessToken",
+    "BindCode",
+    "ConsoleUser",
+    "DialogRow",
+    "InboundClaim",
+    "Member",
+    "Notice",
+    "Push",
+]

@@ -31,7 +31,12 @@ class Member(SQLModel, table=True):
     followed: bool = True
     points: int = 0
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # WeChat's 客服 window: opened by a message (48 h, 5 pushes), or by a click, scan or
+    # follow (1 minute, 3 pushes). The counts are what the outbox has spent of each.
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    kefu_used: int = 0
+    last_event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    kefu_used_event: int = 0
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
@@ -67,8 +72,13 @@ async def find(session: AsyncSession, openid: str) -> Member | None:
 
 
 def note_inbound(member: Member, now: datetime) -> None:
-    """The member wrote to us (opens WeChat's 48-hour customer-service window)."""
-    member.last_inbound_at = now
+    """The member wrote to us: WeChat's 48-hour 客服 window opens afresh."""
+    member.last_inbound_at, member.kefu_used = now, 0
+
+
+def note_interaction(member: Member, now: datetime) -> None:
+    """A menu click, QR scan or follow: 3 客服 messages within a minute."""
+    member.last_event_at, member.kefu_used_event = now, 0
 
 
 async def register(session: AsyncSession, member: Member, profile: Profile, now: datetime) -> None:

@@ -24,14 +24,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.app import create_app
 from bot.clock import FakeClock
 from bot.db import make_engine, session_factory
+from bot.inbound import parse
 from bot.migrate import upgrade
 from bot.peer import Mode, WechatPeer
+from bot.sandbox import STATE, SandboxState, create_sandbox
 from bot.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("XIAOGE_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["bind_code", "console_user", "dialog", "inbound_claim", "member"]
+TABLES = ["access_token", "bind_code", "console_user", "dialog", "inbound_claim", "member",
+          "notice", "outbox"]
 
 
 def _pg_problem() -> str | None:
@@ -105,9 +108,32 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))  # 10:00 in Wujin
 
 
+@dataclass
+class Sandbox:
+    """The WeChat API stand-in on its own port, sharing the tests' clock."""
+
+    server: TestServer
+    state: SandboxState
+    url: str
+
+    def delivered(self, openid: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.state.messages if openid is None or m["touser"] == openid]
+
+
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return load_settings(ROOT / "config.yaml", database={"url": db_url})
+async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
+    demo = load_settings(ROOT / "config.yaml")
+    app = create_sandbox(demo.wechat.app_id, demo.wechat.app_secret, clock)
+    server = TestServer(app)
+    await server.start_server()
+    yield Sandbox(server, app[STATE], str(server.make_url("")).rstrip("/"))
+    await server.close()
+
+
+@pytest.fixture
+def settings(db_url: str, sandbox: Sandbox) -> Settings:
+    return load_settings(ROOT / "config.yaml", database={"url": db_url},
+                         wechat={"api_base_url": sandbox.url})
 
 
 @pytest.fixture
@@ -131,10 +157,12 @@ class Reply:
 class Bot:
     """Plays WeChat against the app: signed callbacks in, parsed replies out."""
 
-    def __init__(self, client: TestClient, settings: Settings, clock: FakeClock):
+    def __init__(self, client: TestClient, settings: Settings, clock: FakeClock,
+                 sandbox: Sandbox):
         self.client = client
         self.settings = settings
         self.clock = clock
+        self.sandbox = sandbox
         w = settings.wechat
         self.peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
 
@@ -143,6 +171,11 @@ class Bot:
         return int(self.clock.now().timestamp())
 
     async def post(self, xml: str, mode: Mode = "plain", **kw: Any) -> Reply:
+        try:  # WeChat notes what the user did before it calls us
+            if kind := parse(xml).interaction:
+                self.sandbox.state.interact(parse(xml).openid, kind)
+        except ValueError:
+            pass  # the protocol tests send broken bodies on purpose
         req = self.peer.sign(xml, mode, timestamp=kw.pop("timestamp", self.now_ts))
         resp = await self.client.post("/wechat", params=req.params, data=req.body.encode(),
                                       headers={"Content-Type": "text/xml"})
@@ -183,16 +216,18 @@ BotFactory = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def make_bot(settings: Settings, clock: FakeClock) -> AsyncIterator[BotFactory]:
+async def make_bot(settings: Settings, clock: FakeClock, sandbox: Sandbox
+                   ) -> AsyncIterator[BotFactory]:
     """Start the app (again, for restart tests); every client is closed at the end."""
     clients: list[TestClient] = []
 
     async def _make(app_settings: Settings | None = None, **kw: Any) -> Bot:
         s = app_settings or settings
+        kw.setdefault("sandbox", False)
         client = TestClient(TestServer(create_app(s, clock=clock, **kw)))
         await client.start_server()
         clients.append(client)
-        return Bot(client, s, clock)
+        return Bot(client, s, clock, sandbox)
 
     yield _make
     for client in clients:

@@ -21,10 +21,6 @@ from tests.conftest import Bot, BotFactory
 class Recorder:
     def __init__(self) -> None:
         self.calls = 0
-        self.pushed: list[tuple[str, str]] = []
-
-    async def sink(self, openid: str, reply: str) -> None:
-        self.pushed.append((openid, reply))
 
 
 def slow_router(rec: Recorder, seconds: float) -> Router:
@@ -62,16 +58,18 @@ async def test_over_budget_answers_success_and_pushes_the_reply_later(
 ) -> None:
     rec = Recorder()
     bot = await make_bot(fast_budget(settings, 0.3), router=slow_router(rec, 1.0),
-                         profile_gate=require_profile, deferred_sink=rec.sink)
+                         profile_gate=require_profile)
     xml = bot.peer.text("o-slow", "慢", create_time=bot.now_ts)
     started = time.monotonic()
     reply = await bot.post(xml)
     assert reply.body == "success" and time.monotonic() - started < 0.9
     for _ in range(100):
-        if rec.pushed:
+        if bot.sandbox.delivered("o-slow"):
             break
         await asyncio.sleep(0.05)
-    assert rec.pushed == [("o-slow", "慢慢来")]
+    # The reply arrives as a 客服 message: the user has just written, the window is open.
+    [pushed] = bot.sandbox.delivered("o-slow")
+    assert (pushed["channel"], pushed["content"]) == ("kefu", "慢慢来")
     # WeChat's retry after the answer was deferred: no second run, no second reply.
     again = await bot.post(xml)
     assert again.body == "success"
@@ -82,15 +80,14 @@ async def test_retry_while_the_first_is_running_waits_for_its_reply(
     make_bot: BotFactory, settings: Settings, sessions
 ) -> None:
     rec = Recorder()
-    bot = await make_bot(router=slow_router(rec, 0.6), profile_gate=require_profile,
-                         deferred_sink=rec.sink)
+    bot = await make_bot(router=slow_router(rec, 0.6), profile_gate=require_profile)
     xml = bot.peer.text("o-wait", "慢", create_time=bot.now_ts)
     first = asyncio.create_task(bot.post(xml))
     await asyncio.sleep(0.2)
     second = await bot.post(xml)
     assert (await first).text == "慢慢来" == second.text
     assert rec.calls == 1 and await points(sessions, "o-wait") == 1
-    assert rec.pushed == []
+    assert bot.sandbox.delivered() == []
 
 
 async def test_a_failing_handler_leaves_no_effect_and_a_retry_runs_again(

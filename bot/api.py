@@ -1,0 +1,96 @@
+"""/api/v1: the JSON API (notices for now), behind a bearer token from config."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import SHANGHAI, Clock
+from models import notice as notices
+from models import outbox
+
+
+def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=f'{{"error": "{message}"}}', content_type="application/json")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601; Asia/Shanghai when no offset is given."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise notices.NoticeError("at 须为 ISO 8601 时间，如 2026-12-01T09:00")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise notices.NoticeError("at 须为 ISO 8601 时间，如 2026-12-01T09:00") from None
+    return when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+
+
+class NoticeApi:
+    def __init__(self, token: str, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+                 services: Any):
+        self._token = token
+        self._sessions = sessions
+        self._clock = clock
+        self._services = services  # its worker exists once the app has started
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/v1/notices", self.create)
+        app.router.add_get("/api/v1/notices/{id:\\d+}", self.read)
+
+    def _authorize(self, request: web.Request) -> None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
+            raise _error(web.HTTPUnauthorized, "missing or wrong API token")
+
+    async def create(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        try:
+            data = await request.json()
+        except ValueError:
+            raise _error(web.HTTPBadRequest, "body must be JSON") from None
+        if not isinstance(data, dict):
+            raise _error(web.HTTPBadRequest, "body must be a JSON object")
+        for key in ("title", "body", "audience"):
+            if not isinstance(data.get(key), str):
+                raise _error(web.HTTPBadRequest, f"{key} is required (a string)")
+        url = data.get("url")
+        if url is not None and not isinstance(url, str):
+            raise _error(web.HTTPBadRequest, "url must be a string")
+        try:
+            async with self._sessions() as session, session.begin():
+                notice = await notices.create(
+                    session, data["title"], data["body"], data["audience"], self._clock.now(),
+                    url=url, send_at=parse_time(data.get("at")), created_by="api")
+                result = await self._describe(session, notice)
+        except notices.NoticeError as exc:
+            raise _error(web.HTTPBadRequest, str(exc).replace('"', "'")) from None
+        if getattr(self._services, "worker", None):
+            self._services.worker.wake()
+        return web.json_response(result, status=201)
+
+    async def read(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        async with self._sessions() as session:
+            notice = await notices.get(session, int(request.match_info["id"]))
+            if notice is None:
+                raise _error(web.HTTPNotFound, "no such notice")
+            return web.json_response(await self._describe(session, notice))
+
+    @staticmethod
+    async def _describe(session: AsyncSession, notice: notices.Notice) -> dict[str, Any]:
+        return {
+            "id": notice.id,
+            "title": notice.title,
+            "audience": notice.audience,
+            "status": notice.status,
+            "send_at": notice.send_at.isoformat(),
+            "recipients": notice.recipients,
+            "counts": await outbox.counts(session, notice.subject),
+        }

@@ -1,0 +1,256 @@
+"""The outbox worker: claims due pushes, picks each recipient's channel, sends, records.
+
+Per recipient: 客服 text inside WeChat's window while allowance lasts (reserved in the
+claiming transaction, so two workers never spend the same allowance), else the
+kind's template from config, else undeliverable with the reason. Sends are rate
+limited; quota answers (45009/45011), WeChat busy and network errors are retried
+with exponential backoff and jitter; permanent answers are not retried.
+
+On PostgreSQL any number of workers (processes) share the outbox: claims use
+FOR UPDATE SKIP LOCKED. On SQLite the write lock serialises claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.logs import anon
+from bot.settings import PushSettings
+from bot.wechat_api import PERMANENT_RECIPIENT_ERRORS, WechatApi, WechatError
+from models import outbox as rows
+from models.member import Member
+from models.outbox import Push
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+Producer = Callable[[AsyncSession, datetime], Awaitable[int]]
+IDLE_POLL_S = 0.5
+
+
+class RateLimiter:
+    """A token bucket: at most `rate` acquisitions a second, bursts up to one second's worth."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self._tokens = rate
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+def backoff(attempt: int, base_s: float = 2.0, cap_s: float = 600.0) -> float:
+    """Full-jitter exponential backoff."""
+    return random.uniform(0, min(cap_s, base_s * 2 ** (attempt - 1)))
+
+
+@dataclass
+class Outcome:
+    push_id: int
+    status: str
+    channel: str | None = None
+    errcode: int | None = None
+    reason: str | None = None
+    wx_msgid: int | None = None
+    retry_in_s: float | None = None
+    unfollowed: bool = False
+
+
+class OutboxWorker:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], api: WechatApi,
+                 settings: PushSettings, templates: dict[str, str], clock: Clock,
+                 producers: Sequence[Producer] = ()):
+        self._sessions = sessions
+        self._api = api
+        self._settings = settings
+        self._templates = templates
+        self._clock = clock
+        self._producers = list(producers)
+        self._limiter = RateLimiter(settings.rate_per_s)
+        self._paused_until = 0.0
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.stats: Counter[str] = Counter()
+
+    def wake(self) -> None:
+        """Something was enqueued: look now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the pass under way, then leave run_forever."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while not self._stopping:
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; trying again shortly")
+                done = 0
+            if done == 0 and not self._stopping:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_S)
+                except TimeoutError:
+                    pass
+
+    async def drain(self, subject: str | None = None, timeout_s: float = 60.0) -> bool:
+        """Work until nothing of `subject` is pending or sending (True), or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if await self.run_once(subject) == 0:
+                async with self._sessions() as session:
+                    if not await rows.has_due(session, self._clock.now(), subject):
+                        return True
+                await asyncio.sleep(0.2)
+        return False
+
+    async def run_once(self, subject: str | None = None) -> int:
+        """One batch: claim, send, record. Returns how many rows it took."""
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(min(wait, 1.0))
+            return 0
+        if self._producers:
+            await self._produce()
+        to_send, decided = await self._claim(subject)
+        outcomes = list(decided)
+        if to_send:
+            sem = asyncio.Semaphore(self._settings.concurrency)
+
+            async def one(push: Push) -> Outcome:
+                async with sem:
+                    await self._limiter.acquire()
+                    return await self._send(push)
+
+            outcomes += await asyncio.gather(*(one(p) for p in to_send))
+        if outcomes:
+            await self._record(outcomes)
+        return len(outcomes)
+
+    async def _produce(self) -> None:
+        """Let the producers (scheduled notices, …) write rows that are due."""
+        async with self._sessions() as session, session.begin():
+            for produce in self._producers:
+                await produce(session, self._clock.now())
+
+    async def _claim(self, subject: str | None) -> tuple[list[Push], list[Outcome]]:
+        async with self._sessions() as session, session.begin():
+            now = self._clock.now()
+            await rows.close_abandoned(session, now)
+            claimed = await rows.claim(session, now, self._settings.batch_size, LEASE, subject)
+            members = await rows.members_by_openid(session, {p.openid for p in claimed})
+            to_send: list[Push] = []
+            decided: list[Outcome] = []
+            for push in claimed:
+                channel, reason = self._choose(push, members.get(push.openid), now)
+                if channel is None:
+                    decided.append(Outcome(push.id or 0, "undeliverable", reason=reason))
+                    continue
+                push.channel = channel
+                to_send.append(push)
+            for m in members.values():
+                session.add(m)
+            return to_send, decided
+
+    def _choose(self, push: Push, member: Member | None, now: datetime
+                ) -> tuple[str | None, str | None]:
+        if member is None:
+            return None, rows.REASON_UNKNOWN_MEMBER
+        if not member.followed:
+            return None, rows.REASON_UNFOLLOWED
+        allowance = rows.kefu_allowance(member, now)
+        if allowance is not None:
+            rows.spend_kefu(member, allowance)
+            return "kefu", None
+        if self._templates.get(push.kind) and push.template_data:
+            return "template", None
+        return None, rows.REASON_NO_CHANNEL
+
+    async def _send(self, push: Push) -> Outcome:
+        pid = push.id or 0
+        try:
+            if push.channel == "kefu":
+                try:
+                    await self._api.send_text(push.openid, push.text)
+                    return Outcome(pid, "sent", "kefu")
+                except WechatError as err:
+                    # Our view of the window was off: fall back to the template, once.
+                    if err.errcode not in (45015, 45047) or not (
+                        self._templates.get(push.kind) and push.template_data):
+                        raise
+                    push.channel = "template"
+            msgid = await self._api.send_template(
+                push.openid, self._templates[push.kind], push.template_data, push.url)
+            return Outcome(pid, "sent", "template", wx_msgid=msgid)
+        except WechatError as err:
+            return self._failure(push, err)
+
+    def _failure(self, push: Push, err: WechatError) -> Outcome:
+        pid = push.id or 0
+        self.stats[f"error:{err.errcode}"] += 1
+        if err.errcode in PERMANENT_RECIPIENT_ERRORS:
+            status = "undeliverable" if err.errcode == 43004 else "failed"
+            return Outcome(pid, status, push.channel, err.errcode,
+                           PERMANENT_RECIPIENT_ERRORS[err.errcode],
+                           unfollowed=err.errcode == 43004)
+        if err.transient and push.attempts < self._settings.max_attempts:
+            if err.is_quota:
+                pause = 600.0 if err.errcode == 45009 else 60.0
+                self._paused_until = max(self._paused_until,
+                                         time.monotonic() + pause * random.uniform(0.8, 1.2))
+                log.warning("WeChat quota %s reached: pausing pushes", err.errcode)
+            return Outcome(pid, "pending", None, err.errcode, f"重试中：{err.errmsg}"[:200],
+                           retry_in_s=backoff(push.attempts))
+        log.warning("push %s to %s failed for good: %s", pid, anon(push.openid), err.errcode)
+        reason = f"{err.errcode} {err.errmsg}"[:200]
+        return Outcome(pid, "failed", push.channel, err.errcode, reason)
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        async with self._sessions() as session, session.begin():
+            now = self._clock.now()
+            unfollowed: list[str] = []
+            for o in outcomes:
+                push = await session.get(Push, o.push_id)
+                if push is None:
+                    continue
+                push.status, push.errcode, push.reason = o.status, o.errcode, o.reason
+                push.channel = o.channel if o.status != "pending" else None
+                push.lease_until = None
+                if o.status == "sent":
+                    push.sent_at, push.wx_msgid = now, o.wx_msgid
+                if o.retry_in_s is not None:
+                    push.next_attempt_at = now + timedelta(seconds=o.retry_in_s)
+                if o.unfollowed:
+                    unfollowed.append(push.openid)
+                session.add(push)
+                self.stats[f"{o.status}:{o.channel or '-'}"] += 1
+            if unfollowed:
+                from models.member import set_followed
+
+                for openid in unfollowed:
+                    await set_followed(session, openid, False)

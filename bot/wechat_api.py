@@ -1,0 +1,187 @@
+"""The async WeChat API client, on one aiohttp session.
+
+wechatpy's client is synchronous, so this speaks the few calls the product uses
+directly, with WeChat's JSON shapes. Every failure becomes a `WechatError` carrying
+errcode/errmsg; `transient` says whether trying again later may help. The access
+token comes from a `TokenSource` shared by all processes (bot/tokens.py); on
+40001/40014/42001 the call refreshes it once and tries once more.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+import aiohttp
+
+from bot.settings import PRODUCTION_API
+
+log = logging.getLogger(__name__)
+
+TOKEN_ERRORS = {40001, 40014, 42001}
+QUOTA_ERRORS = {45009, 45011}
+# A send to this recipient will not work however often it is tried.
+PERMANENT_RECIPIENT_ERRORS = {
+    43004: "用户未关注",
+    40003: "openid无效",
+    45015: "超出48小时客服窗口",
+    45047: "客服消息条数已用完",
+}
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+
+
+class WechatError(Exception):
+    def __init__(self, errcode: int, errmsg: str):
+        super().__init__(f"{errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try later: network trouble, a 5xx, a quota, WeChat busy (-1)."""
+        return self.errcode in QUOTA_ERRORS or self.errcode < 0 or self.errcode == 45033
+
+    @property
+    def is_quota(self) -> bool:
+        return self.errcode in QUOTA_ERRORS
+
+
+class WechatNetworkError(WechatError):
+    """No answer, a dropped connection, or an HTTP error status (errcode -2)."""
+
+    def __init__(self, what: str):
+        super().__init__(-2, what)
+
+
+class TokenSource(Protocol):
+    async def get(self) -> str: ...
+
+    async def invalidate(self, bad_token: str) -> str: ...
+
+
+class WechatApi:
+    def __init__(self, base_url: str, http: aiohttp.ClientSession, tokens: TokenSource):
+        self.base_url = base_url.rstrip("/")
+        self._http = http
+        self.tokens = tokens
+        # WeChat serves QR images from another host; the sandbox serves them itself.
+        self.qrcode_base_url = (
+            "https://mp.weixin.qq.com" if self.base_url == PRODUCTION_API else self.base_url
+        )
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    async def _raw(self, method: str, path: str, params: dict[str, str],
+                   payload: dict[str, Any] | None, base: str | None = None
+                   ) -> tuple[bytes, str]:
+        url = f"{base or self.base_url}{path}"
+        body = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
+        try:
+            async with self._http.request(method, url, params=params, data=body,
+                                          timeout=DEFAULT_TIMEOUT) as resp:
+                data = await resp.read()
+                if resp.status >= 400:
+                    raise WechatNetworkError(f"HTTP {resp.status} from {path}")
+                return data, resp.content_type
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # The URL may carry the access token or the secret: name only the path.
+            raise WechatNetworkError(f"{type(exc).__name__} calling {path}") from None
+
+    @staticmethod
+    def _decode(data: bytes, path: str) -> dict[str, Any]:
+        try:
+            result = json.loads(data)
+        except ValueError:
+            raise WechatNetworkError(f"non-JSON answer from {path}") from None
+        if not isinstance(result, dict):
+            raise WechatNetworkError(f"unexpected answer from {path}")
+        code = result.get("errcode", 0)
+        if code:
+            raise WechatError(int(code), str(result.get("errmsg", "")))
+        return result
+
+    async def call(self, method: str, path: str, payload: dict[str, Any] | None = None,
+                   params: dict[str, str] | None = None, binary: bool = False) -> Any:
+        """An authenticated call; refreshes the shared token once if WeChat says it is bad."""
+        token = await self.tokens.get()
+        for attempt in (1, 2):
+            query = {**(params or {}), "access_token": token}
+            data, content_type = await self._raw(method, path, query, payload)
+            if binary and not content_type.endswith("json"):
+                return data
+            try:
+                return self._decode(data, path)
+            except WechatError as err:
+                if err.errcode in TOKEN_ERRORS and attempt == 1:
+                    log.info("access token refused (%s); refreshing once", err.errcode)
+                    token = await self.tokens.invalidate(token)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    # --- the calls the product uses --------------------------------------------------------
+
+    async def fetch_token(self, app_id: str, app_secret: str) -> tuple[str, int]:
+        data, _ = await self._raw("GET", "/cgi-bin/token", {
+            "grant_type": "client_credential", "appid": app_id, "secret": app_secret}, None)
+        result = self._decode(data, "/cgi-bin/token")
+        token, expires_in = result.get("access_token"), result.get("expires_in", 7200)
+        if not isinstance(token, str) or not token or len(token) > 512:
+            raise WechatNetworkError("no usable access_token in the answer")
+        return token, int(expires_in)
+
+    async def send_text(self, openid: str, content: str) -> None:
+        await self.call("POST", "/cgi-bin/message/custom/send", {
+            "touser": openid, "msgtype": "text", "text": {"content": content}})
+
+    async def send_news(self, openid: str, title: str, description: str, url: str,
+                        picurl: str = "") -> None:
+        article = {"title": title, "description": description, "url": url, "picurl": picurl}
+        await self.call("POST", "/cgi-bin/message/custom/send", {
+            "touser": openid, "msgtype": "news", "news": {"articles": [article]}})
+
+    async def send_template(self, openid: str, template_id: str, data: dict[str, str],
+                            url: str | None = None) -> int | None:
+        payload: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {k: {"value": v} for k, v in data.items()},
+        }
+        if url:
+            payload["url"] = url
+        result = await self.call("POST", "/cgi-bin/message/template/send", payload)
+        return result.get("msgid")
+
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        await self.call("POST", "/cgi-bin/menu/create", menu)
+
+    async def get_menu(self) -> dict[str, Any]:
+        return await self.call("GET", "/cgi-bin/menu/get")
+
+    async def delete_menu(self) -> None:
+        await self.call("GET", "/cgi-bin/menu/delete")
+
+    async def create_qrcode(self, scene: str) -> dict[str, Any]:
+        """A permanent string-scene code: {"ticket", "url"}."""
+        return await self.call("POST", "/cgi-bin/qrcode/create", {
+            "action_name": "QR_LIMIT_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        })
+
+    async def qrcode_image(self, ticket: str) -> bytes:
+        """The PNG of a code."""
+        data, content_type = await self._raw("GET", "/cgi-bin/showqrcode", {"ticket": ticket},
+                                             None, base=self.qrcode_base_url)
+        if content_type.endswith("json"):
+            self._decode(data, "/cgi-bin/showqrcode")
+        return data
+
+    async def download_media(self, media_id: str) -> bytes:
+        return await self.call("GET", "/cgi-bin/media/get", params={"media_id": media_id},
+                               binary=True)
+
+    async def user_info(self, openid: str) -> dict[str, Any]:
+        return await self.call("GET", "/cgi-bin/user/info",
+                               params={"openid": openid, "lang": "zh_CN"})
+

@@ -1,0 +1,198 @@
+"""The outbox: one row per push and recipient, written in the same transaction as the
+change that caused it; a worker claims rows, picks the channel, sends, records.
+
+A row's idempotency key (kind + subject + recipient) makes a second enqueue of the
+same push a no-op. Status: pending → sending → sent | failed | undeliverable.
+A row found in `sending` after its lease ran out belonged to a worker that died
+mid-send: whether WeChat got it is unknown, so it is closed as failed rather than
+sent again — a push goes out at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from models.base import UTCDateTime, insert_for
+from models.member import Member
+
+KINDS = ("notice", "reply", "course_reminder", "report_status", "group_activity")
+
+# WeChat's 客服 rules (WECHAT-RULES.md).
+KEFU_WINDOW = timedelta(hours=48)
+KEFU_WINDOW_MESSAGES = 5
+KEFU_EVENT_WINDOW = timedelta(minutes=1)
+KEFU_EVENT_MESSAGES = 3
+KEFU_TEXT_MAX_BYTES = 2000
+
+REASON_UNFOLLOWED = "用户已取消关注"
+REASON_UNKNOWN_MEMBER = "不是本服务号的用户"
+REASON_NO_CHANNEL = "不在48小时客服窗口内，且未配置该类消息模板"
+REASON_CRASHED = "发送中断（进程退出），结果未知，未重发"
+
+
+class Push(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idem_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=64, index=True)
+    openid: str = Field(max_length=64)
+    text: str = Field(sa_type=Text)
+    url: str | None = Field(default=None, max_length=1024)
+    template_data: dict[str, str] = Field(default_factory=dict,
+                                          sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    channel: str | None = Field(default=None, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    errcode: int | None = None
+    reason: str | None = Field(default=None, max_length=200)
+    wx_msgid: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a push says to one recipient."""
+
+    openid: str
+    text: str
+    template_data: dict[str, str]
+    url: str | None = None
+
+
+def idem_key(kind: str, subject: str, openid: str) -> str:
+    return f"{kind}:{subject}:{openid}"
+
+
+async def enqueue(session: AsyncSession, kind: str, subject: str,
+                  items: Iterable[Outgoing], now: datetime) -> int:
+    """Add pushes; one already there (same kind, subject, recipient) is left alone."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown push kind {kind}")
+    rows = [
+        {
+            "idem_key": idem_key(kind, subject, it.openid),
+            "kind": kind,
+            "subject": subject,
+            "openid": it.openid,
+            "text": it.text,
+            "url": it.url,
+            "template_data": it.template_data,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for it in items
+    ]
+    added = 0
+    for start in range(0, len(rows), 1000):
+        stmt = insert_for(session, Push).values(rows[start : start + 1000])
+        result = await session.exec(stmt.on_conflict_do_nothing(index_elements=["idem_key"]))
+        added += max(result.rowcount or 0, 0)
+    return added
+
+
+# --- the service window ------------------------------------------------------------------
+
+
+def kefu_allowance(member: Member, now: datetime) -> str | None:
+    """Which 客服 allowance a message to this member may use now: 'event', 'window' or None."""
+    if (member.last_event_at and now - member.last_event_at < KEFU_EVENT_WINDOW
+            and member.kefu_used_event < KEFU_EVENT_MESSAGES):
+        return "event"
+    if (member.last_inbound_at and now - member.last_inbound_at < KEFU_WINDOW
+            and member.kefu_used < KEFU_WINDOW_MESSAGES):
+        return "window"
+    return None
+
+
+def spend_kefu(member: Member, allowance: str) -> None:
+    if allowance == "event":
+        member.kefu_used_event += 1
+    else:
+        member.kefu_used += 1
+
+
+# --- claiming ----------------------------------------------------------------------------
+
+
+async def close_abandoned(session: AsyncSession, now: datetime) -> int:
+    """Rows a dead worker left in `sending`: outcome unknown, so never sent again."""
+    result = await session.exec(
+        update(Push)
+        .where(col(Push.status) == "sending", col(Push.lease_until) < now)
+        .values(status="failed", reason=REASON_CRASHED, lease_until=None)
+    )
+    return result.rowcount or 0
+
+
+async def claim(session: AsyncSession, now: datetime, limit: int, lease: timedelta,
+                subject: str | None = None) -> Sequence[Push]:
+    """Take up to `limit` due rows for this worker (other workers skip them)."""
+    stmt = (
+        select(Push)
+        .where(col(Push.status) == "pending", col(Push.next_attempt_at) <= now)
+        .order_by(col(Push.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if subject is not None:
+        stmt = stmt.where(col(Push.subject) == subject)
+    rows = (await session.exec(stmt)).all()
+    for row in rows:
+        row.status, row.lease_until = "sending", now + lease
+        row.attempts += 1
+        session.add(row)
+    return rows
+
+
+async def members_by_openid(session: AsyncSession, openids: set[str]) -> dict[str, Member]:
+    if not openids:
+        return {}
+    stmt = select(Member).where(col(Member.openid).in_(openids)).with_for_update()
+    return {m.openid: m for m in (await session.exec(stmt)).all()}
+
+
+# --- reading back ------------------------------------------------------------------------
+
+
+async def has_due(session: AsyncSession, now: datetime, subject: str | None = None) -> bool:
+    stmt = select(func.count()).select_from(Push).where(
+        col(Push.status).in_(("pending", "sending")))
+    if subject is not None:
+        stmt = stmt.where(col(Push.subject) == subject)
+    return bool((await session.exec(stmt)).one())
+
+
+async def counts(session: AsyncSession, subject: str) -> dict[str, Any]:
+    """Delivery counts of one push subject: pending, sent by channel, failed by reason."""
+    stmt = (
+        select(Push.status, Push.channel, Push.reason, func.count())
+        .where(col(Push.subject) == subject)
+        .group_by(Push.status, Push.channel, Push.reason)
+    )
+    out: dict[str, Any] = {"total": 0, "pending": 0, "sent": {}, "failed": {},
+                           "undeliverable": {}}
+    for status, channel, reason, n in (await session.exec(stmt)).all():
+        out["total"] += n
+        if status in ("pending", "sending"):
+            out["pending"] += n
+        elif status == "sent":
+            out["sent"][channel or "?"] = out["sent"].get(channel or "?", 0) + n
+        else:
+            key = reason or "?"
+            out[status][key] = out[status].get(key, 0) + n
+    return out
