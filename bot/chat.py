@@ -7,10 +7,13 @@ gestures (location, QR scan, menu click, follow, photo, voice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from typing import Any
 
 import aiohttp
 
+from bot.inbound import parse
 from bot.peer import Mode, WechatPeer
 from bot.settings import Settings
 
@@ -46,56 +49,108 @@ def build(peer: WechatPeer, openid: str, line: str) -> str | None:
     return None
 
 
+async def tell_sandbox(http: aiohttp.ClientSession, sandbox: str | None, body: str) -> None:
+    """Play WeChat's part: it sees what the user did before it calls the bot."""
+    if not sandbox:
+        return
+    msg = parse(body)
+    if kind := msg.interaction:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            await http.post(f"{sandbox}/control/interaction",
+                            json={"openid": msg.openid, "kind": kind})
+
+
+async def show_pushes(http: aiohttp.ClientSession, sandbox: str, openid: str) -> None:
+    """Print what the sandbox delivered to this user, as it arrives."""
+    seen: int | None = None
+    while True:
+        try:
+            async with http.get(f"{sandbox}/messages", params={"touser": openid}) as resp:
+                delivered = await resp.json() if resp.status == 200 else []
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            delivered = []
+        if seen is None:
+            seen = len(delivered)  # only what arrives from now on
+        for m in delivered[seen:]:
+            print("\n" + describe_push(m), flush=True)
+        seen = max(seen, len(delivered))
+        await asyncio.sleep(1.0)
+
+
+def describe_push(m: dict[str, Any]) -> str:
+    if m.get("type") == "template":
+        fields = "；".join(str(v.get("value")) for v in (m.get("data") or {}).values())
+        return f"📨 模板消息（{m.get('template_id')}）：{fields}"
+    content = m.get("content")
+    if isinstance(content, dict):
+        content = f"{content.get('title')} {content.get('url')}"
+    return "📨 客服消息：" + str(content).replace("\n", "\n          ")
+
+
 async def run_chat(settings: Settings, openid: str, url: str | None = None,
                    aes: bool = False) -> int:
     w = settings.wechat
     peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
+    # In dev mode the bot's own sandbox plays WeChat's API: show what it delivers.
+    sandbox = settings.api_base_url if settings.is_dev and not url else None
     url = url or f"http://{settings.server.host}:{settings.server.port}/wechat"
     mode: Mode = "aes" if aes else "plain"
     interactive = sys.stdin.isatty()
     kind = "安全模式" if aes else "明文模式"
     print(f"已连接 {url}（{kind}），身份 {openid}。输入 :help 查看操作。")
-    loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-        while True:
-            if interactive:
-                print("我：", end="", flush=True)
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                return 0
-            line = line.strip()
-            if not line:
-                continue
-            if line in (":quit", ":q"):
-                return 0
-            if line == ":help":
-                print(HELP)
-                continue
-            try:
-                body = build(peer, openid, line)
-            except ValueError:
-                body = None
-            if body is None:
-                print("没有这个操作。" + HELP)
-                continue
-            request = peer.sign(body, mode)
-            try:
-                async with http.post(url, params=request.params, data=body_bytes(request.body),
-                                     headers={"Content-Type": "text/xml"}) as resp:
-                    text = await resp.text()
-                    status = resp.status
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                print(f"（连不上机器人：{exc or type(exc).__name__}。它在运行吗？先执行 make run）")
-                continue
-            if status != 200:
-                print(f"（机器人拒绝了请求：HTTP {status} {text.strip()}）")
-                continue
-            reply = peer.read_reply(text, mode)
-            if reply is None:
-                print("（无回复）")
-            else:
-                content = reply.get("Content") or f"[{reply.get('MsgType')}]"
-                print("小哥红驿：" + content.replace("\n", "\n          "))
+        poller = asyncio.create_task(show_pushes(http, sandbox, openid)) if sandbox else None
+        try:
+            return await _chat_loop(http, peer, openid, url, mode, interactive, sandbox)
+        finally:
+            if poller:
+                await asyncio.sleep(1.2 if not interactive else 0)  # pushes still on the way
+                poller.cancel()
+
+
+async def _chat_loop(http: aiohttp.ClientSession, peer: WechatPeer, openid: str, url: str,
+                     mode: Mode, interactive: bool, sandbox: str | None) -> int:
+    loop = asyncio.get_running_loop()
+    while True:
+        if interactive:
+            print("我：", end="", flush=True)
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        if line in (":quit", ":q"):
+            return 0
+        if line == ":help":
+            print(HELP)
+            continue
+        try:
+            body = build(peer, openid, line)
+        except ValueError:
+            body = None
+        if body is None:
+            print("没有这个操作。" + HELP)
+            continue
+        await tell_sandbox(http, sandbox, body)
+        request = peer.sign(body, mode)
+        try:
+            async with http.post(url, params=request.params, data=body_bytes(request.body),
+                                 headers={"Content-Type": "text/xml"}) as resp:
+                text = await resp.text()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            print(f"（连不上机器人：{exc or type(exc).__name__}。它在运行吗？先执行 make run）")
+            continue
+        if status != 200:
+            print(f"（机器人拒绝了请求：HTTP {status} {text.strip()}）")
+            continue
+        reply = peer.read_reply(text, mode)
+        if reply is None:
+            print("（无回复）")
+        else:
+            content = reply.get("Content") or f"[{reply.get('MsgType')}]"
+            print("小哥红驿：" + content.replace("\n", "\n          "))
 
 
 def body_bytes(body: str) -> bytes:

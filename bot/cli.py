@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
+from bot.clock import SHANGHAI
 from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 log = logging.getLogger("xiaoge")
 
@@ -29,6 +35,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     cu.add_argument("--role", required=True, choices=["admin", "instructor", "leader", "officer"])
     cu.add_argument("--grid", metavar="CODE")
     cu.add_argument("--group", metavar="CODE")
+
+    notify = sub.add_parser("notify", help="send a notice now or at a time")
+    notify.add_argument("--audience", required=True,
+                        help="all, industry:NAME, group:CODE, course:CODE or member:OPENID[,…]")
+    notify.add_argument("--title", required=True)
+    notify.add_argument("--body", required=True)
+    notify.add_argument("--url")
+    notify.add_argument("--at", metavar="ISO8601", help="send later (Asia/Shanghai if no offset)")
+
+    im = sub.add_parser("import-members", help="members registered elsewhere, from CSV")
+    im.add_argument("file")
+
+    sub.add_parser("menu", help="validate the menu in config and push it to WeChat")
 
     chat = sub.add_parser("chat", help="talk to a running bot from the terminal")
     chat.add_argument("--openid", required=True)
@@ -54,6 +73,15 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return migrate(settings)
     if command == "create-user":
         return create_user(settings, args.name, args.role, args.grid, args.group)
+    if command in ("notify", "menu") and migrate(settings, quiet=True) != 0:
+        return 1
+    if command == "notify":
+        return asyncio.run(notify(settings, args.audience, args.title, args.body, args.url,
+                                  args.at))
+    if command == "import-members":
+        return import_members(settings, args.file)
+    if command == "menu":
+        return asyncio.run(push_menu(settings))
     if command == "chat":
         from bot.chat import run_chat
 
@@ -61,7 +89,7 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
     raise AssertionError(command)
 
 
-def migrate(settings: Settings) -> int:
+def migrate(settings: Settings, quiet: bool = False) -> int:
     from bot.migrate import upgrade
 
     try:
@@ -69,7 +97,8 @@ def migrate(settings: Settings) -> int:
     except Exception as exc:
         print(f"数据库迁移失败 ({settings.database.url.split('@')[-1]}): {exc}", file=sys.stderr)
         return 1
-    print("数据库已是最新结构。")
+    if not quiet:
+        print("数据库已是最新结构。")
     return 0
 
 
@@ -147,3 +176,127 @@ def staff_error_text(reason: str) -> str:
         "short_password": "密码至少8位",
         "username_taken": "用户名已存在",
     }.get(reason, reason)
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: Settings) -> AsyncIterator[Services]:
+    """The database and WeChat API, as the server has them, for a one-off command."""
+    from bot.app import Services
+    from bot.clock import SystemClock
+    from bot.db import make_engine
+
+    engine = make_engine(settings.database.url)
+    services = Services(settings, engine, SystemClock())
+    await services.start()
+    try:
+        yield services
+    finally:
+        await services.close()
+        await engine.dispose()
+
+
+async def notify(settings: Settings, audience: str, title: str, body: str, url: str | None,
+                 at: str | None) -> int:
+    from bot.api import parse_time
+    from bot.db import session_factory
+    from models import notice as notices
+    from models import outbox
+
+    async with _services(settings) as services:
+        sessions = session_factory(services.engine)
+        try:
+            async with sessions() as session, session.begin():
+                notice = await notices.create(session, title, body, audience,
+                                              services.clock.now(), url=url,
+                                              send_at=parse_time(at), created_by="cli")
+        except notices.NoticeError as exc:
+            print(f"通知未创建：{exc}", file=sys.stderr)
+            return 2
+        if notice.status == "scheduled":
+            when = notice.send_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            print(f"通知 {notice.id} 已安排在 {when} 发送（由运行中的服务发出）。")
+            return 0
+        assert services.worker is not None
+        finished = await services.worker.drain(notice.subject, timeout_s=120)
+        async with sessions() as session:
+            counts = await outbox.counts(session, notice.subject)
+    print(f"通知 {notice.id}：{notice.recipients} 位接收人。")
+    print(format_counts(counts))
+    if not finished:
+        print("（仍有未发完的，运行中的服务会继续发送）")
+    return 0
+
+
+def format_counts(counts: dict[str, Any]) -> str:
+    channel_names = {"kefu": "客服消息", "template": "模板消息"}
+    lines = [f"  已发送 {sum(counts['sent'].values())}："
+             + "，".join(f"{channel_names.get(k, k)} {v}" for k, v in counts["sent"].items())]
+    lines.append(f"  待发送 {counts['pending']}")
+    for status, label in (("failed", "失败"), ("undeliverable", "无法送达")):
+        for reason, n in counts[status].items():
+            lines.append(f"  {label} {n}：{reason}")
+    return "\n".join(lines)
+
+
+def import_members(settings: Settings, path: str) -> int:
+    import csv
+
+    from bot.clock import SystemClock
+    from bot.db import make_engine, session_factory
+    from models.member_import import COLUMNS
+    from models.member_import import import_members as do_import
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in reader.fieldnames or []]
+            if header != COLUMNS:
+                print(f"文件表头应为 {','.join(COLUMNS)}，实际是 {','.join(header)}",
+                      file=sys.stderr)
+                return 2
+            rows = [(reader.line_num, {k.strip(): v or "" for k, v in row.items() if k})
+                    for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"无法读取 {path}：{exc}", file=sys.stderr)
+        return 2
+    if migrate(settings, quiet=True) != 0:
+        return 1
+
+    async def _run() -> Any:
+        engine = make_engine(settings.database.url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                # A report with rejected rows has written nothing: all or nothing.
+                return await do_import(session, rows, SystemClock().now())
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(_run())
+    if report.rejected:
+        print(f"未导入任何数据：{len(report.rejected)} 行有误。", file=sys.stderr)
+        for line, reason in report.rejected:
+            print(f"  第{line}行：{reason}", file=sys.stderr)
+        return 2
+    print(f"导入完成：新增 {report.added}，更新 {report.changed}，未变 {report.unchanged}。")
+    return 0
+
+
+async def push_menu(settings: Settings) -> int:
+    from bot.menu import MenuError, validate
+    from bot.wechat_api import WechatError
+
+    try:
+        menu = validate(settings.menu)
+    except MenuError as exc:
+        print(f"菜单不符合微信的规则：\n{exc}", file=sys.stderr)
+        return 2
+    async with _services(settings) as services:
+        assert services.api is not None
+        try:
+            await services.api.create_menu(menu)
+        except WechatError as exc:
+            print(f"推送菜单失败：{exc}", file=sys.stderr)
+            return 1
+    n = sum(len(b.get("sub_button", [])) or 1 for b in menu["button"])
+    print(f"菜单已推送（{len(menu['button'])} 个一级菜单，{n} 个按钮）；微信客户端约5分钟内刷新。")
+    return 0

@@ -34,7 +34,6 @@ from models.outbox import Push
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 Producer = Callable[[AsyncSession, datetime], Awaitable[int]]
 IDLE_POLL_S = 0.5
 
@@ -162,7 +161,8 @@ class OutboxWorker:
         async with self._sessions() as session, session.begin():
             now = self._clock.now()
             await rows.close_abandoned(session, now)
-            claimed = await rows.claim(session, now, self._settings.batch_size, LEASE, subject)
+            lease = timedelta(seconds=self._settings.lease_s)
+            claimed = await rows.claim(session, now, self._settings.batch_size, lease, subject)
             members = await rows.members_by_openid(session, {p.openid for p in claimed})
             to_send: list[Push] = []
             decided: list[Outcome] = []

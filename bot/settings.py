@@ -129,6 +129,18 @@ class PushSettings(_Section):
     concurrency: int = Field(16, ge=1, le=256)
     batch_size: int = Field(100, ge=1, le=1000)
     max_attempts: int = Field(8, ge=1, le=50)
+    # A row a worker took but never finished (the process died) is closed after this long.
+    lease_s: float = Field(120.0, gt=0)
+
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_batch(self) -> PushSettings:
+        if self.rate_per_s > 0 and self.lease_s < self.batch_size / self.rate_per_s + 15:
+            raise ValueError(
+                "lease_s: must outlast a batch at the rate limit "
+                f"(at least {self.batch_size / self.rate_per_s + 15:.0f} s)"
+            )
+        return self
 
 
 class ApiSettings(_Section):

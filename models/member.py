@@ -27,6 +27,7 @@ class Member(SQLModel, table=True):
     platform: str | None = Field(default=None, max_length=40)
     party_status: str | None = Field(default=None, max_length=16)
     consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consent_source: str | None = Field(default=None, max_length=16)  # wechat, offline
     registered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     followed: bool = True
     points: int = 0
@@ -89,6 +90,7 @@ async def register(session: AsyncSession, member: Member, profile: Profile, now:
     member.platform = profile.platform
     member.party_status = profile.party_status
     member.consent_at = now
+    member.consent_source = "wechat"
     member.registered_at = member.registered_at or now
     session.add(member)
 
@@ -109,7 +111,7 @@ async def erase(session: AsyncSession, member: Member, now: datetime) -> None:
     member.openid = f"erased:{member.id}"
     member.name = member.mobile = member.platform = None
     member.industry = member.party_status = None
-    member.consent_at = None
+    member.consent_at = member.consent_source = None
     member.last_inbound_at = None
     member.followed = False
     member.erased_at = now

@@ -75,6 +75,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.add_column(
+            sa.Column("consent_source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
+        )
+        batch_op.add_column(
             sa.Column("kefu_used", sa.Integer(), nullable=False, server_default=sa.text("0"))
         )
         batch_op.add_column(
@@ -90,6 +93,7 @@ def downgrade() -> None:
         batch_op.drop_column("kefu_used_event")
         batch_op.drop_column("last_event_at")
         batch_op.drop_column("kefu_used")
+        batch_op.drop_column("consent_source")
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_subject"))
