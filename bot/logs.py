@@ -36,3 +36,6 @@ def setup(level: int = logging.INFO) -> None:
     # The access log would carry openids (WeChat puts one in the callback's query string).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # At DEBUG these log statements with their parameters: tokens, names, phones.
+    for noisy in ("aiosqlite", "asyncpg", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -39,8 +39,8 @@ class WechatError(Exception):
 
     @property
     def transient(self) -> bool:
-        """Worth another try later: network trouble, a 5xx, a quota, WeChat busy (-1)."""
-        return self.errcode in QUOTA_ERRORS or self.errcode < 0 or self.errcode == 45033
+        """Worth another try later: network trouble or a 5xx (-2), WeChat busy (-1), a quota."""
+        return self.errcode in QUOTA_ERRORS or self.errcode in (-1, -2)
 
     @property
     def is_quota(self) -> bool:
@@ -81,8 +81,10 @@ class WechatApi:
             async with self._http.request(method, url, params=params, data=body,
                                           timeout=DEFAULT_TIMEOUT) as resp:
                 data = await resp.read()
-                if resp.status >= 400:
+                if resp.status >= 500 or resp.status == 429:
                     raise WechatNetworkError(f"HTTP {resp.status} from {path}")
+                if resp.status >= 400:  # asking again will not help
+                    raise WechatError(-3, f"HTTP {resp.status} from {path}")
                 return data, resp.content_type
         except (TimeoutError, aiohttp.ClientError) as exc:
             # The URL may carry the access token or the secret: name only the path.
