@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,21 @@ HELP = """直接输入文字即发送文字消息。其他操作：
   :voice 文字               发送语音（识别结果） :help 本帮助   :quit 退出"""
 
 
+class _Ticker:
+    """WeChat tells events apart by sender and CreateTime (seconds): two gestures typed
+    within one second must not look like one event sent twice."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def __call__(self) -> int:
+        self.last = max(int(time.time()), self.last + 1)
+        return self.last
+
+
+_tick = _Ticker()
+
+
 def build(peer: WechatPeer, openid: str, line: str) -> str | None:
     """The callback body for one line the user typed; None when it is not a gesture."""
     if not line.startswith(":"):
@@ -35,13 +51,14 @@ def build(peer: WechatPeer, openid: str, line: str) -> str | None:
         lat, lng = (float(x) for x in where.replace("，", ",").split(","))
         return peer.location(openid, lat, lng, label)
     if cmd == "scan":
-        return peer.event(openid, "SCAN", rest)
+        return peer.event(openid, "SCAN", rest, create_time=_tick())
     if cmd == "follow":
-        return peer.event(openid, "subscribe", f"qrscene_{rest}" if rest else None)
+        return peer.event(openid, "subscribe", f"qrscene_{rest}" if rest else None,
+                          create_time=_tick())
     if cmd == "unfollow":
-        return peer.event(openid, "unsubscribe")
+        return peer.event(openid, "unsubscribe", create_time=_tick())
     if cmd == "click":
-        return peer.event(openid, "CLICK", rest)
+        return peer.event(openid, "CLICK", rest, create_time=_tick())
     if cmd == "image":
         return peer.image(openid)
     if cmd == "voice":

@@ -49,6 +49,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
     sub.add_parser("menu", help="validate the menu in config and push it to WeChat")
 
+    ist = sub.add_parser("import-stations", help="stations from CSV or YAML, upsert by code")
+    ist.add_argument("file")
+
+    qrc = sub.add_parser("qrcodes", help="a PNG QR code per station")
+    qrc.add_argument("--out", default="data/qrcodes", metavar="DIR")
+
     chat = sub.add_parser("chat", help="talk to a running bot from the terminal")
     chat.add_argument("--openid", required=True)
     chat.add_argument("--url", help="callback URL (default: from config)")
@@ -73,7 +79,8 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return migrate(settings)
     if command == "create-user":
         return create_user(settings, args.name, args.role, args.grid, args.group)
-    if command in ("notify", "menu") and migrate(settings, quiet=True) != 0:
+    if command in ("notify", "menu", "import-stations", "qrcodes") and migrate(
+            settings, quiet=True) != 0:
         return 1
     if command == "notify":
         return asyncio.run(notify(settings, args.audience, args.title, args.body, args.url,
@@ -82,6 +89,10 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return import_members(settings, args.file)
     if command == "menu":
         return asyncio.run(push_menu(settings))
+    if command == "import-stations":
+        return asyncio.run(import_stations(settings, args.file))
+    if command == "qrcodes":
+        return asyncio.run(qrcodes(settings, args.out))
     if command == "chat":
         from bot.chat import run_chat
 
@@ -299,4 +310,114 @@ async def push_menu(settings: Settings) -> int:
             return 1
     n = sum(len(b.get("sub_button", [])) or 1 for b in menu["button"])
     print(f"菜单已推送（{len(menu['button'])} 个一级菜单，{n} 个按钮）；微信客户端约5分钟内刷新。")
+    return 0
+
+
+class FileError(Exception):
+    """An import file that cannot be read as a whole."""
+
+
+def read_rows(path: str) -> list[tuple[int, dict[str, Any]]]:
+    """The rows of a CSV (with a header) or YAML (a list of mappings) file, with their
+    line numbers."""
+    import csv
+
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FileError(f"无法读取 {path}：{exc}") from None
+    if path.lower().endswith((".yaml", ".yml")):
+        try:
+            data = yaml.safe_load(text)
+            nodes = yaml.compose(text)
+        except yaml.YAMLError as exc:
+            raise FileError(f"{path} 不是有效的 YAML：{exc}") from None
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise FileError(f"{path} 应是一个列表，每项是一个驿站（键与 CSV 表头相同）")
+        lines = [n.start_mark.line + 1 for n in nodes.value] if nodes else []
+        return list(zip(lines, data, strict=True))
+    try:
+        reader = csv.DictReader(text.splitlines())
+        rows = [(reader.line_num, {(k or "").strip(): v for k, v in row.items()})
+                for row in reader]
+    except csv.Error as exc:
+        raise FileError(f"{path} 不是有效的 CSV：{exc}") from None
+    return rows
+
+
+async def import_stations(settings: Settings, path: str) -> int:
+    from bot.clock import SystemClock
+    from bot.db import make_engine, session_factory
+    from models.station_import import COLUMNS, REQUIRED
+    from models.station_import import import_stations as do_import
+
+    try:
+        rows = await asyncio.to_thread(read_rows, path)
+    except FileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if rows and (missing := [c for c in REQUIRED if c not in rows[0][1]]):
+        print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            report = await do_import(session, rows, settings.checkin.default_radius_m,
+                                     SystemClock().now())
+    finally:
+        await engine.dispose()
+    if report.rejected:
+        print(f"未导入任何驿站：{len(report.rejected)} 行有误。", file=sys.stderr)
+        for line, reason in report.rejected:
+            print(f"  第{line}行：{reason}", file=sys.stderr)
+        return 2
+    print(f"导入完成：新增 {len(report.added)}，更新 {len(report.changed)}，"
+          f"未变 {len(report.unchanged)}。")
+    for label, codes in (("新增", report.added), ("更新", report.changed)):
+        if codes:
+            print(f"  {label}：{'、'.join(codes)}")
+    return 0
+
+
+async def qrcodes(settings: Settings, out: str) -> int:
+    """Dev mode draws each code locally with the scene as its text (the chat and the
+    simulator scan that); prod asks WeChat for permanent codes and keeps their URLs."""
+    import io
+    from pathlib import Path
+
+    import segno
+
+    from bot.db import session_factory
+    from bot.wechat_api import WechatError
+    from models import qr
+    from models import station as stations
+
+    folder = Path(out)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    async with _services(settings) as services:
+        sessions = session_factory(services.engine)
+        async with sessions() as session:
+            targets = [(f"st:{s.code}", f"station-{s.code}.png")
+                       for s in await stations.all_active(session)]
+        for scene, filename in targets:
+            if settings.is_dev:
+                buf = io.BytesIO()
+                segno.make(scene, error="m").save(buf, kind="png", scale=10, border=4)
+                image = buf.getvalue()
+            else:
+                assert services.api is not None
+                try:
+                    made = await services.api.create_qrcode(scene)
+                    image = await services.api.qrcode_image(made["ticket"])
+                except WechatError as exc:
+                    print(f"{scene}：生成失败（{exc}）", file=sys.stderr)
+                    return 1
+                async with sessions() as session, session.begin():
+                    await qr.remember(session, scene, made["ticket"], made["url"],
+                                      services.clock.now())
+            await asyncio.to_thread((folder / filename).write_bytes, image)
+    print(f"已生成 {len(targets)} 个二维码：{folder}/")
     return 0

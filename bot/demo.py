@@ -6,6 +6,9 @@ Clearly demo: nothing here is real. Later features add their own demo sets here
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from sqlmodel import select
 
 from bot.clock import SystemClock
@@ -13,6 +16,9 @@ from bot.db import make_engine, session_factory
 from bot.settings import Settings
 from models import staff
 from models.staff import ConsoleUser
+from models.station_import import import_stations
+
+DEMO_STATIONS = Path(__file__).with_name("demo_stations.yaml")
 
 DEMO_ADMIN = "demo-admin"
 DEMO_ADMIN_PASSWORD = "xiaoge-demo"
@@ -32,7 +38,14 @@ async def load_demo(settings: Settings) -> None:
                     session, DEMO_ADMIN, "admin", DEMO_ADMIN_PASSWORD, now
                 )
             code = await staff.issue_bind_code(session, admin, now)
+            rows = yaml.safe_load(DEMO_STATIONS.read_text(encoding="utf-8"))
+            report = await import_stations(session, enumerate(rows, 1),
+                                           settings.checkin.default_radius_m, now)
+            if report.rejected:
+                raise RuntimeError(f"demo stations broken: {report.rejected}")
     finally:
         await engine.dispose()
-    print(f"演示数据已就绪。演示管理员 {DEMO_ADMIN}（密码 {DEMO_ADMIN_PASSWORD}）"
+    print(f"演示数据已就绪：{len(rows)} 个演示驿站（湖塘驿站 HT01 在 31.7093,119.9512，"
+          f"聊天里发「:loc 31.7093,119.9512」或「:scan st:HT01」签到）。\n"
+          f"演示管理员 {DEMO_ADMIN}（密码 {DEMO_ADMIN_PASSWORD}）"
           f"的绑定码：{code}，10分钟内在聊天中发送「绑定 {code}」试试。")

@@ -133,3 +133,43 @@ HELP_PROFILE = "我的 — 资料和红色积分"
 HELP_EDIT = "修改资料 — 修改一项资料"
 HELP_ERASE = "注销 — 删除我的个人信息"
 HELP_BIND = "绑定 绑定码 — 工作人员绑定控制台账号"
+
+# --- stations and check-ins ----------------------------------------------------------------
+
+HELP_CHECKIN = "签到 — 扫驿站二维码，或发送位置"
+HELP_NEARBY = "附近 — 找5公里内的驿站"
+HELP_MY_CHECKINS = "我的签到 — 签到记录"
+CHECKIN_HOW = (
+    "签到有两种方式：\n"
+    "1. 用微信扫驿站门口的二维码（或菜单「驿站 › 扫码签到」）；\n"
+    "2. 在驿站附近发送您的位置（菜单「驿站 › 位置签到」）。"
+)
+CHECKIN_DONE = (
+    "✅ 签到成功：{name}（{kind}）\n{open_now} · {today}\n服务：{services}\n"
+    "本月第{month}次签到 · 红色积分 {points}"
+)
+CHECKIN_AGAIN = (
+    "今天 {time} 已在「{name}」签到过了，明天再来吧。\n本月已签到{month}次 · 红色积分 {points}"
+)
+OPEN_NOW = "营业中"
+CLOSED_NOW = "未营业"
+NO_SERVICES = "—"
+STATION_UNKNOWN = "没有找到这个驿站（{code}），二维码可能已失效。发送「附近」查找驿站。"
+STATION_INACTIVE = "「{name}」暂停服务，这次签到没有记录。发送「附近」查找其他驿站。"
+BAD_LOCATION = "这个位置信息无效，请在微信里重新发送一次位置。"
+OUTSIDE_ALL = "这里不在任何驿站的签到范围内。最近的是「{name}」，约{distance}。"
+NONE_NEARBY = "5公里内没有驿站。"
+OUTSIDE_NONE = "这里不在任何驿站的签到范围内，5公里内也没有驿站。"
+NEARBY_ASK = (
+    "请发送您的位置（点输入框旁的「+」›「位置」，或菜单「驿站 › 附近驿站」），"
+    "我来找附近的驿站。"
+)
+NEARBY_HEADER = "附近的驿站（5公里内）："
+NEARBY_LINE = "{i}. {name} · {distance} · {open_now}\n   {services}"
+NEARBY_MORE = "回复「更多」看后面的。"
+NEARBY_END = "没有更多了。"
+NOTHING_MORE = "没有更多内容了。发送「帮助」查看能做的事。"
+MY_CHECKINS_HEADER = "【我的签到】本月{month}次 · 红色积分 {points}"
+MY_CHECKINS_LINE = "{when} {name}"
+MY_CHECKINS_NONE = "还没有签到记录。扫驿站二维码或发送位置即可签到。"
+SCAN_UNKNOWN = "没认出这个二维码。驿站、小组和课程的二维码才能在这里扫。"

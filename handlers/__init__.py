@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import common, follow, profile, registration, staff
+from handlers import common, follow, profile, registration, staff, stations
 from handlers.registration import require_profile
 
 
@@ -14,6 +14,7 @@ def build_router() -> Router:
     root.include(
         registration.router,
         profile.router,
+        stations.router,
         staff.router,
         follow.router,
         common.router,

@@ -1,9 +1,16 @@
-"""Following the account, and QR scans no feature claimed."""
+"""Following the account, and QR codes: scenes no feature claimed, and codes scanned with
+the menu's scan button (which hands us the code's text, not a scene)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot import texts as T
-from bot.router import Router
+from bot.inbound import Inbound
+from bot.router import Redispatch, Router
+from models import qr
 from models.member import Member
 
 router = Router("follow")
@@ -19,3 +26,12 @@ async def greet(member: Member) -> str:
 @router.event("scan")
 async def unknown_scene() -> str:
     return T.UNKNOWN_SCENE
+
+
+@router.event("scancode_waitmsg", "scancode_push")
+async def scanned_in_chat(msg: Inbound, session: AsyncSession) -> str | Redispatch:
+    """The menu's scan button: a code of ours does what scanning it with WeChat does."""
+    scene = await qr.scene_for(session, msg.content or "")
+    if scene is None:
+        return T.SCAN_UNKNOWN
+    return Redispatch("", replace(msg, event="scan", key=scene))

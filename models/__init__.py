@@ -3,21 +3,27 @@
 Nothing here knows aiohttp or WeChat's wire format.
 """
 
+from models.checkin import Checkin
 from models.dialog import DialogRow
 from models.inbound import InboundClaim
 from models.member import Member
 from models.notice import Notice
 from models.outbox import Push
+from models.qr import QrCode
 from models.staff import BindCode, ConsoleUser
+from models.station import Station
 from models.token import AccessToken
 
 __all__ = [
     "AccessToken",
     "BindCode",
+    "Checkin",
     "ConsoleUser",
     "DialogRow",
     "InboundClaim",
     "Member",
     "Notice",
     "Push",
+    "QrCode",
+    "Station",
 ]

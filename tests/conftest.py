@@ -20,7 +20,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
 
+import models  # noqa: F401  (every table, for truncating between tests)
 from bot.app import create_app
 from bot.clock import FakeClock
 from bot.db import make_engine, session_factory
@@ -33,8 +35,7 @@ from bot.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("XIAOGE_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["access_token", "bind_code", "console_user", "dialog", "inbound_claim", "member",
-          "notice", "outbox"]
+TABLES = [t.name for t in SQLModel.metadata.sorted_tables]
 
 
 def _pg_problem() -> str | None:

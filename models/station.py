@@ -1,0 +1,108 @@
+"""Red stations (龙城红色驿站) and service bars (红色服务吧): where they are, what they offer,
+when they are open, and how to find the nearest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from models import geo
+from models import hours as opening
+from models.base import UTCDateTime
+
+KINDS = ("驿站", "服务吧")
+NEARBY_RADIUS_M = 5000
+NEARBY_PAGE = 5
+
+
+class Station(SQLModel, table=True):
+    __tablename__ = "station"
+    __table_args__ = (Index("ix_station_lat_lng", "lat", "lng"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=60)
+    kind: str = Field(max_length=8)
+    address: str = Field(default="", max_length=200)
+    lat: float  # GCJ-02
+    lng: float
+    source_datum: str = Field(default="gcj02", max_length=8)  # what the import file said
+    radius_m: int
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    hours_text: str = Field(max_length=120)
+    hours: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    phone: str = Field(default="", max_length=32)
+    active: bool = True
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+    @property
+    def point(self) -> geo.Point:
+        return geo.Point(self.lat, self.lng)
+
+    def opening(self) -> opening.Hours:
+        return opening.from_json(self.hours)
+
+    def is_open(self, local_now: datetime) -> bool:
+        return opening.is_open(self.opening(), local_now)
+
+    def today(self, local_now: datetime) -> str:
+        return opening.today_text(self.opening(), local_now)
+
+
+@dataclass(frozen=True)
+class Nearby:
+    station: Station
+    distance_m: float
+
+
+async def by_code(session: AsyncSession, code: str) -> Station | None:
+    return (await session.exec(select(Station).where(Station.code == code.strip().upper())
+                               )).first()
+
+
+async def around(session: AsyncSession, point: geo.Point, radius_m: float) -> list[Nearby]:
+    """Active stations within `radius_m`, nearest first: a bounding box in SQL (on the
+    lat/lng index), then the exact distance here."""
+    min_lat, max_lat, min_lng, max_lng = geo.bbox(point, radius_m)
+    stmt = select(Station).where(
+        Station.active,
+        col(Station.lat).between(min_lat, max_lat),
+        col(Station.lng).between(min_lng, max_lng),
+    )
+    found = [Nearby(s, geo.distance_m(point, s.point)) for s in (await session.exec(stmt)).all()]
+    return sorted((n for n in found if n.distance_m <= radius_m), key=lambda n: n.distance_m)
+
+
+async def nearest_page(session: AsyncSession, point: geo.Point, page: int = 0
+                       ) -> tuple[list[Nearby], bool]:
+    """One page of the active stations within 5 km, and whether there are more."""
+    found = await around(session, point, NEARBY_RADIUS_M)
+    start = page * NEARBY_PAGE
+    return found[start : start + NEARBY_PAGE], len(found) > start + NEARBY_PAGE
+
+
+async def max_radius(session: AsyncSession) -> int:
+    return (await session.exec(select(func.max(Station.radius_m)).where(Station.active))
+            ).one() or 0
+
+
+async def containing(session: AsyncSession, point: geo.Point) -> Nearby | None:
+    """The nearest active station whose geofence holds the point."""
+    reach = await max_radius(session)
+    if not reach:
+        return None
+    for n in await around(session, point, reach):
+        if n.distance_m <= n.station.radius_m:
+            return n
+    return None
+
+
+async def all_active(session: AsyncSession) -> Sequence[Station]:
+    return (await session.exec(select(Station).where(Station.active).order_by(Station.code))
+            ).all()
