@@ -106,7 +106,7 @@ async def checkin_by_location(msg: Inbound, member: Member, session: AsyncSessio
     if hit is not None:
         return await _check_in(session, member, hit.station, now, "location", point,
                                round(hit.distance_m, 1))
-    found = await stations.around(session, point, stations.NEARBY_RADIUS_M)
+    found = await stations.around(session, point, stations.NEARBY_RADIUS_M, limit=1)
     if not found:
         return T.OUTSIDE_NONE
     nearest = found[0]

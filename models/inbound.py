@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, delete
+from sqlalchemy import Text, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import UTCDateTime, insert_for
 
@@ -42,10 +42,8 @@ async def get(session: AsyncSession, key: str) -> InboundClaim | None:
 async def record_reply(
     session: AsyncSession, key: str, reply: str | None, deferred: bool
 ) -> None:
-    row = await session.get(InboundClaim, key)
-    if row is not None:
-        row.reply, row.deferred = reply, deferred
-        session.add(row)
+    await session.exec(update(InboundClaim).where(col(InboundClaim.key) == key)
+                       .values(reply=reply, deferred=deferred))
 
 
 async def purge(session: AsyncSession, before: datetime) -> int:

@@ -23,7 +23,10 @@ NEARBY_PAGE = 5
 
 class Station(SQLModel, table=True):
     __tablename__ = "station"
-    __table_args__ = (Index("ix_station_lat_lng", "lat", "lng"),)
+    __table_args__ = (
+        Index("ix_station_lat_lng", "lat", "lng"),
+        Index("ix_station_radius", "radius_m"),  # max(radius_m) without a scan
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
@@ -66,25 +69,49 @@ async def by_code(session: AsyncSession, code: str) -> Station | None:
                                )).first()
 
 
-async def around(session: AsyncSession, point: geo.Point, radius_m: float) -> list[Nearby]:
-    """Active stations within `radius_m`, nearest first: a bounding box in SQL (on the
-    lat/lng index), then the exact distance here."""
+async def _candidates(session: AsyncSession, point: geo.Point, radius_m: float
+                      ) -> list[tuple[float, int, int]]:
+    """(distance, id, radius) of the active stations within `radius_m`, nearest first: a
+    bounding box in SQL on the lat/lng index, then the exact distance here. Only four
+    columns travel, however many stations the box holds."""
     min_lat, max_lat, min_lng, max_lng = geo.bbox(point, radius_m)
-    stmt = select(Station).where(
+    stmt = select(Station.id, Station.lat, Station.lng, Station.radius_m).where(
         Station.active,
         col(Station.lat).between(min_lat, max_lat),
         col(Station.lng).between(min_lng, max_lng),
     )
-    found = [Nearby(s, geo.distance_m(point, s.point)) for s in (await session.exec(stmt)).all()]
-    return sorted((n for n in found if n.distance_m <= radius_m), key=lambda n: n.distance_m)
+    found = []
+    for sid, lat, lng, reach in (await session.exec(stmt)).all():
+        d = geo.distance_m(point, geo.Point(lat, lng))
+        if d <= radius_m:
+            found.append((d, sid, reach))
+    found.sort()
+    return found
+
+
+async def _load(session: AsyncSession, picked: list[tuple[float, int, int]]) -> list[Nearby]:
+    if not picked:
+        return []
+    rows = (await session.exec(select(Station).where(
+        col(Station.id).in_([sid for _, sid, _ in picked])))).all()
+    by_id = {s.id: s for s in rows}
+    return [Nearby(by_id[sid], d) for d, sid, _ in picked if sid in by_id]
+
+
+async def around(session: AsyncSession, point: geo.Point, radius_m: float,
+                 limit: int | None = None) -> list[Nearby]:
+    """Active stations within `radius_m`, nearest first (at most `limit`)."""
+    found = await _candidates(session, point, radius_m)
+    return await _load(session, found[:limit] if limit else found)
 
 
 async def nearest_page(session: AsyncSession, point: geo.Point, page: int = 0
                        ) -> tuple[list[Nearby], bool]:
     """One page of the active stations within 5 km, and whether there are more."""
-    found = await around(session, point, NEARBY_RADIUS_M)
+    found = await _candidates(session, point, NEARBY_RADIUS_M)
     start = page * NEARBY_PAGE
-    return found[start : start + NEARBY_PAGE], len(found) > start + NEARBY_PAGE
+    return await _load(session, found[start : start + NEARBY_PAGE]), \
+        len(found) > start + NEARBY_PAGE
 
 
 async def max_radius(session: AsyncSession) -> int:
@@ -97,9 +124,9 @@ async def containing(session: AsyncSession, point: geo.Point) -> Nearby | None:
     reach = await max_radius(session)
     if not reach:
         return None
-    for n in await around(session, point, reach):
-        if n.distance_m <= n.station.radius_m:
-            return n
+    for d, sid, radius in await _candidates(session, point, reach):
+        if d <= radius:
+            return (await _load(session, [(d, sid, radius)]))[0]
     return None
 
 

@@ -51,6 +51,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("station", schema=None) as batch_op:
         batch_op.create_index("ix_station_lat_lng", ["lat", "lng"], unique=False)
+        batch_op.create_index("ix_station_radius", ["radius_m"], unique=False)
 
     op.create_table(
         "checkin",
@@ -88,6 +89,7 @@ def downgrade() -> None:
 
     op.drop_table("checkin")
     with op.batch_alter_table("station", schema=None) as batch_op:
+        batch_op.drop_index("ix_station_radius")
         batch_op.drop_index("ix_station_lat_lng")
 
     op.drop_table("station")
