@@ -18,7 +18,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -30,7 +29,7 @@ from bot.settings import PushSettings
 from bot.wechat_api import PERMANENT_RECIPIENT_ERRORS, WechatApi, WechatError
 from models import outbox as rows
 from models.member import Member
-from models.outbox import Push
+from models.outbox import Outcome, Push
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +63,6 @@ class RateLimiter:
 def backoff(attempt: int, base_s: float = 2.0, cap_s: float = 600.0) -> float:
     """Full-jitter exponential backoff."""
     return random.uniform(0, min(cap_s, base_s * 2 ** (attempt - 1)))
-
-
-@dataclass
-class Outcome:
-    push_id: int
-    status: str
-    channel: str | None = None
-    errcode: int | None = None
-    reason: str | None = None
-    wx_msgid: int | None = None
-    retry_in_s: float | None = None
-    unfollowed: bool = False
 
 
 class OutboxWorker:
@@ -169,7 +156,8 @@ class OutboxWorker:
             for push in claimed:
                 channel, reason = self._choose(push, members.get(push.openid), now)
                 if channel is None:
-                    decided.append(Outcome(push.id or 0, "undeliverable", reason=reason))
+                    decided.append(Outcome(push.id or 0, push.openid, "undeliverable",
+                                           reason=reason))
                     continue
                 push.channel = channel
                 to_send.append(push)
@@ -193,11 +181,15 @@ class OutboxWorker:
 
     async def _send(self, push: Push) -> Outcome:
         pid = push.id or 0
+        paused = self._paused_until - time.monotonic()
+        if paused > 0:  # a quota answer came in while this batch was under way
+            return Outcome(pid, push.openid, "pending", retry_in_s=paused, not_tried=True,
+                           reason="配额用完，稍后再发")
         try:
             if push.channel == "kefu":
                 try:
                     await self._api.send_text(push.openid, push.text)
-                    return Outcome(pid, "sent", "kefu")
+                    return Outcome(pid, push.openid, "sent", "kefu")
                 except WechatError as err:
                     # Our view of the window was off: fall back to the template, once.
                     if err.errcode not in (45015, 45047) or not (
@@ -206,7 +198,7 @@ class OutboxWorker:
                     push.channel = "template"
             msgid = await self._api.send_template(
                 push.openid, self._templates[push.kind], push.template_data, push.url)
-            return Outcome(pid, "sent", "template", wx_msgid=msgid)
+            return Outcome(pid, push.openid, "sent", "template", wx_msgid=msgid)
         except WechatError as err:
             return self._failure(push, err)
 
@@ -215,7 +207,7 @@ class OutboxWorker:
         self.stats[f"error:{err.errcode}"] += 1
         if err.errcode in PERMANENT_RECIPIENT_ERRORS:
             status = "undeliverable" if err.errcode == 43004 else "failed"
-            return Outcome(pid, status, push.channel, err.errcode,
+            return Outcome(pid, push.openid, status, push.channel, err.errcode,
                            PERMANENT_RECIPIENT_ERRORS[err.errcode],
                            unfollowed=err.errcode == 43004)
         if err.transient and push.attempts < self._settings.max_attempts:
@@ -224,33 +216,13 @@ class OutboxWorker:
                 self._paused_until = max(self._paused_until,
                                          time.monotonic() + pause * random.uniform(0.8, 1.2))
                 log.warning("WeChat quota %s reached: pausing pushes", err.errcode)
-            return Outcome(pid, "pending", None, err.errcode, f"重试中：{err.errmsg}"[:200],
-                           retry_in_s=backoff(push.attempts))
+            return Outcome(pid, push.openid, "pending", None, err.errcode,
+                           f"重试中：{err.errmsg}"[:200], retry_in_s=backoff(push.attempts))
         log.warning("push %s to %s failed for good: %s", pid, anon(push.openid), err.errcode)
         reason = f"{err.errcode} {err.errmsg}"[:200]
-        return Outcome(pid, "failed", push.channel, err.errcode, reason)
+        return Outcome(pid, push.openid, "failed", push.channel, err.errcode, reason)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         async with self._sessions() as session, session.begin():
-            now = self._clock.now()
-            unfollowed: list[str] = []
-            for o in outcomes:
-                push = await session.get(Push, o.push_id)
-                if push is None:
-                    continue
-                push.status, push.errcode, push.reason = o.status, o.errcode, o.reason
-                push.channel = o.channel if o.status != "pending" else None
-                push.lease_until = None
-                if o.status == "sent":
-                    push.sent_at, push.wx_msgid = now, o.wx_msgid
-                if o.retry_in_s is not None:
-                    push.next_attempt_at = now + timedelta(seconds=o.retry_in_s)
-                if o.unfollowed:
-                    unfollowed.append(push.openid)
-                session.add(push)
-                self.stats[f"{o.status}:{o.channel or '-'}"] += 1
-            if unfollowed:
-                from models.member import set_followed
-
-                for openid in unfollowed:
-                    await set_followed(session, openid, False)
+            await rows.record(session, outcomes, self._clock.now())
+        self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, func, update
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -39,7 +39,9 @@ REASON_CRASHED = "发送中断（进程退出），结果未知，未重发"
 
 class Push(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # Claims walk the pending rows in id order: (status, id) needs no sort however long
+    # the backlog.
+    __table_args__ = (Index("ix_outbox_due", "status", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     idem_key: str = Field(max_length=200, unique=True)
@@ -77,7 +79,7 @@ def idem_key(kind: str, subject: str, openid: str) -> str:
 
 
 async def enqueue(session: AsyncSession, kind: str, subject: str,
-                  items: Iterable[Outgoing], now: datetime) -> int:
+                  items: Iterable[Outgoing], now: datetime) -> None:
     """Add pushes; one already there (same kind, subject, recipient) is left alone."""
     if kind not in KINDS:
         raise ValueError(f"unknown push kind {kind}")
@@ -97,12 +99,13 @@ async def enqueue(session: AsyncSession, kind: str, subject: str,
         }
         for it in items
     ]
-    added = 0
-    for start in range(0, len(rows), 1000):
-        stmt = insert_for(session, Push).values(rows[start : start + 1000])
-        result = await session.exec(stmt.on_conflict_do_nothing(index_elements=["idem_key"]))
-        added += max(result.rowcount or 0, 0)
-    return added
+    if not rows:
+        return
+    # One cached statement, executed for many rows (cheaper than a fresh VALUES list).
+    stmt = insert_for(session, Push).on_conflict_do_nothing(index_elements=["idem_key"])
+    conn = await session.connection()
+    for start in range(0, len(rows), 5000):
+        await conn.execute(stmt, rows[start : start + 5000])
 
 
 # --- the service window ------------------------------------------------------------------
@@ -164,6 +167,70 @@ async def members_by_openid(session: AsyncSession, openids: set[str]) -> dict[st
         return {}
     stmt = select(Member).where(col(Member.openid).in_(openids)).with_for_update()
     return {m.openid: m for m in (await session.exec(stmt)).all()}
+
+
+# --- recording outcomes ------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What became of one push this time round."""
+
+    push_id: int
+    openid: str
+    status: str  # sent, pending (to try again), failed, undeliverable
+    channel: str | None = None
+    errcode: int | None = None
+    reason: str | None = None
+    wx_msgid: int | None = None
+    retry_in_s: float | None = None
+    unfollowed: bool = False  # WeChat said 43004: the member has left
+    not_tried: bool = False  # put back without a call (the worker was paused)
+
+
+_T = Push.__table__  # type: ignore[attr-defined]
+_RECORD = (
+    update(_T)
+    .where(_T.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        channel=bindparam("b_channel"),
+        errcode=bindparam("b_errcode"),
+        reason=bindparam("b_reason"),
+        wx_msgid=bindparam("b_msgid"),
+        sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
+        next_attempt_at=func.coalesce(bindparam("b_next", type_=UTCDateTime()),
+                                      _T.c.next_attempt_at),
+        attempts=_T.c.attempts - bindparam("b_undo"),
+        lease_until=None,
+    )
+)
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Write a batch of outcomes with one executemany UPDATE."""
+    if not outcomes:
+        return
+    params = [
+        {
+            "b_id": o.push_id,
+            "b_status": o.status,
+            "b_channel": o.channel if o.status != "pending" else None,
+            "b_errcode": o.errcode,
+            "b_reason": o.reason,
+            "b_msgid": o.wx_msgid,
+            "b_sent_at": now if o.status == "sent" else None,
+            "b_next": now + timedelta(seconds=o.retry_in_s) if o.retry_in_s is not None
+            else None,
+            "b_undo": 1 if o.not_tried else 0,
+        }
+        for o in outcomes
+    ]
+    conn = await session.connection()
+    await conn.execute(_RECORD, params)
+    for openid in {o.openid for o in outcomes if o.unfollowed}:
+        await conn.execute(update(Member).where(col(Member.openid) == openid)
+                           .values(followed=False))
 
 
 # --- reading back ------------------------------------------------------------------------

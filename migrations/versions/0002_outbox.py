@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idem_key"),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_due", ["status", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_subject"), ["subject"], unique=False)
 
     with op.batch_alter_table("member", schema=None) as batch_op:
