@@ -134,3 +134,102 @@ def test_migrate_is_idempotent(db_url: str) -> None:
         result = run(["migrate"], env)
         assert result.returncode == 0, result.stderr
         assert "数据库已是最新结构" in result.stdout
+
+
+def test_pushes_from_the_command_line_reach_the_chat(server: tuple[int, dict[str, str]],
+                                                    tmp_path: Path) -> None:
+    """import-members, notify and menu against a running dev bot; the chat shows the push."""
+    _, env = server
+    members = tmp_path / "members.csv"
+    members.write_text("openid,name,mobile,industry,platform,party_status\n"
+                       "imp-1,王小明,13800000001,2,美团,1\n"
+                       "imp-2,李小红,13800000002,外卖送餐,饿了么,预备党员\n", encoding="utf-8")
+    imported = run(["import-members", str(members)], env)
+    assert imported.returncode == 0, imported.stderr
+    assert "新增 2，更新 0，未变 0" in imported.stdout
+
+    chat = subprocess.Popen([sys.executable, "run.py", "chat", "--openid", "o-listener"],
+                            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert chat.stdin is not None
+    for line in ("注册", "赵大", "13911112222", "1", "顺丰", "1", "同意"):
+        chat.stdin.write(line + "\n")
+    chat.stdin.flush()
+    time.sleep(2.5)  # the chat has registered and is listening for pushes
+
+    sent = run(["notify", "--audience", "all", "--title", "暴雨预警",
+                "--body", "下午有暴雨，就近到驿站避雨。"], env)
+    assert sent.returncode == 0, sent.stderr
+    assert "3 位接收人" in sent.stdout
+    assert "已发送 3：客服消息 1，模板消息 2" in sent.stdout  # the chat user wrote just now
+    out, err = chat.communicate(timeout=30)
+    assert "📨 客服消息：【通知】暴雨预警" in out, out + err
+
+    nobody = run(["notify", "--audience", "industry:网约车", "--title", "x", "--body", "y"], env)
+    assert nobody.returncode == 2 and "没有任何已登记的用户" in nobody.stderr
+
+    menu = run(["menu"], env)
+    assert menu.returncode == 0, menu.stderr
+    assert "菜单已推送（3 个一级菜单，11 个按钮）" in menu.stdout
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text("openid,name,mobile,industry,platform,party_status\n"
+                      "imp-3,王3,13800000001,2,美团,1\n", encoding="utf-8")
+    refused = run(["import-members", str(broken)], env)
+    assert refused.returncode == 2 and "第2行：name: 姓名里不能有数字" in refused.stderr
+
+
+def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> None:
+    """In prod, `qrcodes` asks WeChat (here the sandbox, standing alone) for permanent codes
+    and remembers each code's URL, so the menu's scan button can find the scene."""
+    import asyncio
+
+    from bot.db import make_engine, session_factory
+    from models.qr import QrCode
+
+    port = free_port()
+    config = tmp_path / "prod.yaml"
+    config.write_text(
+        "mode: prod\n"
+        "wechat:\n"
+        "  token: realToken123\n"
+        "  app_id: wx1234567890abcdef\n"
+        "  app_secret: a-real-looking-secret\n"
+        "  encoding_aes_key: AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg\n"
+        f"  api_base_url: http://127.0.0.1:{port}/sandbox\n"
+        "api:\n"
+        "  token: a-real-api-token-of-some-length\n", encoding="utf-8")
+    env = env_for(db_url, free_port())
+    sandbox = subprocess.Popen([sys.executable, "-m", "bot.sandbox", "--config", str(config),
+                                "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stations = tmp_path / "s.csv"
+        stations.write_text("code,name,kind,lat,lng,hours\nHT01,湖塘驿站,驿站,31.7093,119.9512,24h\n",
+                            encoding="utf-8")
+        assert run(["--config", str(config), "import-stations", str(stations)],
+                   env).returncode == 0
+        deadline = time.monotonic() + 20
+        while True:
+            made = run(["--config", str(config), "qrcodes", "--out", str(tmp_path / "qr")], env)
+            if made.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)  # the sandbox is still starting
+        assert made.returncode == 0, made.stderr
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+    assert (tmp_path / "qr" / "station-HT01.png").read_bytes().startswith(b"\x89PNG")
+
+    async def codes() -> list[QrCode]:
+        engine = make_engine(db_url)
+        try:
+            async with session_factory(engine)() as s:
+                from sqlmodel import select
+
+                return list((await s.exec(select(QrCode))).all())
+        finally:
+            await engine.dispose()
+
+    [code] = asyncio.run(codes())
+    assert code.scene == "st:HT01" and code.url.startswith("http://weixin.qq.com/q/")
