@@ -17,10 +17,13 @@ from bot.clock import Clock, SystemClock
 from bot.db import make_engine, ping, session_factory
 from bot.gateway import WechatGateway
 from bot.inbound import Inbound
+from bot.jobs import bind_runtime
 from bot.outbox import OutboxWorker
+from bot.photos import PhotoFetcher
 from bot.pipeline import Pipeline
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.sandbox import create_sandbox
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.tokens import SharedToken
 from bot.wechat_api import WechatApi
@@ -52,6 +55,7 @@ class Services:
         self.worker: OutboxWorker | None = None
         self.api: WechatApi | None = None
         self.tokens: SharedToken | None = None
+        self.photos: PhotoFetcher | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -67,6 +71,7 @@ class Services:
         self.api = WechatApi(s.api_base_url, http, self.tokens)
         self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
                                    producers=[notices.expand_due])
+        self.photos = PhotoFetcher(sessions, self.api, s.reports.photo_dir, self.clock)
 
     async def close(self) -> None:
         if self.http:
@@ -87,7 +92,8 @@ def create_app(
     clock: Clock | None = None,
     router: Router | None = None,
     profile_gate: ProfileGate | None = None,
-    run_worker: bool = True,
+    background: bool = True,
+    scheduler: bool | None = None,
     sandbox: bool | None = None,
 ) -> web.Application:
     """The bot as an aiohttp app. Tests pass a FakeClock, or a router of their own."""
@@ -115,7 +121,8 @@ def create_app(
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))
-    app.cleanup_ctx.append(_services(run_worker))
+    with_scheduler = background if scheduler is None else scheduler
+    app.cleanup_ctx.append(_services(background, with_scheduler))
     app.cleanup_ctx.append(_housekeeping)
     app.on_cleanup.append(_shutdown)
     return app
@@ -130,15 +137,28 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
-def _services(run_worker: bool):
+def _services(background: bool, with_scheduler: bool):
+    """Start what talks to WeChat; with `background`, also the outbox worker, the photo
+    fetcher and the scheduler (tests drive those themselves)."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
         await services.start()
-        task = asyncio.create_task(services.worker.run_forever()) if (
-            run_worker and services.worker) else None
+        loops: list[tuple[OutboxWorker | PhotoFetcher, asyncio.Task[None]]] = []
+        scheduler = None
+        if background and services.worker and services.photos:
+            for part in (services.worker, services.photos):
+                loops.append((part, asyncio.create_task(part.run_forever())))
+        if with_scheduler:
+            bind_runtime(asyncio.get_running_loop(), services)
+            scheduler = Scheduler(app[SETTINGS])
+            await asyncio.to_thread(scheduler.start)
         yield
-        if task and services.worker:
-            services.worker.stop()  # let a pass in flight record what it sent
+        if scheduler:
+            await asyncio.to_thread(scheduler.shutdown)
+        for part, _ in loops:
+            part.stop()  # let a pass in flight record what it did
+        for _, task in loops:
             try:
                 await asyncio.wait_for(task, timeout=15)
             except (TimeoutError, asyncio.CancelledError):

@@ -208,6 +208,9 @@ class Router:
     def command(self, word: str, **kw: Any) -> Callable[[HandlerFn], HandlerFn]:
         return self.on(command(word), **kw)
 
+    def regex(self, pattern: str, **kw: Any) -> Callable[[HandlerFn], HandlerFn]:
+        return self.on(regex(pattern), **kw)
+
     def event(self, *names: str, **kw: Any) -> Callable[[HandlerFn], HandlerFn]:
         kw.setdefault("state", ANY_STATE)
         return self.on(event(*names), **kw)

@@ -174,6 +174,8 @@ def _default_categories() -> list[ReportCategory]:
 
 class ReportSettings(_Section):
     categories: list[ReportCategory] = Field(default_factory=_default_categories, min_length=1)
+    photo_dir: str = "data/photos"  # where report photos are kept (WeChat's copy expires)
+    digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # Asia/Shanghai
 
 
 class MenuButton(_Section):

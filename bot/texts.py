@@ -173,3 +173,70 @@ MY_CHECKINS_HEADER = "【我的签到】本月{month}次 · 红色积分 {points
 MY_CHECKINS_LINE = "{when} {name}"
 MY_CHECKINS_NONE = "还没有签到记录。扫驿站二维码或发送位置即可签到。"
 SCAN_UNKNOWN = "没认出这个二维码。驿站、小组和课程的二维码才能在这里扫。"
+
+# --- reports (随手拍) ----------------------------------------------------------------------
+
+HELP_REPORT = "上报 — 随手拍，报告街面问题"
+HELP_MY_REPORTS = "我的上报 — 上报进度；评价 单号 1-5；未解决 单号"
+HELP_OFFICER = "待办 / 处理 单号 说明 / 办结 单号 说明 / 关闭 单号 原因 — 网格员"
+REPORT_ASK_DESC = "随手拍（共4步）。第1步：请描述问题（文字或语音），如「湖塘花园街路灯不亮」。"
+REPORT_DESC_SHORT = "描述太短了，请多说几个字：什么问题、在哪里。"
+REPORT_DESC_LONG = "描述太长了，请控制在500字以内。"
+REPORT_ASK_PHOTO = "第2步：请拍一张照片发过来；没有照片就回复「跳过」。"
+REPORT_ASK_LOCATION = "第3步：请发送位置（「+」›「位置」），或直接打字写地址。"
+REPORT_ADDRESS_SHORT = "地址太短了，请写清楚路名或小区，或者发送位置。"
+REPORT_ASK_CATEGORY = "第4步：问题属于哪一类？回复数字：\n{options}"
+REPORT_GUESS = "第4步：看起来是「{category}」。对的话回复「确认」，不对就回复数字改选：\n{options}"
+REPORT_DUPLICATE = (
+    "附近50米内已有同类上报 {ticket}（{status}）：{text}\n"
+    "回复 1 附议这条（和它一起跟进，不重复立单），回复 2 仍然新建。"
+)
+REPORT_ASK_DUPLICATE = "回复 1 附议已有的上报，回复 2 仍然新建。"
+REPORT_SUMMARY = (
+    "请核对：\n类别：{category}\n描述：{text}\n照片：{photo}\n位置：{place}\n"
+    "回复「确认」提交，回复「取消」放弃。"
+)
+REPORT_ASK_CONFIRM = "回复「确认」提交上报，回复「取消」放弃。"
+REPORT_FILED = (
+    "✅ 已受理，单号 {ticket}。{routing}\n"
+    "红色积分 +2。进度会推送给您，也可发送「我的上报」查看。"
+)
+REPORT_ROUTED = "已派给「{grid}」网格员。"
+REPORT_QUEUED = "已进入区级待分派队列。"
+REPORT_BACKED = "已附议 {ticket}，处理进展会同时通知您。目前共 {count} 人附议。"
+REPORT_ALREADY_BACKED = "您已经附议过 {ticket} 了。"
+REPORT_PHOTO_YES = "有"
+REPORT_PHOTO_NO = "无"
+MY_REPORTS_HEADER = "【我的上报】"
+MY_REPORTS_LINE = "{ticket} {status} · {category} · {text}{backed}"
+MY_REPORTS_BACKED = "（附议）"
+MY_REPORTS_NONE = "还没有上报。发送「上报」随手拍街面问题。"
+REPORT_PUSH_STATUS = "您关注的上报 {ticket} 有新进展：{status}\n说明：{note}"
+REPORT_PUSH_RESOLVED = (
+    "您关注的上报 {ticket} 已办结：{note}\n请回复 1-5 评价处理结果（5 为最满意）；"
+    "7天内未解决可发送「未解决 {ticket}」。"
+)
+REPORT_PUSH_NEW = "新上报 {ticket}（{category}）：{text}\n回复「处理 {ticket} 说明」开始处理。"
+REPORT_PUSH_REOPENED = "上报 {ticket} 被反馈「未解决」，已退回处理中，请跟进。"
+TICKET_UNKNOWN = "没有单号为 {ticket} 的上报，请核对。"
+TICKET_USAGE = "请写单号，如「{word} R20261128-0007 {what}」。"
+NOT_YOUR_GRID = "{ticket} 不在您负责的网格内。"
+CANNOT_MOVE = "{ticket} 现在是「{status}」，不能改为「{to}」。"
+CLOSE_REASON = "关闭须写原因：重复、非职责范围 或 无法处理，如「关闭 {ticket} 重复」。"
+MOVED = "已将 {ticket} 改为「{status}」，已通知上报人{backers}。"
+MOVED_BACKERS = "和 {n} 位附议人"
+TODO_HEADER = "【待办】{n} 件（逾期在前）"
+TODO_LINE = "{mark}{ticket} {status} · {category} · {text}（{due}）"
+TODO_OVERDUE = "⚠逾期 "
+TODO_NONE = "您负责的网格没有待办的上报。"
+RATED = "谢谢评价！{ticket}：{stars} 星。"
+RATE_ERRORS = {
+    "not_yours": "只有上报人可以评价或反馈这条上报。",
+    "not_resolved": "这条上报还没有办结（现在：{status}），办结后才能评价。",
+    "rated": "这条上报已经评价过了（{rating} 星）。",
+    "stars": "评分请用 1 到 5。",
+    "too_late": "办结已超过7天，不能再反馈未解决；如问题仍在，请重新上报。",
+}
+REOPENED = "已把 {ticket} 退回处理中，并通知了网格员。"
+DIGEST_HEADER = "【逾期上报日报】{n} 件超过处理期限："
+DIGEST_LINE = "{ticket} {status} · {grid} · 逾期{days}天"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import common, follow, profile, registration, staff, stations
+from handlers import common, follow, profile, registration, reports, staff, stations
 from handlers.registration import require_profile
 
 
@@ -15,6 +15,8 @@ def build_router() -> Router:
         registration.router,
         profile.router,
         stations.router,
+        reports.router,
+        reports.officers,
         staff.router,
         follow.router,
         common.router,

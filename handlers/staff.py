@@ -19,10 +19,6 @@ router = Router("staff", help=[T.HELP_BIND])
 STAFF_WORDS = {
     "小组通知": {"leader"},
     "通知情况": {"leader"},
-    "处理": {"officer"},
-    "办结": {"officer"},
-    "关闭": {"officer"},
-    "待办": {"officer"},
 }
 
 

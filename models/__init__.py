@@ -5,11 +5,13 @@ Nothing here knows aiohttp or WeChat's wire format.
 
 from models.checkin import Checkin
 from models.dialog import DialogRow
+from models.grid import Grid
 from models.inbound import InboundClaim
 from models.member import Member
 from models.notice import Notice
 from models.outbox import Push
 from models.qr import QrCode
+from models.report import Report, ReportBacker, ReportEvent, TicketCounter
 from models.staff import BindCode, ConsoleUser
 from models.station import Station
 from models.token import AccessToken
@@ -20,10 +22,15 @@ __all__ = [
     "Checkin",
     "ConsoleUser",
     "DialogRow",
+    "Grid",
     "InboundClaim",
     "Member",
     "Notice",
     "Push",
     "QrCode",
+    "Report",
+    "ReportBacker",
+    "ReportEvent",
     "Station",
+    "TicketCounter",
 ]

@@ -132,9 +132,10 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 
 @pytest.fixture
-def settings(db_url: str, sandbox: Sandbox) -> Settings:
+def settings(db_url: str, sandbox: Sandbox, tmp_path: Path) -> Settings:
     return load_settings(ROOT / "config.yaml", database={"url": db_url},
-                         wechat={"api_base_url": sandbox.url})
+                         wechat={"api_base_url": sandbox.url},
+                         reports={"photo_dir": str(tmp_path / "photos")})
 
 
 @pytest.fixture
@@ -225,6 +226,7 @@ async def make_bot(settings: Settings, clock: FakeClock, sandbox: Sandbox
     async def _make(app_settings: Settings | None = None, **kw: Any) -> Bot:
         s = app_settings or settings
         kw.setdefault("sandbox", False)
+        kw.setdefault("scheduler", False)  # its own tests start it
         client = TestClient(TestServer(create_app(s, clock=clock, **kw)))
         await client.start_server()
         clients.append(client)

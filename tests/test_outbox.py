@@ -32,7 +32,7 @@ def worker_of(bot: Bot) -> OutboxWorker:
 @pytest.fixture
 async def quiet_bot(make_bot: BotFactory) -> Bot:
     """A bot whose worker the test drives itself."""
-    return await make_bot(run_worker=False)
+    return await make_bot(background=False)
 
 
 async def registered(bot: Bot, openid: str, name: str = "张三") -> None:
@@ -137,7 +137,7 @@ async def test_no_template_for_the_kind_means_undeliverable_outside_the_window(
 ) -> None:
     no_templates = settings.model_copy(
         update={"wechat": settings.wechat.model_copy(update={"templates": {}})})
-    bot = await make_bot(no_templates, run_worker=False)
+    bot = await make_bot(no_templates, background=False)
     await registered(bot, "o-old")
     bot.clock.advance(days=3)
     counts = await send_all(bot, await notify(bot, "member:o-old"))
@@ -219,7 +219,7 @@ async def test_giving_up_after_max_attempts(make_bot: BotFactory, settings: Sett
                                             sessions) -> None:
     few = settings.model_copy(update={"push": settings.push.model_copy(
         update={"max_attempts": 2})})
-    bot = await make_bot(few, run_worker=False)
+    bot = await make_bot(few, background=False)
     await registered(bot, "o-down")
     fault(bot, http_status=503)  # every time
     await notify(bot, "member:o-down")

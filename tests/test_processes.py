@@ -83,7 +83,7 @@ def test_serve_then_chat_completes_a_registration(server: tuple[int, dict[str, s
     assert "登记完成，张三" in out
     assert "138****8000" in out
     assert "绑定成功：控制台账号 officer-li（网格员）" in out
-    assert "「待办」的微信办理将在后续版本开放" in out
+    assert "您负责的网格没有待办的上报" in out
 
     aes = run(["chat", "--openid", "o-terminal", "--aes"], env, stdin="我的\n")
     assert "138****8000" in aes.stdout, aes.stdout + aes.stderr

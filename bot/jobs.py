@@ -1,0 +1,86 @@
+"""Scheduled work. Each job is a module-level function with plain arguments (so the
+persistent job store can keep it) that hops onto the bot's event loop and writes outbox
+rows; the outbox does the sending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, select
+
+from bot import texts as T
+from bot.clock import SHANGHAI
+from bot.db import session_factory
+from models import grid as grids
+from models import outbox
+from models import report as reports
+from models.outbox import Push
+from models.staff import ConsoleUser
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+_RUNTIME: dict[str, object] = {}  # the running process's loop and services, for the jobs
+
+
+def bind_runtime(loop: asyncio.AbstractEventLoop, services: Services) -> None:
+    _RUNTIME["loop"], _RUNTIME["services"] = loop, services
+
+
+def _hop(coro_factory) -> None:
+    loop = _RUNTIME.get("loop")
+    services = _RUNTIME.get("services")
+    if not isinstance(loop, asyncio.AbstractEventLoop) or services is None:
+        log.warning("scheduled job skipped: the bot is not running")
+        return
+    future = asyncio.run_coroutine_threadsafe(coro_factory(services), loop)
+    future.result(timeout=300)
+
+
+def digest_job() -> None:
+    """The daily digest of overdue reports (APScheduler calls this in its thread)."""
+    _hop(lambda services: send_digest(services, services.clock.now()))
+
+
+async def send_digest(services: Services, now: datetime) -> int:
+    """Tell each officer the overdue reports of their grids and each admin all of them,
+    once a day (the outbox key holds the day). Returns how many digests were queued."""
+    day = now.astimezone(SHANGHAI).date().isoformat()
+    subject = f"digest:{day}"
+    queued = 0
+    async with session_factory(services.engine)() as session, session.begin():
+        late = list(await reports.overdue(session, now))
+        if not late:
+            return 0
+        names = {g.code: g.name for g in (await session.exec(select(grids.Grid))).all()}
+        sent = set((await session.exec(select(Push.openid).where(Push.subject == subject))
+                    ).all())
+        staff = (await session.exec(select(ConsoleUser).where(
+            ConsoleUser.active, col(ConsoleUser.openid).is_not(None),
+            col(ConsoleUser.role).in_(("officer", "admin"))))).all()
+        for user in staff:
+            if user.openid in sent:
+                continue
+            mine = late if user.role == "admin" else [
+                r for r in late if r.grid_code in await grids.codes_of_officer(session, user)]
+            if not mine:
+                continue
+            lines = [T.DIGEST_LINE.format(ticket=r.ticket, status=r.status,
+                                          grid=names.get(r.grid_code or "", "待分派"),
+                                          days=max(1, (now - r.due_at).days + 1))
+                     for r in mine[:20]]
+            text = "\n".join([T.DIGEST_HEADER.format(n=len(mine)), *lines])
+            data = {"thing1": "逾期上报日报", "character_string2": str(len(mine)),
+                    "time3": now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+            await outbox.enqueue(session, "report_status", subject,
+                                 [outbox.Outgoing(user.openid or "", text, data)], now)
+            queued += 1
+    if queued and services.worker:
+        services.worker.wake()
+    log.info("overdue digest: %d reports, %d digests", len(late), queued)
+    return queued

@@ -1,0 +1,394 @@
+"""Neighbourhood reports (随手拍): a ticket from a rider's photo to a fixed street.
+
+已受理 → 已派单 → 处理中 → 已办结, or → 已关闭 with a reason. Every change is an event
+(who, when, note) and a push to the reporter and backers. Modelled on FixMyStreet and
+Open311: "fixed" (已办结) is kept apart from "closed" (已关闭).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Index, Text, UniqueConstraint, func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from bot.clock import SHANGHAI
+from models import geo, outbox
+from models.base import UTCDateTime, insert_for
+from models.grid import Grid, officers_of
+from models.member import Member
+
+ACCEPTED, DISPATCHED, IN_PROGRESS = "已受理", "已派单", "处理中"
+RESOLVED, CLOSED = "已办结", "已关闭"
+OPEN = (ACCEPTED, DISPATCHED, IN_PROGRESS)
+CLOSE_REASONS = ("重复", "非职责范围", "无法处理")
+ALLOWED = {
+    ACCEPTED: {DISPATCHED, IN_PROGRESS, RESOLVED, CLOSED},
+    DISPATCHED: {IN_PROGRESS, RESOLVED, CLOSED},
+    IN_PROGRESS: {IN_PROGRESS, RESOLVED, CLOSED},
+    RESOLVED: {IN_PROGRESS},
+    CLOSED: set(),
+}
+POINTS_ACCEPTED = 2
+POINTS_RESOLVED = 3
+DUPLICATE_RADIUS_M = 50
+DUPLICATE_WINDOW = timedelta(days=7)
+REOPEN_WINDOW = timedelta(days=7)
+RATING_PROMPT_WINDOW = timedelta(days=7)
+
+
+class ReportError(ValueError):
+    """A rule of the report lifecycle was broken; `reason` is a stable code."""
+
+    def __init__(self, reason: str, **info: Any):
+        super().__init__(reason)
+        self.reason = reason
+        self.info = info
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "report"
+    __table_args__ = (Index("ix_report_lat_lng", "lat", "lng"),
+                      Index("ix_report_status_due", "status", "due_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket: str = Field(max_length=20, unique=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    category: str = Field(max_length=16)
+    description: str = Field(sa_type=Text)
+    lat: float | None = None  # GCJ-02
+    lng: float | None = None
+    address: str | None = Field(default=None, max_length=200)
+    grid_code: str | None = Field(default=None, max_length=32, index=True)  # None: default queue
+    status: str = Field(default=ACCEPTED, max_length=8)
+    close_reason: str | None = Field(default=None, max_length=16)
+    photo_media_id: str | None = Field(default=None, max_length=128)
+    photo_status: str = Field(default="none", max_length=8)  # none, pending, saved, failed
+    photo_path: str | None = Field(default=None, max_length=255)
+    photo_attempts: int = 0
+    photo_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rating: int | None = None
+    rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reopened: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def overdue(self, now: datetime) -> bool:
+        return self.is_open and self.due_at < now
+
+
+class ReportEvent(SQLModel, table=True):
+    __tablename__ = "report_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=80)  # member, officer:<username>, api, system
+    from_status: str | None = Field(default=None, max_length=8)
+    to_status: str = Field(max_length=8)
+    note: str = Field(default="", sa_type=Text)
+
+
+class ReportBacker(SQLModel, table=True):
+    __tablename__ = "report_backer"
+    __table_args__ = (UniqueConstraint("report_id", "member_id", name="uq_backer_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TicketCounter(SQLModel, table=True):
+    __tablename__ = "ticket_counter"
+
+    day: date = Field(sa_type=Date, primary_key=True)
+    last: int = 0
+
+
+@dataclass
+class Draft:
+    description: str
+    category: str
+    media_id: str | None = None
+    point: geo.Point | None = None
+    address: str | None = None
+
+
+# --- categories and tickets ----------------------------------------------------------------
+
+
+def guess_category(text: str, categories: Sequence[Any]) -> str | None:
+    """The category whose keywords the text names most (None when no keyword matches)."""
+    best, hits = None, 0
+    for cat in categories:
+        n = sum(1 for k in cat.keywords if k and k in text)
+        if n > hits:
+            best, hits = cat.name, n
+    return best
+
+
+async def next_ticket(session: AsyncSession, now: datetime) -> str:
+    """R + local date + '-' + the day's sequence. The counter row is locked by the UPDATE
+    until the transaction ends, so concurrent reports get consecutive numbers; a report
+    rolled back gives its number back."""
+    day = now.astimezone(SHANGHAI).date()
+    await session.exec(insert_for(session, TicketCounter).values(day=day, last=0)
+                       .on_conflict_do_nothing(index_elements=["day"]))
+    result = await session.exec(update(TicketCounter).where(col(TicketCounter.day) == day)
+                                .values(last=TicketCounter.last + 1)
+                                .returning(TicketCounter.last))
+    seq = result.scalar_one()
+    return f"R{day:%Y%m%d}-{seq:04d}"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def by_ticket(session: AsyncSession, ticket: str) -> Report | None:
+    return (await session.exec(select(Report).where(Report.ticket == ticket.strip().upper()))
+            ).first()
+
+
+async def find_duplicate(session: AsyncSession, category: str, point: geo.Point,
+                         now: datetime) -> Report | None:
+    """An open report of the same category within 50 m, made in the last 7 days."""
+    min_lat, max_lat, min_lng, max_lng = geo.bbox(point, DUPLICATE_RADIUS_M)
+    stmt = select(Report).where(
+        col(Report.status).in_(OPEN), Report.category == category,
+        col(Report.created_at) >= now - DUPLICATE_WINDOW,
+        col(Report.lat).between(min_lat, max_lat), col(Report.lng).between(min_lng, max_lng))
+    near = [(geo.distance_m(point, geo.Point(r.lat or 0, r.lng or 0)), r)
+            for r in (await session.exec(stmt)).all()]
+    near = [(d, r) for d, r in near if d <= DUPLICATE_RADIUS_M]
+    return min(near, key=lambda x: x[0])[1] if near else None
+
+
+async def backer_count(session: AsyncSession, report_id: int) -> int:
+    return (await session.exec(select(func.count()).select_from(ReportBacker)
+                               .where(ReportBacker.report_id == report_id))).one()
+
+
+async def history(session: AsyncSession, report_id: int) -> Sequence[ReportEvent]:
+    return (await session.exec(select(ReportEvent).where(ReportEvent.report_id == report_id)
+                               .order_by(col(ReportEvent.id)))).all()
+
+
+async def of_member(session: AsyncSession, member_id: int, limit: int = 10
+                    ) -> list[tuple[Report, bool]]:
+    """The member's reports and the reports they backed (True), newest first."""
+    own = (await session.exec(select(Report).where(Report.member_id == member_id)
+                              .order_by(col(Report.id).desc()).limit(limit))).all()
+    backed = (await session.exec(
+        select(Report).join(ReportBacker, col(ReportBacker.report_id) == Report.id)
+        .where(ReportBacker.member_id == member_id)
+        .order_by(col(Report.id).desc()).limit(limit))).all()
+    both = [(r, False) for r in own] + [(r, True) for r in backed]
+    return sorted(both, key=lambda x: x[0].id or 0, reverse=True)[:limit]
+
+
+async def open_in_grids(session: AsyncSession, grid_codes: set[str] | None, now: datetime,
+                        limit: int = 20) -> list[Report]:
+    """Open reports of these grids (None: every grid and the default queue), overdue first."""
+    stmt = select(Report).where(col(Report.status).in_(OPEN))
+    if grid_codes is not None:
+        stmt = stmt.where(col(Report.grid_code).in_(grid_codes or {"-"}))
+    found = (await session.exec(stmt.order_by(col(Report.due_at)))).all()
+    return sorted(found, key=lambda r: (not r.overdue(now), r.due_at))[:limit]
+
+
+async def overdue(session: AsyncSession, now: datetime) -> Sequence[Report]:
+    return (await session.exec(select(Report).where(col(Report.status).in_(OPEN),
+                                                    col(Report.due_at) < now)
+                               .order_by(col(Report.due_at)))).all()
+
+
+# --- changes and their pushes --------------------------------------------------------------
+
+
+def _status_push(report: Report, event: ReportEvent, text: str) -> dict[str, str]:
+    return {"thing1": report.ticket, "phrase2": event.to_status,
+            "thing3": (event.note or report.category)[:20],
+            "time4": event.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+
+
+async def _notify(session: AsyncSession, report: Report, event: ReportEvent, text: str,
+                  openids: Sequence[str], now: datetime) -> None:
+    items = [outbox.Outgoing(o, text, _status_push(report, event, text)) for o in openids
+             if o and not o.startswith("erased:")]
+    if items:
+        await outbox.enqueue(session, "report_status", f"report:{report.id}:{event.id}",
+                             items, now)
+
+
+async def reporter_and_backers(session: AsyncSession, report: Report) -> list[str]:
+    reporter = await session.get(Member, report.member_id)
+    backers = (await session.exec(
+        select(Member.openid).join(ReportBacker, col(ReportBacker.member_id) == Member.id)
+        .where(ReportBacker.report_id == report.id))).all()
+    return ([reporter.openid] if reporter else []) + list(backers)
+
+
+async def officer_openids(session: AsyncSession, report: Report) -> list[str]:
+    return [u.openid for u in await officers_of(session, report.grid_code) if u.openid]
+
+
+async def _event(session: AsyncSession, report: Report, to_status: str, actor: str, note: str,
+                 now: datetime) -> ReportEvent:
+    event = ReportEvent(report_id=report.id or 0, at=now, actor=actor,
+                        from_status=report.status, to_status=to_status, note=note)
+    session.add(event)
+    report.status, report.updated_at = to_status, now
+    session.add(report)
+    await session.flush()
+    return event
+
+
+async def create(session: AsyncSession, member: Member, draft: Draft, deadline: timedelta,
+                 now: datetime, grid: Grid | None, new_text: str) -> Report:
+    """File a report: ticket, points, dispatch to the grid, and word to its officers."""
+    assert member.id is not None
+    report = Report(
+        ticket=await next_ticket(session, now), member_id=member.id, category=draft.category,
+        description=draft.description, lat=draft.point.lat if draft.point else None,
+        lng=draft.point.lng if draft.point else None, address=draft.address,
+        grid_code=grid.code if grid else None, photo_media_id=draft.media_id,
+        photo_status="pending" if draft.media_id else "none",
+        photo_next_at=now if draft.media_id else None,
+        created_at=now, due_at=now + deadline, updated_at=now)
+    session.add(report)
+    await session.flush()
+    session.add(ReportEvent(report_id=report.id or 0, at=now, actor="member", from_status=None,
+                            to_status=ACCEPTED, note=""))
+    member.points += POINTS_ACCEPTED
+    session.add(member)
+    if grid is not None:
+        event = await _event(session, report, DISPATCHED, "system", grid.name, now)
+        officers = await officer_openids(session, report)
+        await _notify(session, report, event, new_text.format(ticket=report.ticket,
+                                                              category=report.category,
+                                                              text=report.description[:40]),
+                      officers, now)
+    return report
+
+
+async def back(session: AsyncSession, report: Report, member: Member, now: datetime) -> bool:
+    """附议: the member backs an open report (once); they hear of its changes from now on."""
+    assert member.id is not None and report.id is not None
+    if report.member_id == member.id:
+        return False
+    stmt = insert_for(session, ReportBacker).values(report_id=report.id, member_id=member.id,
+                                                    created_at=now)
+    result = await session.exec(stmt.on_conflict_do_nothing(
+        index_elements=["report_id", "member_id"]).returning(ReportBacker.id))
+    return result.first() is not None
+
+
+async def move(session: AsyncSession, report: Report, to_status: str, actor: str, note: str,
+               now: datetime, push_text: str, close_reason: str | None = None) -> ReportEvent:
+    """An officer (or the API) moves a report; the reporter and backers are told."""
+    if to_status not in ALLOWED[report.status] or (to_status == IN_PROGRESS
+                                                   and report.status == RESOLVED):
+        raise ReportError("not_allowed", status=report.status)
+    if to_status == CLOSED:
+        if close_reason not in CLOSE_REASONS:
+            raise ReportError("close_reason")
+        report.close_reason, report.closed_at = close_reason, now
+    if to_status == RESOLVED:
+        report.resolved_at = now
+        reporter = await session.get(Member, report.member_id)
+        if reporter is not None:
+            reporter.points += POINTS_RESOLVED
+            session.add(reporter)
+    event = await _event(session, report, to_status, actor, note, now)
+    await _notify(session, report, event, push_text.format(
+        ticket=report.ticket, status=to_status, note=note or "—"),
+        await reporter_and_backers(session, report), now)
+    return event
+
+
+async def rate(session: AsyncSession, report: Report, member: Member, stars: int,
+               now: datetime) -> None:
+    if report.member_id != member.id:
+        raise ReportError("not_yours")
+    if report.status != RESOLVED:
+        raise ReportError("not_resolved", status=report.status)
+    if report.rating is not None:
+        raise ReportError("rated", rating=report.rating)
+    if not 1 <= stars <= 5:
+        raise ReportError("stars")
+    report.rating, report.rated_at, report.updated_at = stars, now, now
+    session.add(report)
+    session.add(ReportEvent(report_id=report.id or 0, at=now, actor="member",
+                            from_status=RESOLVED, to_status=RESOLVED, note=f"评价 {stars} 星"))
+
+
+async def awaiting_rating(session: AsyncSession, member: Member, now: datetime
+                          ) -> Report | None:
+    """The member's latest resolved, unrated report of the last 7 days (a bare 1–5 rates it)."""
+    stmt = select(Report).where(Report.member_id == member.id, Report.status == RESOLVED,
+                                col(Report.rating).is_(None),
+                                col(Report.resolved_at) >= now - RATING_PROMPT_WINDOW)
+    return (await session.exec(stmt.order_by(col(Report.resolved_at).desc()))).first()
+
+
+async def reopen(session: AsyncSession, report: Report, member: Member, now: datetime,
+                 officer_text: str) -> ReportEvent:
+    """未解决: back to 处理中 within 7 days of 已办结; the officers are told."""
+    if report.member_id != member.id:
+        raise ReportError("not_yours")
+    if report.status != RESOLVED or report.resolved_at is None:
+        raise ReportError("not_resolved", status=report.status)
+    if now - report.resolved_at > REOPEN_WINDOW:
+        raise ReportError("too_late")
+    report.reopened += 1
+    report.rating = report.rated_at = None  # the next 已办结 is rated afresh
+    report.resolved_at = None
+    event = await _event(session, report, IN_PROGRESS, "member", "居民反馈未解决", now)
+    await _notify(session, report, event, officer_text.format(ticket=report.ticket),
+                  await officer_openids(session, report), now)
+    return event
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+async def numbers(session: AsyncSession, start: datetime, end: datetime, now: datetime,
+                  grid_code: str | None = None) -> dict[str, Any]:
+    """For reports made in [start, end): counts by status; 办结率 = 已办结 / (all except
+    those 已关闭 as 重复); 满意率 = ratings of 4–5 / all ratings; median hours from report
+    to 已办结; open reports past their deadline."""
+    stmt = select(Report).where(col(Report.created_at) >= start, col(Report.created_at) < end)
+    if grid_code is not None:
+        stmt = stmt.where(Report.grid_code == (grid_code or None))
+    rows = (await session.exec(stmt)).all()
+    by_status = {s: 0 for s in (*OPEN, RESOLVED, CLOSED)}
+    for r in rows:
+        by_status[r.status] += 1
+    counted = [r for r in rows if not (r.status == CLOSED and r.close_reason == "重复")]
+    resolved = [r for r in rows if r.status == RESOLVED]
+    ratings = [r.rating for r in rows if r.rating is not None]
+    hours = [(r.resolved_at - r.created_at).total_seconds() / 3600 for r in resolved
+             if r.resolved_at]
+    return {
+        "reports": len(rows),
+        "by_status": by_status,
+        "resolution_rate": round(len(resolved) / len(counted), 4) if counted else None,
+        "satisfaction_rate": round(sum(1 for x in ratings if x >= 4) / len(ratings), 4)
+        if ratings else None,
+        "ratings": len(ratings),
+        "median_hours_to_resolve": round(statistics.median(hours), 2) if hours else None,
+        "overdue": sum(1 for r in rows if r.overdue(now)),
+    }
