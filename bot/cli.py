@@ -52,6 +52,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ist = sub.add_parser("import-stations", help="stations from CSV or YAML, upsert by code")
     ist.add_argument("file")
 
+    igr = sub.add_parser("import-grids", help="grids from a GeoJSON FeatureCollection")
+    igr.add_argument("file")
+
     qrc = sub.add_parser("qrcodes", help="a PNG QR code per station")
     qrc.add_argument("--out", default="data/qrcodes", metavar="DIR")
 
@@ -79,7 +82,7 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return migrate(settings)
     if command == "create-user":
         return create_user(settings, args.name, args.role, args.grid, args.group)
-    if command in ("notify", "menu", "import-stations", "qrcodes") and migrate(
+    if command in ("notify", "menu", "import-stations", "import-grids", "qrcodes") and migrate(
             settings, quiet=True) != 0:
         return 1
     if command == "notify":
@@ -91,6 +94,8 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return asyncio.run(push_menu(settings))
     if command == "import-stations":
         return asyncio.run(import_stations(settings, args.file))
+    if command == "import-grids":
+        return asyncio.run(import_grids(settings, args.file))
     if command == "qrcodes":
         return asyncio.run(qrcodes(settings, args.out))
     if command == "chat":
@@ -379,6 +384,44 @@ async def import_stations(settings: Settings, path: str) -> int:
     for label, codes in (("新增", report.added), ("更新", report.changed)):
         if codes:
             print(f"  {label}：{'、'.join(codes)}")
+    return 0
+
+
+def _read_json(path: str) -> Any:
+    import json
+
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FileError(f"无法读取 {path}：{exc}") from None
+    except ValueError as exc:
+        raise FileError(f"{path} 不是有效的 JSON：{exc}") from None
+
+
+async def import_grids(settings: Settings, path: str) -> int:
+    from bot.clock import SystemClock
+    from bot.db import make_engine, session_factory
+    from models.grid import import_grids as do_import
+
+    try:
+        collection = await asyncio.to_thread(_read_json, path)
+    except FileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            report = await do_import(session, collection, SystemClock().now())
+    finally:
+        await engine.dispose()
+    if report.rejected:
+        print(f"未导入任何网格：{len(report.rejected)} 处有误。", file=sys.stderr)
+        for where, reason in report.rejected:
+            print(f"  {where}：{reason}", file=sys.stderr)
+        return 2
+    print(f"导入完成：新增 {len(report.added)}，更新 {len(report.changed)}，"
+          f"未变 {len(report.unchanged)}。")
     return 0
 
 
