@@ -124,19 +124,22 @@ class OutboxWorker:
         if self._producers:
             await self._produce()
         to_send, decided = await self._claim(subject)
-        outcomes = list(decided)
-        if to_send:
-            sem = asyncio.Semaphore(self._settings.concurrency)
+        if decided:
+            await self._record(decided)
+        # A wave at a time: mark it sending, call, record. A crash leaves at most one
+        # wave's outcome unknown; the rest of the batch is still only claimed.
+        step = self._settings.concurrency
+        for start in range(0, len(to_send), step):
+            wave = to_send[start : start + step]
+            async with self._sessions() as session, session.begin():
+                await rows.mark_sending(session, [p.id or 0 for p in wave])
+            await self._record(list(await asyncio.gather(*(self._paced(p) for p in wave))))
+        return len(decided) + len(to_send)
 
-            async def one(push: Push) -> Outcome:
-                async with sem:
-                    await self._limiter.acquire()
-                    return await self._send(push)
-
-            outcomes += await asyncio.gather(*(one(p) for p in to_send))
-        if outcomes:
-            await self._record(outcomes)
-        return len(outcomes)
+    async def _paced(self, push: Push) -> Outcome:
+        await self._limiter.acquire()
+        push.attempts += 1
+        return await self._send(push)
 
     async def _produce(self) -> None:
         """Let the producers (scheduled notices, …) write rows that are due."""

@@ -2,10 +2,13 @@
 change that caused it; a worker claims rows, picks the channel, sends, records.
 
 A row's idempotency key (kind + subject + recipient) makes a second enqueue of the
-same push a no-op. Status: pending → sending → sent | failed | undeliverable.
-A row found in `sending` after its lease ran out belonged to a worker that died
-mid-send: whether WeChat got it is unknown, so it is closed as failed rather than
-sent again — a push goes out at most once.
+same push a no-op.
+
+Status: pending → claimed → sending → sent | failed | undeliverable. A worker marks a
+row `sending` only just before its call. When a worker dies, its `claimed` rows go
+back to pending after the lease; a row left in `sending` may have reached WeChat, so
+it is closed as failed rather than sent again — a push goes out at most once, and
+every push not yet under way goes out after a restart.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Push(SQLModel, table=True):
     # Claims walk the pending rows in id order: (status, id) needs no sort however long
     # the backlog.
     __table_args__ = (Index("ix_outbox_due", "status", "id"),)
+    # status: pending → claimed (taken by a worker) → sending (its call is under way)
+    #         → sent | failed | undeliverable
 
     id: int | None = Field(default=None, primary_key=True)
     idem_key: str = Field(max_length=200, unique=True)
@@ -133,13 +138,26 @@ def spend_kefu(member: Member, allowance: str) -> None:
 
 
 async def close_abandoned(session: AsyncSession, now: datetime) -> int:
-    """Rows a dead worker left in `sending`: outcome unknown, so never sent again."""
+    """Rows a dead worker left behind, once their lease is over: those it had only taken
+    (`claimed`) go back to pending; those it was sending (`sending`) may have reached
+    WeChat, so they are closed as unknown, never sent again."""
+    await session.exec(
+        update(Push)
+        .where(col(Push.status) == "claimed", col(Push.lease_until) < now)
+        .values(status="pending", lease_until=None)
+    )
     result = await session.exec(
         update(Push)
         .where(col(Push.status) == "sending", col(Push.lease_until) < now)
         .values(status="failed", reason=REASON_CRASHED, lease_until=None)
     )
     return result.rowcount or 0
+
+
+async def mark_sending(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Just before their calls: from here on a crash leaves these rows' outcome unknown."""
+    await session.exec(update(Push).where(col(Push.id).in_(ids))
+                       .values(status="sending", attempts=Push.attempts + 1))
 
 
 async def claim(session: AsyncSession, now: datetime, limit: int, lease: timedelta,
@@ -156,8 +174,7 @@ async def claim(session: AsyncSession, now: datetime, limit: int, lease: timedel
         stmt = stmt.where(col(Push.subject) == subject)
     rows = (await session.exec(stmt)).all()
     for row in rows:
-        row.status, row.lease_until = "sending", now + lease
-        row.attempts += 1
+        row.status, row.lease_until = "claimed", now + lease
         session.add(row)
     return rows
 
@@ -201,7 +218,7 @@ _RECORD = (
         sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
         next_attempt_at=func.coalesce(bindparam("b_next", type_=UTCDateTime()),
                                       _T.c.next_attempt_at),
-        attempts=_T.c.attempts - bindparam("b_undo"),
+        attempts=_T.c.attempts - bindparam("b_undo"),  # a paused send was no attempt
         lease_until=None,
     )
 )
@@ -238,7 +255,7 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: dateti
 
 async def has_due(session: AsyncSession, now: datetime, subject: str | None = None) -> bool:
     stmt = select(func.count()).select_from(Push).where(
-        col(Push.status).in_(("pending", "sending")))
+        col(Push.status).in_(("pending", "claimed", "sending")))
     if subject is not None:
         stmt = stmt.where(col(Push.subject) == subject)
     return bool((await session.exec(stmt)).one())
@@ -255,7 +272,7 @@ async def counts(session: AsyncSession, subject: str) -> dict[str, Any]:
                            "undeliverable": {}}
     for status, channel, reason, n in (await session.exec(stmt)).all():
         out["total"] += n
-        if status in ("pending", "sending"):
+        if status in ("pending", "claimed", "sending"):
             out["pending"] += n
         elif status == "sent":
             out["sent"][channel or "?"] = out["sent"].get(channel or "?", 0) + n
