@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -18,12 +19,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.wechat_api import WechatNetworkError
 from models import token as token_rows
 
 log = logging.getLogger(__name__)
 
 REFRESH_AHEAD = timedelta(minutes=10)
 CACHE_S = 60.0
+REFRESH_LEASE = timedelta(seconds=20)  # longer than the client's timeout for the fetch
+REFRESH_WAIT_S = 15.0
 
 Fetch = Callable[[], Awaitable[tuple[str, int]]]
 
@@ -69,16 +73,43 @@ class SharedToken:
         return token
 
     async def _refresh(self, bad_token: str | None = None) -> str:
+        """Fetch a new token, one process at a time, without holding a transaction (on
+        SQLite, the database's write lock) across the call to WeChat: the row is marked
+        `refreshing_until` in one short transaction and the token stored in another."""
+        give_up = time.monotonic() + REFRESH_WAIT_S
+        while True:
+            async with self._sessions() as session, session.begin():
+                row = await token_rows.lock(session, self._app_id)
+                now = self._clock.now()
+                if self._usable(row.token, row.expires_at, now) and row.token != bad_token:
+                    # Another process refreshed while we waited.
+                    return self._remember(row.token, row.expires_at, now)  # type: ignore[arg-type]
+                busy = row.refreshing_until is not None and row.refreshing_until > now
+                if not busy:
+                    row.refreshing_until = now + REFRESH_LEASE
+                    session.add(row)
+                elif (row.token and row.token != bad_token and row.expires_at
+                      and row.expires_at > now):
+                    return row.token  # still valid while another process fetches
+            if not busy:
+                break
+            if time.monotonic() > give_up:
+                raise WechatNetworkError("another process is still refreshing the token")
+            await asyncio.sleep(0.2)
+        try:
+            token, expires_in = await self._fetch()
+        except BaseException:
+            async with self._sessions() as session, session.begin():
+                row = await token_rows.lock(session, self._app_id)
+                row.refreshing_until = None
+                session.add(row)
+            raise
         async with self._sessions() as session, session.begin():
             row = await token_rows.lock(session, self._app_id)
             now = self._clock.now()
-            if self._usable(row.token, row.expires_at, now) and row.token != bad_token:
-                # Another process refreshed while we waited for the lock.
-                return self._remember(row.token, row.expires_at, now)  # type: ignore[arg-type]
-            token, expires_in = await self._fetch()
             expires_at = now + timedelta(seconds=expires_in)
             token_rows.store(row, token, expires_at, now)
             session.add(row)
-            self.refreshes += 1
-            log.info("access token refreshed (valid %d s)", expires_in)
-            return self._remember(token, expires_at, now)
+        self.refreshes += 1
+        log.info("access token refreshed (valid %d s)", expires_in)
+        return self._remember(token, expires_at, now)

@@ -18,6 +18,8 @@ class AccessToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refreshes: int = 0
+    # Set while one process fetches a new token, so the others wait instead of fetching too.
+    refreshing_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 async def read(session: AsyncSession, app_id: str) -> AccessToken | None:
@@ -38,3 +40,4 @@ async def lock(session: AsyncSession, app_id: str) -> AccessToken:
 def store(row: AccessToken, token: str, expires_at: datetime, now: datetime) -> None:
     row.token, row.expires_at, row.refreshed_at = token, expires_at, now
     row.refreshes += 1
+    row.refreshing_until = None

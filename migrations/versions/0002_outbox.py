@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("expires_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("refreshed_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("refreshes", sa.Integer(), nullable=False),
+        sa.Column("refreshing_until", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("app_id"),
     )
     op.create_table(
