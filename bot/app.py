@@ -18,9 +18,11 @@ from bot.db import make_engine, ping, session_factory
 from bot.gateway import WechatGateway
 from bot.inbound import Inbound
 from bot.jobs import bind_runtime
+from bot.open311 import add_open311_routes
 from bot.outbox import OutboxWorker
 from bot.photos import PhotoFetcher
 from bot.pipeline import Pipeline
+from bot.report_api import ReportApi
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.sandbox import create_sandbox
 from bot.scheduler import Scheduler
@@ -117,6 +119,8 @@ def create_app(
     app[SERVICES] = services
     WechatGateway(settings, clock, pipeline).add_routes(app)
     NoticeApi(settings.api.token, sessions, clock, services).add_routes(app)
+    ReportApi(settings.api.token, sessions, clock, services).add_routes(app)
+    add_open311_routes(app, sessions, settings, clock)
     app.router.add_get("/healthz", healthz)
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,

@@ -12,11 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import texts as T
-from bot.app import ENGINE, SERVICES, create_app
+from bot.app import SERVICES, create_app
 from bot.clock import SHANGHAI, FakeClock
-from bot.db import session_factory
-from bot.open311 import add_open311_routes, service_code
-from bot.report_api import ReportApi
+from bot.open311 import service_code
 from bot.settings import Settings
 from models import geo
 from models import grid as grids
@@ -50,12 +48,8 @@ FAR = (31.80, 119.70)  # outside every grid
 
 async def start_city(settings: Settings, clock: FakeClock, sandbox: Sandbox,
                      sessions: Any) -> tuple[Bot, TestClient]:
-    """The bot with the report API and Open311 routes added before it starts (as
-    conftest's make_bot does, but with our routes), two grids and their officers."""
+    """The bot (as conftest's make_bot starts it), two grids and their officers."""
     app = create_app(settings, clock=clock, sandbox=False, scheduler=False, background=False)
-    app_sessions = session_factory(app[ENGINE])
-    ReportApi(settings.api.token, app_sessions, clock, app[SERVICES]).add_routes(app)
-    add_open311_routes(app, app_sessions, settings, clock)
     client = TestClient(TestServer(app))
     await client.start_server()
     bot = Bot(client, settings, clock, sandbox)
