@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,8 @@ from models import outbox
 
 
 def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=f'{{"error": "{message}"}}', content_type="application/json")
+    return status(text=json.dumps({"error": message}, ensure_ascii=False),
+                  content_type="application/json")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -42,7 +44,7 @@ class NoticeApi:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/notices", self.create)
-        app.router.add_get("/api/v1/notices/{id:\\d+}", self.read)
+        app.router.add_get("/api/v1/notices/{id:\\d{1,12}}", self.read)
 
     def _authorize(self, request: web.Request) -> None:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -70,7 +72,7 @@ class NoticeApi:
                     url=url, send_at=parse_time(data.get("at")), created_by="api")
                 result = await self._describe(session, notice)
         except notices.NoticeError as exc:
-            raise _error(web.HTTPBadRequest, str(exc).replace('"', "'")) from None
+            raise _error(web.HTTPBadRequest, str(exc)) from None
         if getattr(self._services, "worker", None):
             self._services.worker.wake()
         return web.json_response(result, status=201)

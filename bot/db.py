@@ -25,11 +25,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True, **kwargs
         )
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+    # hide_parameters: an error's text never carries openids, phones or tokens into a log.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               hide_parameters=True, **kwargs)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

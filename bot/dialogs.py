@@ -24,8 +24,12 @@ _STATES: dict[str, State] = {}
 
 
 class State:
-    def __init__(self, prompt: str = ""):
+    """A step of a dialog. A `soft` step (say, "send me a location") gives way: input that
+    none of its handlers takes ends the dialog and is handled as if no dialog ran."""
+
+    def __init__(self, prompt: str = "", soft: bool = False):
         self.prompt = prompt
+        self.soft = soft
         self.name = ""
 
     def __set_name__(self, owner: type, attr: str) -> None:
@@ -61,6 +65,11 @@ class DialogContext:
     def prompt(self) -> str:
         st = state_named(self.state)
         return st.prompt if st else ""
+
+    @property
+    def soft(self) -> bool:
+        st = state_named(self.state)
+        return bool(st and st.soft)
 
     def is_in(self, *states: State) -> bool:
         return self.state in {s.name for s in states}

@@ -26,9 +26,16 @@ class _MaskPhones(logging.Filter):
         return True
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Tracebacks are masked too: an exception's text may quote a phone number."""
+
+    def formatException(self, ei: object) -> str:
+        return _PHONE.sub(r"\1****\2", super().formatException(ei))  # type: ignore[arg-type]
+
+
 def setup(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_MaskPhones())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -114,7 +114,10 @@ class Pipeline:
         except Exception:
             # The transaction rolled back: no effect, no claim. A retry may run afresh.
             log.exception("handler failed for a %s message", msg.event or msg.msg_type)
-            return Outcome(T.ERROR if not msg.is_event or msg.text else None)
+            # Something the user did (a message, click, scan, follow) gets an apology,
+            # never silence; a bare event (a delivery report) gets "success".
+            user_act = msg.is_input or msg.opens_event_allowance
+            return Outcome(T.ERROR if user_act else None)
 
     async def _dispatch(self, session: AsyncSession, msg: Inbound) -> str | None:
         now = self._clock.now()

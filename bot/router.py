@@ -278,8 +278,12 @@ class Dispatcher:
                 continue
             return await self._run(handler, ctx, captured)
         if ctx.dialog.state is not None and ctx.msg.is_input:
+            if ctx.dialog.soft:  # the step gives way: handle the message afresh
+                ctx.dialog.finish()
+                return await self.dispatch(ctx)
             # A dialog waits, but nothing took this message: ask its question again.
-            return join(T.DIALOG_NEEDS_TEXT, ctx.dialog.prompt, T.DIALOG_HINT)
+            needs_text = T.DIALOG_NEEDS_TEXT if not ctx.msg.text else None
+            return join(needs_text, ctx.dialog.prompt, T.DIALOG_HINT)
         return None
 
     async def _run(self, handler: Handler, ctx: Context, captured: dict[str, Any]) -> str | None:

@@ -98,6 +98,7 @@ EDIT_ASK_VALUE = {
     "party_status": "请选择政治面貌，回复数字：\n" + numbered(PARTY_STATUSES),
 }
 EDIT_DONE = "已更新{field}：{value}"
+EDIT_ASK_VALUE_ANY = "请回复新的内容。"
 
 ERASE_CONFIRM = (
     "注销将删除您的姓名、手机号等个人信息，积分清零；签到和上报记录会匿名保留。\n"

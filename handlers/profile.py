@@ -20,7 +20,7 @@ router = Router("profile", help=[T.HELP_PROFILE, T.HELP_EDIT, T.HELP_ERASE])
 
 class EditProfile(StatesGroup):
     field = State(T.EDIT_ASK_FIELD)
-    value = State("请回复新的内容。")
+    value = State(T.EDIT_ASK_VALUE_ANY)
 
 
 class Erase(StatesGroup):

@@ -243,7 +243,7 @@ async def not_fixed(ticket: str, member: Member, session: AsyncSession, now: dat
 
 async def _officer_report(session: AsyncSession, staff: ConsoleUser, ticket: str
                           ) -> Report | str:
-    report = await reports.by_ticket(session, ticket)
+    report = await reports.by_ticket(session, ticket, lock=True)
     if report is None:
         return T.TICKET_UNKNOWN.format(ticket=ticket.upper())
     if staff.role != "admin" and report.grid_code not in await grids.codes_of_officer(

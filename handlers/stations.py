@@ -10,7 +10,7 @@ from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.dialogs import DialogContext, State, StatesGroup
 from bot.inbound import Inbound
-from bot.router import Redispatch, Router, event, join, message, words
+from bot.router import Router, event, join, message, words
 from bot.settings import Settings
 from models import checkin as checkins
 from models import geo
@@ -22,8 +22,9 @@ router = Router("stations", help=[T.HELP_CHECKIN, T.HELP_NEARBY, T.HELP_MY_CHECK
 
 
 class NearbySearch(StatesGroup):
-    awaiting_location = State(T.NEARBY_ASK)
-    listing = State(T.NEARBY_MORE)
+    # Both give way: a word or a click after 附近 does what it always does.
+    awaiting_location = State(T.NEARBY_ASK, soft=True)
+    listing = State(T.NEARBY_MORE, soft=True)
 
 
 def _services(station: Station) -> str:
@@ -147,13 +148,6 @@ async def nearby_list(msg: Inbound, dialog: DialogContext, session: AsyncSession
 async def nearby_more(dialog: DialogContext, session: AsyncSession, now: datetime) -> str:
     point = geo.Point(dialog.data["lat"], dialog.data["lng"])
     return await _nearby_page(session, dialog, point, dialog.data["page"] + 1, now, header=None)
-
-
-@router.state(NearbySearch.listing)
-async def nearby_done(msg: Inbound, dialog: DialogContext) -> Redispatch:
-    """Anything but 更多 after a list: the list is over, and the message is handled as new."""
-    dialog.finish()
-    return Redispatch("", msg)
 
 
 # --- words ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -42,10 +43,16 @@ def _configure(connection: Connection) -> None:
         context.run_migrations()
 
 
+MIGRATION_LOCK = 7_246_118_311  # any fixed number: instances starting together take turns
+
+
 async def _run_online() -> None:
     engine = make_engine(_url())
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                await connection.commit()
             await connection.run_sync(_configure)
             await connection.commit()
     finally:

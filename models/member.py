@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, insert_for
 
@@ -105,10 +105,19 @@ async def update_field(session: AsyncSession, member: Member, field: str, value:
 async def erase(session: AsyncSession, member: Member, now: datetime) -> None:
     """Delete a member's personal data. The row stays (check-ins and reports point to it),
     but it no longer says who it was: openid, name, phone and the rest are gone."""
+    from models.checkin import Checkin
+    from models.outbox import Push
     from models.staff import unbind_openid
 
     await unbind_openid(session, member.openid)
-    member.openid = f"erased:{member.id}"
+    placeholder = f"erased:{member.id}"
+    # Pushes keep their counts but lose who and what; check-ins keep when and where-station,
+    # not the member's own coordinates.
+    await session.exec(update(Push).where(col(Push.openid) == member.openid)
+                       .values(openid=placeholder, text="", template_data={}))
+    await session.exec(update(Checkin).where(col(Checkin.member_id) == member.id)
+                       .values(lat=None, lng=None))
+    member.openid = placeholder
     member.name = member.mobile = member.platform = None
     member.industry = member.party_status = None
     member.consent_at = member.consent_source = None

@@ -15,6 +15,8 @@ from models.base import UTCDateTime
 from models.member import INDUSTRIES, Member
 
 TITLE_MAX = 40
+URL_MAX = 1024
+AUDIENCE_MAX = 2000
 TEMPLATE_THING_MAX = 20  # a template's "thing" keyword holds at most 20 characters
 
 
@@ -74,6 +76,8 @@ def validate(title: str, body: str, url: str | None) -> None:
         )
     if url and not url.startswith(("https://", "http://")):
         raise NoticeError("链接须以 http:// 或 https:// 开头")
+    if url and len(url) > URL_MAX:
+        raise NoticeError(f"链接最长{URL_MAX}个字符")
 
 
 async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str]:
@@ -114,6 +118,9 @@ async def create(session: AsyncSession, title: str, body: str, audience: str,
                  created_by: str | None = None) -> Notice:
     """Make a notice; one due now is expanded into the outbox in the same transaction."""
     validate(title, body, url)
+    if len(audience) > AUDIENCE_MAX:
+        raise NoticeError(
+            f"受众写得太长（最多{AUDIENCE_MAX}个字符）；人多时请用 industry: 或 group:")
     if send_at is not None and send_at.tzinfo is None:
         raise NoticeError("发送时间须带时区")
     recipients = await resolve_audience(session, audience)  # fails early if nobody

@@ -157,9 +157,13 @@ async def next_ticket(session: AsyncSession, now: datetime) -> str:
 # --- reading -------------------------------------------------------------------------------
 
 
-async def by_ticket(session: AsyncSession, ticket: str) -> Report | None:
-    return (await session.exec(select(Report).where(Report.ticket == ticket.strip().upper()))
-            ).first()
+async def by_ticket(session: AsyncSession, ticket: str, lock: bool = False) -> Report | None:
+    """A report by its ticket; `lock` holds its row until the transaction ends (two officers
+    acting at once then take turns instead of both moving it)."""
+    stmt = select(Report).where(Report.ticket == ticket.strip().upper())
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt)).first()
 
 
 async def find_duplicate(session: AsyncSession, category: str, point: geo.Point,

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime
 
@@ -124,18 +124,21 @@ async def bind(
     session: AsyncSession, code: str, openid: str, now: datetime
 ) -> tuple[BindOutcome, ConsoleUser | None]:
     """Link the console account that showed `code` to this WeChat openid."""
-    row = await session.get(BindCode, code.upper())
-    if row is None:
-        return BindOutcome.UNKNOWN, None
-    if row.used_at is not None:
-        return BindOutcome.USED, None
-    if row.expires_at <= now:
-        return BindOutcome.EXPIRED, None
-    user = await session.get(ConsoleUser, row.user_id)
+    code = code.upper()
+    # Spend the code in one conditional UPDATE: two people racing for it cannot both win.
+    spent = (await session.exec(
+        update(BindCode)
+        .where(col(BindCode.code) == code, col(BindCode.used_at).is_(None),
+               col(BindCode.expires_at) > now)
+        .values(used_at=now).returning(BindCode.user_id))).first()
+    if spent is None:
+        row = await session.get(BindCode, code)
+        if row is None:
+            return BindOutcome.UNKNOWN, None
+        return (BindOutcome.USED if row.used_at is not None else BindOutcome.EXPIRED), None
+    user = await session.get(ConsoleUser, spent[0])
     if user is None or not user.active:
         return BindOutcome.UNKNOWN, None
-    row.used_at = now
-    session.add(row)
     await unbind_openid(session, openid)
     await session.flush()
     user.openid = openid

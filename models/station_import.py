@@ -77,6 +77,8 @@ def clean_row(raw: dict[str, Any], default_radius_m: int) -> dict[str, Any]:
         services = [s.strip() for s in re.split(r"[、,，;；]", _text(raw, "services"))
                     if s.strip()]
     hours_text = _text(raw, "hours")
+    if len(hours_text) > 120:
+        raise BadRow("hours 最长120个字符")
     try:
         hours = opening.parse(hours_text)
     except opening.BadHours as exc:

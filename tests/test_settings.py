@@ -6,6 +6,7 @@ Plain unit tests: no database, no event loop.
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -196,6 +197,7 @@ def test_env_overrides_top_level_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in REAL_CREDENTIALS.items():
         monkeypatch.setenv(f"XIAOGE_WECHAT__{key.upper()}", value)
     monkeypatch.setenv("XIAOGE_API__TOKEN", OWN_API_TOKEN)
+    monkeypatch.setenv("XIAOGE_WECHAT__TEMPLATES", json.dumps(OWN_TEMPLATES))
     s = load_settings(CONFIG)
     assert s.mode == "prod"
     assert s.wechat.token == REAL_CREDENTIALS["token"]
@@ -412,12 +414,26 @@ def test_a_failed_load_leaves_nothing_behind(tmp_path: Path) -> None:
 # --- production mode --------------------------------------------------------------------------
 
 
+OWN_TEMPLATES = {kind: f"tmpl-real-{kind}" for kind in (
+    "notice", "course_reminder", "report_status", "group_activity")}
+
+
 def _prod(**wechat: Any) -> dict[str, Any]:
-    """mode: prod with these wechat values; any other demo secret (api.token) replaced."""
-    overrides: dict[str, Any] = {"mode": "prod", "wechat": wechat}
+    """mode: prod with these wechat values; any other demo value (api.token, the demo
+    template ids) replaced."""
+    overrides: dict[str, Any] = {"mode": "prod",
+                                 "wechat": {"templates": OWN_TEMPLATES, **wechat}}
     if "api" in Settings.model_fields:
         overrides["api"] = {"token": OWN_API_TOKEN}
     return overrides
+
+
+def test_prod_refuses_demo_template_ids() -> None:
+    overrides = _prod(**REAL_CREDENTIALS)
+    overrides["wechat"]["templates"] = {"notice": "demo-tmpl-notice"}
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG, **overrides)
+    _error_names(err.value, "wechat.templates")
 
 
 def test_prod_with_demo_credentials_is_refused() -> None:
@@ -446,7 +462,7 @@ def test_prod_with_own_credentials() -> None:
 def test_prod_from_a_file(tmp_path: Path) -> None:
     def change(data: dict[str, Any]) -> None:
         data.update(mode="prod")
-        data["wechat"].update(REAL_CREDENTIALS)
+        data["wechat"].update(REAL_CREDENTIALS, templates=OWN_TEMPLATES)
         if "api" in data:
             data["api"]["token"] = OWN_API_TOKEN
 
