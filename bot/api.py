@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,17 +66,33 @@ class NoticeApi:
         url = data.get("url")
         if url is not None and not isinstance(url, str):
             raise _error(web.HTTPBadRequest, "url must be a string")
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key is not None and len(key) > 100:
+            raise _error(web.HTTPBadRequest, "Idempotency-Key is at most 100 characters")
+        if key is not None and (again := await self._replay(key)) is not None:
+            return web.json_response(again, status=200)
         try:
             async with self._sessions() as session, session.begin():
                 notice = await notices.create(
                     session, data["title"], data["body"], data["audience"], self._clock.now(),
-                    url=url, send_at=parse_time(data.get("at")), created_by="api")
+                    url=url, send_at=parse_time(data.get("at")), created_by="api",
+                    client_key=key)
                 result = await self._describe(session, notice)
         except notices.NoticeError as exc:
             raise _error(web.HTTPBadRequest, str(exc)) from None
+        except IntegrityError:  # the same key, sent twice at once: the other one won
+            again = await self._replay(key or "")
+            if again is None:
+                raise
+            return web.json_response(again, status=200)
         if getattr(self._services, "worker", None):
             self._services.worker.wake()
         return web.json_response(result, status=201)
+
+    async def _replay(self, key: str) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            notice = await notices.by_client_key(session, key)
+            return await self._describe(session, notice) if notice else None
 
     async def read(self, request: web.Request) -> web.Response:
         self._authorize(request)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.api import NoticeApi
 from bot.clock import Clock, SystemClock
@@ -79,11 +79,15 @@ class Services:
         if self.http:
             await self.http.close()
 
-    async def push_reply(self, msg: Inbound, reply: str) -> None:
-        """A reply that missed the callback's deadline goes out as a push."""
-        async with session_factory(self.engine)() as session, session.begin():
-            item = outbox.Outgoing(msg.openid, reply, {})
+    async def push_reply(self, msg: Inbound, reply: str, session: AsyncSession | None) -> None:
+        """A reply that missed the callback's deadline goes out as a push: queued in the
+        handler's transaction when given, else in one of its own."""
+        item = outbox.Outgoing(msg.openid, reply, {})
+        if session is not None:
             await outbox.enqueue(session, "reply", msg.dedup_key[:40], [item], self.clock.now())
+            return  # the worker finds it at its next poll, after the commit
+        async with session_factory(self.engine)() as own, own.begin():
+            await outbox.enqueue(own, "reply", msg.dedup_key[:40], [item], self.clock.now())
         if self.worker:
             self.worker.wake()
 

@@ -35,7 +35,9 @@ from models import staff as staff_rules
 
 log = logging.getLogger(__name__)
 
-DeferredSink = Callable[[Inbound, str], Awaitable[None]]
+# Queue a late reply as a push: in the given session (the handler's own transaction), or
+# in a transaction of its own when the session is None.
+DeferredSink = Callable[[Inbound, str, AsyncSession | None], Awaitable[None]]
 
 
 @dataclass
@@ -45,10 +47,11 @@ class Outcome:
 
 
 class _Job:
-    __slots__ = ("deferred",)
+    __slots__ = ("deferred", "pushed")
 
     def __init__(self) -> None:
-        self.deferred = False
+        self.deferred = False  # the callback has answered "success": the reply is a push
+        self.pushed = False
 
 
 class Pipeline:
@@ -78,19 +81,12 @@ class Pipeline:
             return task.result().reply
         job.deferred = True
         self._background.add(task)
-        task.add_done_callback(lambda t: self._after_deferred(msg, t))
+        task.add_done_callback(lambda t: self._after_deferred(msg, t))  # keep a reference
         log.info("handler for %s over budget: answered success, reply follows", msg.msg_type)
         return None
 
     def _after_deferred(self, msg: Inbound, task: asyncio.Task[Outcome]) -> None:
         self._background.discard(task)
-        if task.cancelled():
-            return
-        outcome = task.result()
-        if outcome.reply and not outcome.duplicate:
-            sent = asyncio.create_task(self._deferred_sink(msg, outcome.reply))
-            self._background.add(sent)  # type: ignore[arg-type]
-            sent.add_done_callback(self._background.discard)  # type: ignore[arg-type]
 
     async def drain(self, grace_s: float = 10.0) -> None:
         """Let deferred work finish (on shutdown)."""
@@ -101,12 +97,23 @@ class Pipeline:
         key = msg.dedup_key
         try:
             async with self._sessions() as session:
+                reply = None
                 async with session.begin():
                     now = self._clock.now()
-                    if await claims.claim(session, key, now):
+                    claimed = await claims.claim(session, key, now)
+                    if claimed:
                         reply = await self._dispatch(session, msg)
+                        if job.deferred and reply:
+                            # Past the deadline: the reply becomes a push, queued in the
+                            # same transaction as the effects it reports.
+                            await self._deferred_sink(msg, reply, session)
+                            job.pushed = True
                         await claims.record_reply(session, key, reply, job.deferred)
-                        return Outcome(reply)
+                if claimed:
+                    if job.deferred and reply and not job.pushed:
+                        # The deadline passed between the check above and the commit.
+                        await self._deferred_sink(msg, reply, None)
+                    return Outcome(reply)
                 async with session.begin():
                     first = await claims.get(session, key)
                     reply = first.reply if first and not first.deferred else None

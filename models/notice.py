@@ -36,6 +36,8 @@ class Notice(SQLModel, table=True):
     send_at: datetime = Field(sa_type=UTCDateTime, index=True)
     recipients: int = 0
     created_by: str | None = Field(default=None, max_length=64)
+    # The caller's Idempotency-Key: a retried request finds its notice instead of a twin.
+    client_key: str | None = Field(default=None, max_length=100, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
     @property
@@ -115,7 +117,7 @@ async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str
 
 async def create(session: AsyncSession, title: str, body: str, audience: str,
                  now: datetime, url: str | None = None, send_at: datetime | None = None,
-                 created_by: str | None = None) -> Notice:
+                 created_by: str | None = None, client_key: str | None = None) -> Notice:
     """Make a notice; one due now is expanded into the outbox in the same transaction."""
     validate(title, body, url)
     if len(audience) > AUDIENCE_MAX:
@@ -125,7 +127,8 @@ async def create(session: AsyncSession, title: str, body: str, audience: str,
         raise NoticeError("发送时间须带时区")
     recipients = await resolve_audience(session, audience)  # fails early if nobody
     notice = Notice(title=title.strip(), body=body.strip(), url=url, audience=audience.strip(),
-                    send_at=send_at or now, created_by=created_by, created_at=now)
+                    send_at=send_at or now, created_by=created_by, client_key=client_key,
+                    created_at=now)
     session.add(notice)
     await session.flush()
     if notice.send_at <= now:
@@ -162,3 +165,7 @@ async def expand_due(session: AsyncSession, now: datetime) -> int:
 
 async def get(session: AsyncSession, notice_id: int) -> Notice | None:
     return await session.get(Notice, notice_id)
+
+
+async def by_client_key(session: AsyncSession, key: str) -> Notice | None:
+    return (await session.exec(select(Notice).where(Notice.client_key == key))).first()

@@ -84,3 +84,19 @@ async def test_a_failing_scan_gets_an_apology_not_silence(make_bot: BotFactory) 
     bot = await make_bot(router=router, profile_gate=require_profile)
     reply = await bot.phone("o-scan").event("SCAN", "st:HT01")
     assert reply == T.ERROR
+
+
+async def test_a_retried_notice_request_sends_once(bot: Bot, sessions) -> None:
+    await bot.phone("o-once").register()
+    body = {"title": "通知", "body": "只发一次", "audience": "all"}
+    headers = {**API, "Idempotency-Key": "cms-42"}
+    first, again = [await bot.client.post("/api/v1/notices", headers=headers, json=body)
+                    for _ in range(2)]
+    assert (first.status, again.status) == (201, 200)
+    assert (await first.json())["id"] == (await again.json())["id"]
+    racing = await asyncio.gather(*(bot.client.post(
+        "/api/v1/notices", headers={**API, "Idempotency-Key": "cms-43"}, json=body)
+        for _ in range(3)))
+    assert len({(await r.json())["id"] for r in racing}) == 1
+    async with sessions() as s:
+        assert len((await s.exec(select(Push))).all()) == 2  # two notices, one push each

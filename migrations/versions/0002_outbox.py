@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("send_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("recipients", sa.Integer(), nullable=False),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("client_key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.UniqueConstraint("client_key"),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
