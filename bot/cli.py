@@ -52,10 +52,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ist = sub.add_parser("import-stations", help="stations from CSV or YAML, upsert by code")
     ist.add_argument("file")
 
+    cg = sub.add_parser("create-group", help="a cloud party group; prints its invite code")
+    cg.add_argument("name")
+    cg.add_argument("--industry", required=True, help="、".join(
+        ["外卖送餐", "道路货运", "网络主播", "网约车", "数字经济", "快递物流"]))
+    cg.add_argument("--leader", metavar="USER", help="a console account of role leader")
+
     igr = sub.add_parser("import-grids", help="grids from a GeoJSON FeatureCollection")
     igr.add_argument("file")
 
-    qrc = sub.add_parser("qrcodes", help="a PNG QR code per station")
+    qrc = sub.add_parser("qrcodes", help="a PNG QR code per station and group")
     qrc.add_argument("--out", default="data/qrcodes", metavar="DIR")
 
     chat = sub.add_parser("chat", help="talk to a running bot from the terminal")
@@ -82,7 +88,8 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return migrate(settings)
     if command == "create-user":
         return create_user(settings, args.name, args.role, args.grid, args.group)
-    if command in ("notify", "menu", "import-stations", "import-grids", "qrcodes") and migrate(
+    if command in ("notify", "menu", "import-stations", "import-grids", "qrcodes",
+                   "create-group") and migrate(
             settings, quiet=True) != 0:
         return 1
     if command == "notify":
@@ -94,6 +101,8 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return asyncio.run(push_menu(settings))
     if command == "import-stations":
         return asyncio.run(import_stations(settings, args.file))
+    if command == "create-group":
+        return asyncio.run(create_group(settings, args.name, args.industry, args.leader))
     if command == "import-grids":
         return asyncio.run(import_grids(settings, args.file))
     if command == "qrcodes":
@@ -387,6 +396,32 @@ async def import_stations(settings: Settings, path: str) -> int:
     return 0
 
 
+async def create_group(settings: Settings, name: str, industry: str,
+                       leader: str | None) -> int:
+    from bot.clock import SystemClock
+    from bot.db import make_engine, session_factory
+    from models import group as groups
+
+    reasons = {
+        "name_length": "小组名称应为2到40个字",
+        "industry": f"行业委员会须为：{'、'.join(groups.COMMITTEES)}",
+        "name_taken": "已有同名小组",
+        "leader": f"没有角色为 leader 的控制台账号 {leader}（先用 create-user 创建）",
+    }
+    engine = make_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            group = await groups.create(session, name, industry, SystemClock().now(), leader)
+    except groups.GroupError as exc:
+        print(f"未创建：{reasons.get(exc.reason, exc.reason)}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(f"已创建云上党小组「{group.name}」（{group.industry}）。")
+    print(f"邀请码：{group.code}（成员发送「加入小组 {group.code}」或扫小组二维码加入）")
+    return 0
+
+
 def _read_json(path: str) -> Any:
     import json
 
@@ -432,11 +467,13 @@ async def qrcodes(settings: Settings, out: str) -> int:
     from pathlib import Path
 
     import segno
+    from sqlmodel import select
 
     from bot.db import session_factory
     from bot.wechat_api import WechatError
     from models import qr
     from models import station as stations
+    from models.group import PartyGroup
 
     folder = Path(out)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
@@ -445,6 +482,8 @@ async def qrcodes(settings: Settings, out: str) -> int:
         async with sessions() as session:
             targets = [(f"st:{s.code}", f"station-{s.code}.png")
                        for s in await stations.all_active(session)]
+            targets += [(f"grp:{g.code}", f"group-{g.code}.png")
+                        for g in (await session.exec(select(PartyGroup))).all()]
         for scene, filename in targets:
             if settings.is_dev:
                 buf = io.BytesIO()

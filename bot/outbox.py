@@ -123,18 +123,19 @@ class OutboxWorker:
             return 0
         if self._producers:
             await self._produce()
-        to_send, decided = await self._claim(subject)
-        if decided:
-            await self._record(decided)
-        # A wave at a time: mark it sending, call, record. A crash leaves at most one
-        # wave's outcome unknown; the rest of the batch is still only claimed.
+        to_send, done = await self._claim(subject)
+        taken = len(done) + len(to_send)
+        # A wave at a time: mark it sending (in the same transaction that records the wave
+        # before), call, and so on. A crash leaves at most one wave's outcome unknown; the
+        # rest of the batch is still only claimed and goes back to pending.
         step = self._settings.concurrency
         for start in range(0, len(to_send), step):
             wave = to_send[start : start + step]
-            async with self._sessions() as session, session.begin():
-                await rows.mark_sending(session, [p.id or 0 for p in wave])
-            await self._record(list(await asyncio.gather(*(self._paced(p) for p in wave))))
-        return len(decided) + len(to_send)
+            await self._record(done, sending=[p.id or 0 for p in wave])
+            done = list(await asyncio.gather(*(self._paced(p) for p in wave)))
+        if done:
+            await self._record(done)
+        return taken
 
     async def _paced(self, push: Push) -> Outcome:
         await self._limiter.acquire()
@@ -225,7 +226,9 @@ class OutboxWorker:
         reason = f"{err.errcode} {err.errmsg}"[:200]
         return Outcome(pid, push.openid, "failed", push.channel, err.errcode, reason)
 
-    async def _record(self, outcomes: list[Outcome]) -> None:
+    async def _record(self, outcomes: list[Outcome], sending: list[int] | None = None) -> None:
         async with self._sessions() as session, session.begin():
             await rows.record(session, outcomes, self._clock.now())
+            if sending:
+                await rows.mark_sending(session, sending)
         self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)

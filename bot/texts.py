@@ -117,7 +117,6 @@ BIND_UNKNOWN = "绑定码不正确，请核对后重试。"
 BIND_EXPIRED = "绑定码已过期（有效期10分钟），请向管理员重新获取。"
 BIND_USED = "这个绑定码已经用过了。"
 STAFF_ONLY = "「{word}」仅限{roles}使用。如您是工作人员，请先发送「绑定 绑定码」。"
-STAFF_NOT_YET = "「{word}」的微信办理将在后续版本开放。"
 UNKNOWN_SCENE = "这个二维码已失效或无法识别。发送「帮助」查看能做的事。"
 
 # Words of the product; an answer in a dialog that is one of these is probably not an answer.
@@ -241,3 +240,41 @@ RATE_ERRORS = {
 REOPENED = "已把 {ticket} 退回处理中，并通知了网格员。"
 DIGEST_HEADER = "【逾期上报日报】{n} 件超过处理期限："
 DIGEST_LINE = "{ticket} {status} · {grid} · 逾期{days}天"
+
+# --- cloud party groups (云上党小组) ----------------------------------------------------------
+
+HELP_GROUPS = "加入小组 邀请码 / 我的小组 / 退出小组 — 云上党小组"
+HELP_LEADER = "小组通知 内容 / 通知情况 — 党小组长"
+GROUP_USAGE = "请发送「加入小组 邀请码」，邀请码是6位字母和数字，向党小组长索取。"
+GROUP_UNKNOWN = "没有找到邀请码为 {code} 的小组，请核对（邀请码不区分大小写）。"
+GROUP_JOINED = (
+    "✅ 已加入「{name}」（{industry}）。\n党小组长：{leader} · 现有成员 {count} 人\n发送「我"
+    "的小组」查看通知。"
+)
+GROUP_ALREADY = "您已经在「{name}」里了。"
+GROUP_MOVE = (
+    "您现在在「{here}」。一人只能加入一个小组，确认转到「{there}」吗？回复「确认」转入，回复"
+    "「取消」留下。"
+)
+GROUP_MOVE_ASK = "回复「确认」转入新小组，回复「取消」留在原小组。"
+GROUP_MOVED = "已从「{here}」转入「{name}」。现有成员 {count} 人。"
+GROUP_NONE = "您还没有加入云上党小组。向党小组长要邀请码，发送「加入小组 邀请码」即可加入。"
+GROUP_MINE = "【我的小组】{name}（{industry}）\n党小组长：{leader} · 成员 {count} 人"
+GROUP_NOTICES = "最近通知："
+GROUP_NOTICE_LINE = "{when} {title}：{body}"
+GROUP_NO_NOTICES = "还没有小组通知。"
+GROUP_LEAVE_CONFIRM = "确认退出「{name}」吗？回复「确认退出」退出，回复「取消」留下。"
+GROUP_LEAVE_WORDS = {"确认退出", "确认"}
+GROUP_LEAVE_ASK = "回复「确认退出」退出小组，回复「取消」留下。"
+GROUP_LEFT = "已退出「{name}」。需要时可再用邀请码加入。"
+GROUP_NO_LEADER = "（暂无）"
+LEADER_NO_GROUP = "您的账号还没有关联小组，请管理员用 create-group 指定您为党小组长。"
+GROUP_NOTICE_TITLE = "小组通知"
+GROUP_NOTICE_USAGE = "请在「小组通知」后写上内容，如「小组通知 今晚8点线上学习」。"
+GROUP_NOTICE_SENT = "已向「{name}」的 {n} 位成员发出通知（编号 {id}）。发送「通知情况」查看送达。"
+GROUP_NOTICE_EMPTY = "「{name}」还没有成员，通知没有发出。"
+GROUP_NOTICE_STATS = (
+    "最近一条通知（编号 {id}）：共 {total} 人\n"
+    "已送达 {sent}（客服 {kefu}，模板 {template}）· 发送中 {pending} · 未送达 {failed}"
+)
+GROUP_NOTICE_NONE = "您的小组还没有发过通知。"

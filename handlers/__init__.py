@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import common, follow, profile, registration, reports, staff, stations
+from handlers import (
+    common,
+    follow,
+    groups,
+    profile,
+    registration,
+    reports,
+    staff,
+    stations,
+)
 from handlers.registration import require_profile
 
 
@@ -17,6 +26,8 @@ def build_router() -> Router:
         stations.router,
         reports.router,
         reports.officers,
+        groups.router,
+        groups.leaders,
         staff.router,
         follow.router,
         common.router,

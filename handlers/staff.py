@@ -1,5 +1,4 @@
-"""绑定 CODE, and the staff words: refused to anyone not bound to a console account
-of the right role."""
+"""绑定 CODE: link this WeChat account to a console account (staff words then work)."""
 
 from __future__ import annotations
 
@@ -9,17 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts as T
 from bot.inbound import Inbound
-from bot.router import Router, regex
+from bot.router import Router
 from models import staff as staff_rules
 from models.staff import BindOutcome
 
 router = Router("staff", help=[T.HELP_BIND])
-
-# Staff words and the roles they belong to (admins may use them all).
-STAFF_WORDS = {
-    "小组通知": {"leader"},
-    "通知情况": {"leader"},
-}
 
 
 @router.command("绑定")
@@ -37,15 +30,3 @@ async def bind(arg: str, msg: Inbound, session: AsyncSession, now: datetime) -> 
 @router.words("绑定")
 async def bind_usage() -> str:
     return T.BIND_USAGE
-
-
-def _staff_word(word: str, roles: set[str]) -> None:
-    @router.on(regex(rf"{word}(?:\s.*)?"), roles=roles)
-    async def staff_word() -> str:
-        return T.STAFF_NOT_YET.format(word=word)
-
-    staff_word.__qualname__ = f"staff_word_{word}"
-
-
-for _word, _roles in STAFF_WORDS.items():
-    _staff_word(_word, _roles)

@@ -25,8 +25,7 @@ def _url() -> str:
     return load_settings().database.url
 
 
-def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-          ) -> bool:
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """APScheduler keeps its own table (bot/scheduler.py); it is not Alembic's to manage."""
     return not (type_ == "table" and name == "apscheduler_jobs")
 

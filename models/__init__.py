@@ -6,6 +6,7 @@ Nothing here knows aiohttp or WeChat's wire format.
 from models.checkin import Checkin
 from models.dialog import DialogRow
 from models.grid import Grid
+from models.group import GroupMembership, PartyGroup
 from models.inbound import InboundClaim
 from models.member import Member
 from models.notice import Notice
@@ -23,9 +24,11 @@ __all__ = [
     "ConsoleUser",
     "DialogRow",
     "Grid",
+    "GroupMembership",
     "InboundClaim",
     "Member",
     "Notice",
+    "PartyGroup",
     "Push",
     "QrCode",
     "Report",

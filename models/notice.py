@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.clock import local
+from models import group as groups
 from models import outbox
 from models.base import UTCDateTime
 from models.member import INDUSTRIES, Member
@@ -85,8 +86,8 @@ def validate(title: str, body: str, url: str | None) -> None:
 async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str]:
     """The openids an audience names: all, industry:NAME, member:OPENID[,OPENID…].
 
-    group:CODE and course:CODE are accepted as words but name nobody until the
-    groups and school features exist; an audience of nobody is an error.
+    group:CODE names the group's current members; course:CODE is refused until the school
+    feature exists; an audience of nobody is an error.
     """
     kind, _, arg = audience.strip().partition(":")
     registered = select(Member.openid).where(
@@ -105,8 +106,12 @@ async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str
         if missing := [o for o in wanted if o not in found]:
             raise NoticeError(f"这些用户不存在或未登记：{', '.join(missing[:5])}")
         openids = wanted
-    elif kind in ("group", "course"):
-        raise NoticeError(f"「{kind}:{arg}」：{'小组' if kind == 'group' else '课程'}功能尚未上线")
+    elif kind == "group":
+        if await groups.by_code(session, arg) is None:
+            raise NoticeError(f"没有邀请码为 {arg} 的小组")
+        openids = await groups.member_openids(session, arg)
+    elif kind == "course":
+        raise NoticeError(f"「course:{arg}」：课程功能尚未上线")
     else:
         raise NoticeError(
             "受众须为 all、industry:行业、group:小组码、course:课程码 或 member:openid")
