@@ -27,9 +27,10 @@ class State:
     """A step of a dialog. A `soft` step (say, "send me a location") gives way: input that
     none of its handlers takes ends the dialog and is handled as if no dialog ran."""
 
-    def __init__(self, prompt: str = "", soft: bool = False):
+    def __init__(self, prompt: str = "", soft: bool = False, wants_text: bool = True):
         self.prompt = prompt
         self.soft = soft
+        self.wants_text = wants_text  # a photo or a location step: no "reply in text" hint
         self.name = ""
 
     def __set_name__(self, owner: type, attr: str) -> None:
@@ -65,6 +66,11 @@ class DialogContext:
     def prompt(self) -> str:
         st = state_named(self.state)
         return st.prompt if st else ""
+
+    @property
+    def wants_text(self) -> bool:
+        st = state_named(self.state)
+        return bool(st and st.wants_text)
 
     @property
     def soft(self) -> bool:

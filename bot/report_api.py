@@ -88,9 +88,13 @@ def _day(query: Any, name: str) -> date | None:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
+        if not 2000 <= day.year <= 2100:  # and no date arithmetic at the calendar's edges
+            raise ValueError
+        return day
     except ValueError:
-        raise _error(web.HTTPBadRequest, f"{name} must be a date as YYYY-MM-DD") from None
+        raise _error(web.HTTPBadRequest,
+                     f"{name} must be a date as YYYY-MM-DD between 2000 and 2100") from None
 
 
 class ReportApi:

@@ -282,7 +282,8 @@ class Dispatcher:
                 ctx.dialog.finish()
                 return await self.dispatch(ctx)
             # A dialog waits, but nothing took this message: ask its question again.
-            needs_text = T.DIALOG_NEEDS_TEXT if not ctx.msg.text else None
+            needs_text = T.DIALOG_NEEDS_TEXT if not ctx.msg.text and ctx.dialog.wants_text \
+                else None
             return join(needs_text, ctx.dialog.prompt, T.DIALOG_HINT)
         return None
 

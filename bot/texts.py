@@ -238,6 +238,8 @@ RATE_ERRORS = {
     "too_late": "办结已超过7天，不能再反馈未解决；如问题仍在，请重新上报。",
 }
 REOPENED = "已把 {ticket} 退回处理中，并通知了网格员。"
+RATE_USAGE = "请写单号和分数，如「评价 R20261128-0007 5」（1-5分，5分最满意）。"
+REOPEN_USAGE = "请写单号，如「未解决 R20261128-0007」。发送「我的上报」查看单号。"
 DIGEST_HEADER = "【逾期上报日报】{n} 件超过处理期限："
 DIGEST_LINE = "{ticket} {status} · {grid} · 逾期{days}天"
 

@@ -23,7 +23,7 @@ from models.staff import ConsoleUser
 router = Router("groups", help=[T.HELP_GROUPS])
 leaders = Router("leaders", help=[T.HELP_LEADER])
 
-CODE = r"(?P<code>[A-Za-z0-9]{4,16})"
+CODE = r"(?P<code>[A-Za-z0-9]{1,16})"
 
 
 class GroupMove(StatesGroup):

@@ -30,8 +30,8 @@ DESC_MIN, DESC_MAX = 4, 500
 
 class Reporting(StatesGroup):
     description = State(T.REPORT_ASK_DESC)
-    photo = State(T.REPORT_ASK_PHOTO)
-    location = State(T.REPORT_ASK_LOCATION)
+    photo = State(T.REPORT_ASK_PHOTO, wants_text=False)
+    location = State(T.REPORT_ASK_LOCATION, wants_text=False)
     category = State("请回复数字选择类别。")
     duplicate = State(T.REPORT_ASK_DUPLICATE)
     confirm = State(T.REPORT_ASK_CONFIRM)
@@ -117,7 +117,7 @@ def _summary(dialog: DialogContext) -> str:
 
 @router.state(Reporting.category, text_input())
 async def got_category(msg: Inbound, dialog: DialogContext, settings: Settings,
-                       session: AsyncSession, now: datetime) -> str:
+                       session: AsyncSession, now: datetime, member: Member) -> str:
     guess = dialog.data.get("guess")
     if guess and msg.text in ("确认", "是", "对", "好"):
         category = guess
@@ -130,7 +130,7 @@ async def got_category(msg: Inbound, dialog: DialogContext, settings: Settings,
     dialog.update(category=category)
     if dialog.data.get("lat") is not None:
         point = geo.Point(dialog.data["lat"], dialog.data["lng"])
-        same = await reports.find_duplicate(session, category, point, now)
+        same = await reports.find_duplicate(session, category, point, now, member.id)
         if same is not None:
             dialog.go(Reporting.duplicate, duplicate=same.ticket)
             return T.REPORT_DUPLICATE.format(ticket=same.ticket, status=same.status,
@@ -236,6 +236,12 @@ async def not_fixed(ticket: str, member: Member, session: AsyncSession, now: dat
     except ReportError as err:
         return _rate_error(err)
     return T.REOPENED.format(ticket=report.ticket)
+
+
+@router.regex(r"(?P<word>评价|未解决)(?:\s.*)?")
+async def reporter_usage(word: str) -> str:
+    return T.RATE_USAGE if word == "评价" else T.REOPEN_USAGE
+
 
 
 # --- grid officers -------------------------------------------------------------------------

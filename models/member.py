@@ -106,6 +106,7 @@ async def erase(session: AsyncSession, member: Member, now: datetime) -> None:
     """Delete a member's personal data. The row stays (check-ins and reports point to it),
     but it no longer says who it was: openid, name, phone and the rest are gone."""
     from models.checkin import Checkin
+    from models.group import GroupMembership
     from models.outbox import Push
     from models.staff import unbind_openid
 
@@ -117,6 +118,9 @@ async def erase(session: AsyncSession, member: Member, now: datetime) -> None:
                        .values(openid=placeholder, text="", template_data={}))
     await session.exec(update(Checkin).where(col(Checkin.member_id) == member.id)
                        .values(lat=None, lng=None))
+    await session.exec(update(GroupMembership).where(
+        col(GroupMembership.member_id) == member.id, col(GroupMembership.left_at).is_(None)
+    ).values(left_at=now))
     member.openid = placeholder
     member.name = member.mobile = member.platform = None
     member.industry = member.party_status = None

@@ -30,7 +30,7 @@ CLOSE_REASONS = ("重复", "非职责范围", "无法处理")
 ALLOWED = {
     ACCEPTED: {DISPATCHED, IN_PROGRESS, RESOLVED, CLOSED},
     DISPATCHED: {IN_PROGRESS, RESOLVED, CLOSED},
-    IN_PROGRESS: {IN_PROGRESS, RESOLVED, CLOSED},
+    IN_PROGRESS: {RESOLVED, CLOSED},
     RESOLVED: {IN_PROGRESS},
     CLOSED: set(),
 }
@@ -167,13 +167,16 @@ async def by_ticket(session: AsyncSession, ticket: str, lock: bool = False) -> R
 
 
 async def find_duplicate(session: AsyncSession, category: str, point: geo.Point,
-                         now: datetime) -> Report | None:
-    """An open report of the same category within 50 m, made in the last 7 days."""
+                         now: datetime, member_id: int | None = None) -> Report | None:
+    """An open report of the same category within 50 m, made in the last 7 days by someone
+    else (one's own report is not offered for backing)."""
     min_lat, max_lat, min_lng, max_lng = geo.bbox(point, DUPLICATE_RADIUS_M)
     stmt = select(Report).where(
         col(Report.status).in_(OPEN), Report.category == category,
         col(Report.created_at) >= now - DUPLICATE_WINDOW,
         col(Report.lat).between(min_lat, max_lat), col(Report.lng).between(min_lng, max_lng))
+    if member_id is not None:
+        stmt = stmt.where(Report.member_id != member_id)
     near = [(geo.distance_m(point, geo.Point(r.lat or 0, r.lng or 0)), r)
             for r in (await session.exec(stmt)).all()]
     near = [(d, r) for d, r in near if d <= DUPLICATE_RADIUS_M]
@@ -313,7 +316,7 @@ async def move(session: AsyncSession, report: Report, to_status: str, actor: str
     if to_status == RESOLVED:
         report.resolved_at = now
         reporter = await session.get(Member, report.member_id)
-        if reporter is not None:
+        if reporter is not None and report.reopened == 0:  # +3 once, however often reopened
             reporter.points += POINTS_RESOLVED
             session.add(reporter)
     event = await _event(session, report, to_status, actor, note, now)

@@ -100,3 +100,57 @@ async def test_a_retried_notice_request_sends_once(bot: Bot, sessions) -> None:
     assert len({(await r.json())["id"] for r in racing}) == 1
     async with sessions() as s:
         assert len((await s.exec(select(Push))).all()) == 2  # two notices, one push each
+
+
+async def test_report_lifecycle_edges(make_bot: BotFactory, sessions) -> None:
+    from models import grid as grids
+    from tests.test_reports import HT_SQUARE, collection, feature, file_report, officer, ticket_of
+
+    bot = await make_bot(background=False)
+    await officer(bot, sessions, "officer-e", "o-off-e")
+    async with sessions() as s, s.begin():
+        await grids.import_grids(s, collection(feature("HT", "湖塘网格", HT_SQUARE,
+                                                       ["officer-e"])), bot.clock.now())
+    rider, off = bot.phone("o-edge"), bot.phone("o-off-e")
+    await rider.register()
+    ticket = ticket_of(await file_report(bot, "o-edge"))
+    await off.say(f"处理 {ticket} 已派人")
+    # A double tap is refused, not a second event and push.
+    assert await off.say(f"处理 {ticket} 已派人") == T.CANNOT_MOVE.format(
+        ticket=ticket, status="处理中", to="处理中")
+    # Reopening and resolving again does not earn the points again.
+    for _ in range(3):
+        await off.say(f"办结 {ticket} 好了")
+        await rider.say(f"未解决 {ticket}")
+    async with sessions() as s:
+        points = (await s.exec(select(Member.points).where(Member.openid == "o-edge"))).one()
+    assert points == 2 + 3
+    # One's own open report nearby is not offered for backing: a new one is filed.
+    again = await file_report(bot, "o-edge", text="路灯又坏了一盏")
+    assert again.startswith("✅ 已受理")
+    assert await rider.say("评价") == T.RATE_USAGE
+    assert await rider.say(f"评价 {ticket}") == T.RATE_USAGE
+    assert await rider.say("未解决") == T.REOPEN_USAGE
+    # A location at the photo step: the question again, without "reply in text".
+    await rider.say("上报")
+    await rider.say("桥下积水过不去")
+    reply = await rider.send(bot.peer.location("o-edge", 31.70, 119.95))
+    assert reply.startswith(T.REPORT_ASK_PHOTO) and T.DIALOG_NEEDS_TEXT not in reply
+    resp = await bot.client.get("/api/v1/reports/stats?to=9999-12-31", headers=API)
+    assert resp.status == 400
+
+
+async def test_an_erased_member_leaves_their_group(make_bot: BotFactory, sessions) -> None:
+    from models import group as groups
+
+    bot = await make_bot(background=False)
+    async with sessions() as s, s.begin():
+        code = (await groups.create(s, "测试党小组", "外卖送餐", bot.clock.now())).code
+    a, b = bot.phone("o-ga"), bot.phone("o-gb")
+    for p, name in ((a, "甲一"), (b, "乙二")):
+        await p.register(name=name)
+        await p.say(f"加入小组 {code}")
+    assert await a.say("加入小组 AB") == T.GROUP_UNKNOWN.format(code="AB")
+    await b.say("注销")
+    await b.say("确认注销")
+    assert "成员 1 人" in await a.say("我的小组")
