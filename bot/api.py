@@ -17,7 +17,7 @@ from models import notice as notices
 from models import outbox
 
 
-def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
     return status(text=json.dumps({"error": message}, ensure_ascii=False),
                   content_type="application/json")
 
@@ -35,7 +35,9 @@ def parse_time(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
 
 
-class NoticeApi:
+class TokenApi:
+    """A part of /api/v1 behind the bearer token from config (until the console's logins)."""
+
     def __init__(self, token: str, sessions: async_sessionmaker[AsyncSession], clock: Clock,
                  services: Any):
         self._token = token
@@ -43,32 +45,38 @@ class NoticeApi:
         self._clock = clock
         self._services = services  # its worker exists once the app has started
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/api/v1/notices", self.create)
-        app.router.add_get("/api/v1/notices/{id:\\d{1,12}}", self.read)
-
     def _authorize(self, request: web.Request) -> None:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
-            raise _error(web.HTTPUnauthorized, "missing or wrong API token")
+            raise json_error(web.HTTPUnauthorized, "missing or wrong API token")
+
+    def _wake_worker(self) -> None:
+        if getattr(self._services, "worker", None):
+            self._services.worker.wake()
+
+
+class NoticeApi(TokenApi):
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/v1/notices", self.create)
+        app.router.add_get("/api/v1/notices/{id:\\d{1,12}}", self.read)
 
     async def create(self, request: web.Request) -> web.Response:
         self._authorize(request)
         try:
             data = await request.json()
         except ValueError:
-            raise _error(web.HTTPBadRequest, "body must be JSON") from None
+            raise json_error(web.HTTPBadRequest, "body must be JSON") from None
         if not isinstance(data, dict):
-            raise _error(web.HTTPBadRequest, "body must be a JSON object")
+            raise json_error(web.HTTPBadRequest, "body must be a JSON object")
         for key in ("title", "body", "audience"):
             if not isinstance(data.get(key), str):
-                raise _error(web.HTTPBadRequest, f"{key} is required (a string)")
+                raise json_error(web.HTTPBadRequest, f"{key} is required (a string)")
         url = data.get("url")
         if url is not None and not isinstance(url, str):
-            raise _error(web.HTTPBadRequest, "url must be a string")
+            raise json_error(web.HTTPBadRequest, "url must be a string")
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > 100:
-            raise _error(web.HTTPBadRequest, "Idempotency-Key is at most 100 characters")
+            raise json_error(web.HTTPBadRequest, "Idempotency-Key is at most 100 characters")
         if key is not None and (again := await self._replay(key)) is not None:
             return web.json_response(again, status=200)
         try:
@@ -79,14 +87,13 @@ class NoticeApi:
                     client_key=key)
                 result = await self._describe(session, notice)
         except notices.NoticeError as exc:
-            raise _error(web.HTTPBadRequest, str(exc)) from None
+            raise json_error(web.HTTPBadRequest, str(exc)) from None
         except IntegrityError:  # the same key, sent twice at once: the other one won
             again = await self._replay(key or "")
             if again is None:
                 raise
             return web.json_response(again, status=200)
-        if getattr(self._services, "worker", None):
-            self._services.worker.wake()
+        self._wake_worker()
         return web.json_response(result, status=201)
 
     async def _replay(self, key: str) -> dict[str, Any] | None:
@@ -99,7 +106,7 @@ class NoticeApi:
         async with self._sessions() as session:
             notice = await notices.get(session, int(request.match_info["id"]))
             if notice is None:
-                raise _error(web.HTTPNotFound, "no such notice")
+                raise json_error(web.HTTPNotFound, "no such notice")
             return web.json_response(await self._describe(session, notice))
 
     @staticmethod

@@ -9,7 +9,6 @@ definitions in the response.
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import re
 from datetime import date, datetime, time, timedelta
@@ -17,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
-from bot.clock import SHANGHAI, Clock
+from bot.api import TokenApi, json_error
+from bot.clock import SHANGHAI
 from models import report as reports
 from models.grid import Grid
 from models.report import Report, ReportBacker, ReportError
@@ -57,10 +56,6 @@ DEFINITIONS = {
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
-def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=_dumps({"error": message}), content_type="application/json")
-
-
 def _iso(when: datetime | None) -> str | None:
     return when.astimezone(SHANGHAI).isoformat() if when else None
 
@@ -68,7 +63,7 @@ def _iso(when: datetime | None) -> str | None:
 def _clean(value: str, name: str, max_len: int = 32) -> str:
     """A query value as text the database can take (no control characters)."""
     if len(value) > max_len or any(ord(c) < 32 for c in value):
-        raise _error(web.HTTPBadRequest, f"{name} is not valid")
+        raise json_error(web.HTTPBadRequest, f"{name} is not valid")
     return value
 
 
@@ -77,7 +72,7 @@ def _int(query: Any, name: str, default: int, low: int, high: int) -> int:
     if raw == "":
         return default
     if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
-        raise _error(web.HTTPBadRequest, f"{name} must be a whole number from {low} to {high}")
+        raise json_error(web.HTTPBadRequest, f"{name} must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -93,28 +88,16 @@ def _day(query: Any, name: str) -> date | None:
             raise ValueError
         return day
     except ValueError:
-        raise _error(web.HTTPBadRequest,
+        raise json_error(web.HTTPBadRequest,
                      f"{name} must be a date as YYYY-MM-DD between 2000 and 2100") from None
 
 
-class ReportApi:
-    def __init__(self, token: str, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 services: Any):
-        self._token = token
-        self._sessions = sessions
-        self._clock = clock
-        self._services = services  # its worker exists once the app has started
-
+class ReportApi(TokenApi):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/reports", self.list_reports)
         app.router.add_get("/api/v1/reports/stats", self.stats)  # before /{ticket}
         app.router.add_get("/api/v1/reports/{ticket}", self.read)
         app.router.add_post("/api/v1/reports/{ticket}/status", self.move)
-
-    def _authorize(self, request: web.Request) -> None:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
-            raise _error(web.HTTPUnauthorized, "missing or wrong API token")
 
     @staticmethod
     def _json(data: Any, status: int = 200) -> web.Response:
@@ -134,7 +117,7 @@ class ReportApi:
         if status := q.get("status", "").strip():
             wanted = [s.strip() for s in status.split(",") if s.strip()]
             if not wanted or any(s not in STATUSES for s in wanted):
-                raise _error(web.HTTPBadRequest, f"status must be one of {', '.join(STATUSES)}")
+                raise json_error(web.HTTPBadRequest, f"status must be one of {', '.join(STATUSES)}")
             conditions.append(col(Report.status).in_(wanted))
         if grid := _clean(q.get("grid", "").strip(), "grid"):
             conditions.append(col(Report.grid_code).is_(None) if grid == DEFAULT_QUEUE
@@ -146,7 +129,7 @@ class ReportApi:
             conditions.append(col(Report.status).not_in(reports.OPEN)
                               | (col(Report.due_at) >= now))
         elif overdue:
-            raise _error(web.HTTPBadRequest, "overdue must be 1 or 0")
+            raise json_error(web.HTTPBadRequest, "overdue must be 1 or 0")
         async with self._sessions() as session:
             total = (await session.exec(select(func.count()).select_from(Report)
                                         .where(*conditions))).one()
@@ -168,11 +151,11 @@ class ReportApi:
     async def _report(self, session: AsyncSession, ticket: str, lock: bool = False) -> Report:
         ticket = ticket.strip().upper()
         if not TICKET.fullmatch(ticket):
-            raise _error(web.HTTPNotFound, "no such report")
+            raise json_error(web.HTTPNotFound, "no such report")
         stmt = select(Report).where(Report.ticket == ticket)
         report = (await session.exec(stmt.with_for_update() if lock else stmt)).first()
         if report is None:
-            raise _error(web.HTTPNotFound, "no such report")
+            raise json_error(web.HTTPNotFound, "no such report")
         return report
 
     async def _describe(self, session: AsyncSession, report: Report) -> dict[str, Any]:
@@ -208,24 +191,24 @@ class ReportApi:
         try:
             data = await request.json()
         except ValueError:
-            raise _error(web.HTTPBadRequest, "body must be JSON") from None
+            raise json_error(web.HTTPBadRequest, "body must be JSON") from None
         if not isinstance(data, dict):
-            raise _error(web.HTTPBadRequest, "body must be a JSON object")
+            raise json_error(web.HTTPBadRequest, "body must be a JSON object")
         to = data.get("status")
         if to not in MOVABLE:
-            raise _error(web.HTTPBadRequest, f"status must be one of {', '.join(MOVABLE)}")
+            raise json_error(web.HTTPBadRequest, f"status must be one of {', '.join(MOVABLE)}")
         note = data.get("note", "")
         if note is None:
             note = ""
         if not isinstance(note, str) or len(note) > NOTE_MAX or "\x00" in note:
-            raise _error(web.HTTPBadRequest, f"note must be a string of at most {NOTE_MAX}"
+            raise json_error(web.HTTPBadRequest, f"note must be a string of at most {NOTE_MAX}"
                                              " characters")
         reason = data.get("reason")
         if to == reports.CLOSED and reason not in reports.CLOSE_REASONS:
-            raise _error(web.HTTPBadRequest, "reason is required to close: "
+            raise json_error(web.HTTPBadRequest, "reason is required to close: "
                                              + ", ".join(reports.CLOSE_REASONS))
         if to != reports.CLOSED and reason is not None:
-            raise _error(web.HTTPBadRequest, "reason is only for 已关闭")
+            raise json_error(web.HTTPBadRequest, "reason is only for 已关闭")
         push = T.REPORT_PUSH_RESOLVED if to == reports.RESOLVED else T.REPORT_PUSH_STATUS
         async with self._sessions() as session, session.begin():
             report = await self._report(session, request.match_info["ticket"], lock=True)
@@ -235,13 +218,12 @@ class ReportApi:
                                    self._clock.now(), push, reason)
             except ReportError as err:
                 if err.reason == "close_reason":
-                    raise _error(web.HTTPBadRequest,
+                    raise json_error(web.HTTPBadRequest,
                                  T.CLOSE_REASON.format(ticket=report.ticket)) from None
-                raise _error(web.HTTPConflict, T.CANNOT_MOVE.format(
+                raise json_error(web.HTTPConflict, T.CANNOT_MOVE.format(
                     ticket=report.ticket, status=was, to=to)) from None
             result = await self._describe(session, report)
-        if getattr(self._services, "worker", None):
-            self._services.worker.wake()
+        self._wake_worker()
         return self._json(result)
 
     # --- numbers ---------------------------------------------------------------------------
@@ -256,9 +238,9 @@ class ReportApi:
         last = _day(q, "to") or now.astimezone(SHANGHAI).date()
         first = _day(q, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
         if first > last:
-            raise _error(web.HTTPBadRequest, "from must not be after to")
+            raise json_error(web.HTTPBadRequest, "from must not be after to")
         if (last - first).days + 1 > MAX_DAYS:
-            raise _error(web.HTTPBadRequest, f"the range may span at most {MAX_DAYS} days")
+            raise json_error(web.HTTPBadRequest, f"the range may span at most {MAX_DAYS} days")
         start = datetime.combine(first, time(0), SHANGHAI)
         end = datetime.combine(last + timedelta(days=1), time(0), SHANGHAI)
         grid = _clean(q.get("grid", "").strip(), "grid")
@@ -270,7 +252,7 @@ class ReportApi:
             if grid:
                 code = None if grid == DEFAULT_QUEUE else grid.upper()
                 if code is not None and code not in names:
-                    raise _error(web.HTTPNotFound, "no such grid")
+                    raise json_error(web.HTTPNotFound, "no such grid")
                 result["grid"] = code
                 result["grid_name"] = names[code] if code else DEFAULT_QUEUE_NAME
                 result["numbers"] = await reports.numbers(session, start, end, now, code or "")
