@@ -50,6 +50,16 @@ class TokenApi:
         if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
             raise json_error(web.HTTPUnauthorized, "missing or wrong API token")
 
+    @staticmethod
+    async def _json_object(request: web.Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise json_error(web.HTTPBadRequest, "body must be JSON") from None
+        if not isinstance(data, dict):
+            raise json_error(web.HTTPBadRequest, "body must be a JSON object")
+        return data
+
     def _wake_worker(self) -> None:
         if getattr(self._services, "worker", None):
             self._services.worker.wake()
@@ -62,12 +72,7 @@ class NoticeApi(TokenApi):
 
     async def create(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        try:
-            data = await request.json()
-        except ValueError:
-            raise json_error(web.HTTPBadRequest, "body must be JSON") from None
-        if not isinstance(data, dict):
-            raise json_error(web.HTTPBadRequest, "body must be a JSON object")
+        data = await self._json_object(request)
         for key in ("title", "body", "audience"):
             if not isinstance(data.get(key), str):
                 raise json_error(web.HTTPBadRequest, f"{key} is required (a string)")

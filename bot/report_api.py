@@ -188,12 +188,7 @@ class ReportApi(TokenApi):
         """{"status": 已派单|处理中|已办结|已关闭, "note": "…",
         "reason": 重复|非职责范围|无法处理 (only for 已关闭)}"""
         self._authorize(request)
-        try:
-            data = await request.json()
-        except ValueError:
-            raise json_error(web.HTTPBadRequest, "body must be JSON") from None
-        if not isinstance(data, dict):
-            raise json_error(web.HTTPBadRequest, "body must be a JSON object")
+        data = await self._json_object(request)
         to = data.get("status")
         if to not in MOVABLE:
             raise json_error(web.HTTPBadRequest, f"status must be one of {', '.join(MOVABLE)}")

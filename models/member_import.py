@@ -9,21 +9,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from bot import texts as T
 from models.member import Member
 from models.profile import PARSERS, InvalidAnswer
 
 COLUMNS = ["openid", "name", "mobile", "industry", "platform", "party_status"]
-REASONS = {
-    "name_digits": "姓名里不能有数字",
-    "name_length": "姓名应为2到20个字",
-    "name_chars": "姓名只能包含汉字或字母",
-    "mobile_digits": "手机号只能是数字",
-    "mobile_length": "手机号应为11位数字",
-    "mobile_prefix": "手机号应以13到19开头",
-    "choice_range": "没有这个序号",
-    "choice_unknown": "不是可选的值",
-    "platform_length": "平台或公司名称应为1到30个字",
-}
 
 
 @dataclass
@@ -55,7 +45,8 @@ def check_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> tuple[list[dict[st
             try:
                 row[key] = parse(value)
             except InvalidAnswer as bad:
-                rejected.append((line, f"{key}: {REASONS.get(bad.reason, bad.reason)}（{value}）"))
+                why = T.INVALID.get(bad.reason, bad.reason).rstrip("。")
+                rejected.append((line, f"{key}: {why}（{value}）"))
                 break
         else:
             clean.append(row)
