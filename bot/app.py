@@ -16,6 +16,7 @@ from bot.api import NoticeApi
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, ping, session_factory
 from bot.gateway import WechatGateway
+from bot.group_api import GroupApi
 from bot.inbound import Inbound
 from bot.jobs import bind_runtime
 from bot.open311 import add_open311_routes
@@ -124,6 +125,7 @@ def create_app(
     WechatGateway(settings, clock, pipeline).add_routes(app)
     NoticeApi(settings.api.token, sessions, clock, services).add_routes(app)
     ReportApi(settings.api.token, sessions, clock, services).add_routes(app)
+    GroupApi(settings.api.token, sessions, clock, services).add_routes(app)
     add_open311_routes(app, sessions, settings, clock)
     app.router.add_get("/healthz", healthz)
     if settings.is_dev if sandbox is None else sandbox:

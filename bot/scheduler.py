@@ -14,6 +14,7 @@ import logging
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bot.clock import SHANGHAI
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 DIGEST_JOB = "reports.digest"
+ACTIVITY_JOB = "activities.duties"
+ACTIVITY_EVERY_S = 30
 
 
 def sync_url(url: str) -> str:
@@ -47,6 +50,8 @@ class Scheduler:
         self._scheduler.add_job("bot.jobs:digest_job", CronTrigger(hour=hour, minute=minute,
                                                                   timezone=SHANGHAI),
                                 id=DIGEST_JOB, replace_existing=True)
+        self._scheduler.add_job("bot.jobs:activity_job", IntervalTrigger(
+            seconds=ACTIVITY_EVERY_S), id=ACTIVITY_JOB, replace_existing=True)
         log.info("scheduler started; overdue digest daily at %s", self._settings.reports.digest_at)
 
     def shutdown(self) -> None:

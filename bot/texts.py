@@ -280,3 +280,31 @@ GROUP_NOTICE_STATS = (
     "已送达 {sent}（客服 {kefu}，模板 {template}）· 发送中 {pending} · 未送达 {failed}"
 )
 GROUP_NOTICE_NONE = "您的小组还没有发过通知。"
+
+# --- group activities (三会一课) -------------------------------------------------------------
+
+HELP_ACTIVITY = "到 / 签到 活动码 / 请假 原因 — 小组活动考勤"
+ACTIVITY_NEW = (
+    "【小组活动】{what}\n活动开始前30分钟起可发送「到」签到（或「签到 {code}」），不能参加请"
+    "发送「请假 原因」。"
+)
+ACTIVITY_MOVED = "【小组活动改期】{what}"
+ACTIVITY_CANCELLED = "【小组活动取消】{what} 已取消。"
+ACTIVITY_REMIND = "【活动提醒】{what}\n开始后发送「到」签到，或「签到 {code}」。"
+ACTIVITY_NEXT = "下次活动：{what}"
+ACTIVITY_PRESENT = "✅ 已签到：{what}\n红色积分 +3 · 现在 {points}"
+ACTIVITY_ALREADY = "您已经签到过这次活动了。"
+ACTIVITY_LEAVE_OK = "已请假：{what}\n原因：{reason}"
+ACTIVITY_NONE = "您的小组现在没有进行中的活动。"
+ACTIVITY_NOT_YET = "「{topic}」还没开始，{opens} 起可以签到。"
+ACTIVITY_UNKNOWN = "没有这个活动码（{code}），请核对。"
+LEAVE_USAGE = "请写上原因，如「请假 今晚在送单，无法参加」。"
+ACTIVITY_ROLL = (
+    "【考勤】{what}\n到会 {np} 人：{present}\n请假 {nl} 人：{leave}\n缺席 {na} 人：{absent}"
+)
+ACTIVITY_ERRORS = {
+    "not_member": "您不是这个小组的成员，不能签到或请假。",
+    "closed": "这次活动现在不在签到时间内（开始前30分钟到结束）。",
+    "cancelled": "这次活动已取消。",
+    "started": "活动已经开始，不能再请假了；能来请发送「到」。",
+}

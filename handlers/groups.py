@@ -12,15 +12,17 @@ from bot.clock import SHANGHAI
 from bot.dialogs import DialogContext, State, StatesGroup
 from bot.inbound import Inbound
 from bot.router import Router, join, text_input, words
+from models import activity as activities
+from models import geo, outbox
 from models import group as groups
 from models import notice as notices
-from models import outbox
+from models.activity import Activity
 from models.group import Joined, PartyGroup
 from models.member import Member
 from models.notice import Notice
 from models.staff import ConsoleUser
 
-router = Router("groups", help=[T.HELP_GROUPS])
+router = Router("groups", help=[T.HELP_GROUPS, T.HELP_ACTIVITY])
 leaders = Router("leaders", help=[T.HELP_LEADER])
 
 CODE = r"(?P<code>[A-Za-z0-9]{1,16})"
@@ -87,13 +89,15 @@ async def move_confirmed(dialog: DialogContext, member: Member, session: AsyncSe
 
 
 @router.words("我的小组", "小组", needs_profile=True)
-async def my_group(member: Member, session: AsyncSession) -> str:
+async def my_group(member: Member, session: AsyncSession, now: datetime) -> str:
     group = await groups.current(session, member)
     if group is None:
         return T.GROUP_NONE
     head = T.GROUP_MINE.format(name=group.name, industry=group.industry,
                                leader=await _leader_name(session, group),
                                count=await groups.member_count(session, group))
+    if (upcoming := await activities.of_member(session, member, now)) is not None:
+        head = join(head, T.ACTIVITY_NEXT.format(what=activities.describe(upcoming)))
     recent = (await session.exec(select(Notice).where(Notice.audience == f"group:{group.code}",
                                                       Notice.status == "sent")
                                  .order_by(col(Notice.id).desc()).limit(3))).all()
@@ -159,3 +163,75 @@ async def notice_stats(staff: ConsoleUser, session: AsyncSession) -> str:
         id=last.id, total=counts["total"], sent=sum(counts["sent"].values()),
         kefu=counts["sent"].get("kefu", 0), template=counts["sent"].get("template", 0),
         pending=counts["pending"], failed=failed)
+
+
+# --- activities: attendance and leave ------------------------------------------------------
+
+
+def _activity_error(err: activities.ActivityError) -> str:
+    return T.ACTIVITY_ERRORS.get(err.reason, T.ERROR)
+
+
+async def _attend(session: AsyncSession, member: Member, activity: Activity | None,
+                  method: str, now: datetime) -> str:
+    if activity is None:
+        return T.ACTIVITY_NONE
+    opens, _ = activity.window()
+    if activity.status == "scheduled" and now < opens:
+        return T.ACTIVITY_NOT_YET.format(
+            topic=activity.topic, opens=opens.astimezone(SHANGHAI).strftime("%m-%d %H:%M"))
+    try:
+        done = await activities.attend(session, activity, member, method, now)
+    except activities.ActivityError as err:
+        return _activity_error(err)
+    if done is activities.Attended.ALREADY:
+        return T.ACTIVITY_ALREADY
+    return T.ACTIVITY_PRESENT.format(what=activities.describe(activity), points=member.points)
+
+
+@router.words("到", "已到", "到了", needs_profile=True)
+async def present(member: Member, session: AsyncSession, now: datetime) -> str:
+    return await _attend(session, member, await activities.of_member(session, member, now),
+                         "word", now)
+
+
+@router.regex(rf"签到\s*{CODE}", needs_profile=True)
+async def present_by_code(code: str, member: Member, session: AsyncSession,
+                          now: datetime) -> str:
+    activity = await activities.by_code(session, code)
+    if activity is None:
+        return T.ACTIVITY_UNKNOWN.format(code=code.upper())
+    return await _attend(session, member, activity, "code", now)
+
+
+@router.scene("act:", needs_profile=True)
+async def present_by_qr(scene_arg: str, member: Member, session: AsyncSession,
+                        now: datetime) -> str:
+    activity = await session.get(Activity, int(scene_arg)) if scene_arg.isdigit() else None
+    if activity is None:
+        return T.ACTIVITY_UNKNOWN.format(code=scene_arg[:16])
+    return await _attend(session, member, activity, "qr", now)
+
+
+@router.regex(r"请假\s*(?P<reason>.*)", needs_profile=True)
+async def ask_leave(reason: str, member: Member, session: AsyncSession, now: datetime) -> str:
+    if not reason.strip():
+        return T.LEAVE_USAGE
+    activity = await activities.of_member(session, member, now)
+    if activity is None:
+        return T.ACTIVITY_NONE
+    try:
+        await activities.ask_leave(session, activity, member, reason.strip(), now)
+    except activities.ActivityError as err:
+        return _activity_error(err)
+    return T.ACTIVITY_LEAVE_OK.format(what=activities.describe(activity), reason=reason.strip())
+
+
+async def attend_by_location(session: AsyncSession, member: Member, point: geo.Point,
+                             now: datetime) -> str | None:
+    """For the location handler: attendance at my group's activity whose place holds the
+    point, inside its window (None when there is none)."""
+    activity = await activities.of_member(session, member, now)
+    if activity is None or not activity.is_open(now) or not activity.holds(point):
+        return None
+    return await _attend(session, member, activity, "location", now)

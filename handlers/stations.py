@@ -103,10 +103,15 @@ async def checkin_by_location(msg: Inbound, member: Member, session: AsyncSessio
         point = incoming_point(msg, settings)
     except geo.BadPoint:
         return T.BAD_LOCATION
+    from handlers.groups import attend_by_location
+
+    attended = await attend_by_location(session, member, point, now)
     hit = await stations.containing(session, point)
     if hit is not None:
-        return await _check_in(session, member, hit.station, now, "location", point,
-                               round(hit.distance_m, 1))
+        return join(attended, await _check_in(session, member, hit.station, now, "location",
+                                              point, round(hit.distance_m, 1)))
+    if attended is not None:
+        return attended
     found = await stations.around(session, point, stations.NEARBY_RADIUS_M, limit=1)
     if not found:
         return T.OUTSIDE_NONE

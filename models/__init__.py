@@ -3,6 +3,7 @@
 Nothing here knows aiohttp or WeChat's wire format.
 """
 
+from models.activity import Activity, Attendance
 from models.checkin import Checkin
 from models.dialog import DialogRow
 from models.grid import Grid
@@ -19,6 +20,8 @@ from models.token import AccessToken
 
 __all__ = [
     "AccessToken",
+    "Activity",
+    "Attendance",
     "BindCode",
     "Checkin",
     "ConsoleUser",

@@ -93,6 +93,49 @@ async def create(session: AsyncSession, name: str, industry: str, now: datetime,
     return group
 
 
+async def regenerate_code(session: AsyncSession, group: PartyGroup) -> str:
+    """A fresh invite code; the old one stops working (a leaked code is retired)."""
+    old = group.code
+    for _ in range(10):
+        code = new_code()
+        if not (await session.exec(select(PartyGroup).where(PartyGroup.code == code))).first():
+            break
+    group.code = code
+    session.add(group)
+    await session.exec(update(ConsoleUser).where(col(ConsoleUser.group_code) == old)
+                       .values(group_code=code))
+    return code
+
+
+async def edit(session: AsyncSession, group: PartyGroup, *, name: str | None = None,
+               industry: str | None = None, description: str | None = None,
+               leader: str | None = None) -> None:
+    if name is not None:
+        name = name.strip()
+        if not 2 <= len(name) <= 40:
+            raise GroupError("name_length")
+        taken = (await session.exec(select(PartyGroup).where(
+            PartyGroup.name == name, PartyGroup.id != group.id))).first()
+        if taken:
+            raise GroupError("name_taken")
+        group.name = name
+    if industry is not None:
+        if industry not in COMMITTEES:
+            raise GroupError("industry")
+        group.industry = industry
+    if description is not None:
+        group.description = description[:500]
+    if leader is not None:
+        user = (await session.exec(select(ConsoleUser).where(ConsoleUser.username == leader))
+                ).first()
+        if user is None or user.role != "leader":
+            raise GroupError("leader")
+        group.leader_id = user.id
+        user.group_code = group.code
+        session.add(user)
+    session.add(group)
+
+
 async def by_code(session: AsyncSession, code: str) -> PartyGroup | None:
     return (await session.exec(select(PartyGroup).where(
         PartyGroup.code == code.strip().upper()))).first()

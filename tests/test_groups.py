@@ -150,3 +150,29 @@ def test_create_group_from_the_command_line(db_url: str) -> None:
     assert bad.returncode == 2 and "行业委员会须为" in bad.stderr
     nobody = run(["create-group", "另一小组", "--industry", "网约车", "--leader", "ghost"], env)
     assert nobody.returncode == 2 and "ghost" in nobody.stderr
+
+
+async def test_groups_through_the_api(two_groups: tuple[Bot, str, str], sessions) -> None:
+    bot, a, _ = two_groups
+    headers = {"Authorization": "Bearer xiaoge-demo-api-token"}
+    made = await bot.client.post("/api/v1/groups", headers=headers, json={
+        "name": "西太湖主播党小组", "industry": "网络主播"})
+    assert made.status == 201
+    bad = await bot.client.post("/api/v1/groups", headers=headers, json={
+        "name": "西太湖主播党小组", "industry": "网络主播"})
+    assert bad.status == 400 and "exists" in (await bad.json())["error"]
+    edited = await bot.client.post(f"/api/v1/groups/{a}", headers=headers, json={
+        "description": "每周三晚线上学习"})
+    assert edited.status == 200 and (await edited.json())["description"] == "每周三晚线上学习"
+    # A leaked code is retired: the old one stops working, the new one joins.
+    fresh = (await (await bot.client.post(f"/api/v1/groups/{a}/regenerate-code",
+                                          headers=headers)).json())["code"]
+    assert fresh != a
+    p = bot.phone("o-late-joiner")
+    await p.register()
+    assert await p.say(f"加入小组 {a}") == T.GROUP_UNKNOWN.format(code=a)
+    assert (await p.say(f"加入小组 {fresh}")).startswith("✅ 已加入")
+    # The leader still leads the group under its new code.
+    assert (await bot.phone("o-leader").say("通知情况")).startswith(T.GROUP_NOTICE_NONE[:4])
+    nobody = await bot.client.post("/api/v1/groups/NOPE99/regenerate-code", headers=headers)
+    assert nobody.status == 404

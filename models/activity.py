@@ -1,0 +1,285 @@
+"""Group activities (三会一课): scheduled, moved or cancelled with word to the members,
+reminded at the configured offsets, attended once (到, 签到 CODE, the act: QR, or a location
+inside the place), with leave (请假) beforehand and a list for the leader afterwards."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from bot.clock import SHANGHAI
+from models import geo, outbox
+from models.base import UTCDateTime, insert_for
+from models.group import GroupMembership, PartyGroup, member_openids
+from models.member import Member
+from models.staff import CODE_ALPHABET
+
+KINDS = ("党员大会", "支委会", "党小组会", "党课")
+OPENS_BEFORE = timedelta(minutes=30)  # attendance opens this long before the start
+POINTS_ATTENDED = 3
+
+
+class ActivityError(ValueError):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Activity(SQLModel, table=True):
+    __tablename__ = "activity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="party_group.id", index=True)
+    code: str = Field(max_length=8, unique=True)  # for 签到 CODE
+    kind: str = Field(max_length=8)
+    topic: str = Field(max_length=60)
+    start_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    end_at: datetime = Field(sa_type=UTCDateTime)
+    place: str = Field(default="", max_length=120)
+    lat: float | None = None  # GCJ-02
+    lng: float | None = None
+    radius_m: int = 200
+    online_url: str | None = Field(default=None, max_length=512)
+    status: str = Field(default="scheduled", max_length=16)  # scheduled, cancelled
+    created_by: str = Field(default="", max_length=80)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+    def window(self) -> tuple[datetime, datetime]:
+        return self.start_at - OPENS_BEFORE, self.end_at
+
+    def is_open(self, now: datetime) -> bool:
+        opens, closes = self.window()
+        return self.status == "scheduled" and opens <= now <= closes
+
+    def holds(self, p: geo.Point) -> bool:
+        return self.lat is not None and self.lng is not None and geo.distance_m(
+            p, geo.Point(self.lat, self.lng)) <= self.radius_m
+
+
+class Attendance(SQLModel, table=True):
+    __tablename__ = "activity_attendance"
+    __table_args__ = (UniqueConstraint("activity_id", "member_id", name="uq_attend_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(foreign_key="activity.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    status: str = Field(max_length=8)  # present, leave
+    reason: str = Field(default="", max_length=200)
+    method: str = Field(default="", max_length=16)  # word, code, qr, location
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Attended(Enum):
+    PRESENT = "present"
+    ALREADY = "already"
+
+
+@dataclass(frozen=True)
+class Roll:
+    present: list[str]
+    leave: list[tuple[str, str]]
+    absent: list[str]
+
+
+def _when(dt: datetime) -> str:
+    return dt.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+
+
+def describe(a: Activity) -> str:
+    place = a.place or (a.online_url or "线上")
+    return f"{a.kind}「{a.topic}」{_when(a.start_at)}-{a.end_at.astimezone(SHANGHAI):%H:%M} {place}"
+
+
+async def _tell(session: AsyncSession, a: Activity, group: PartyGroup, what: str, text: str,
+                now: datetime) -> None:
+    data = {"thing1": a.topic[:20], "time2": _when(a.start_at), "thing3": what[:20]}
+    items = [outbox.Outgoing(o, text, data, a.online_url)
+             for o in await member_openids(session, group.code)]
+    if items:
+        await outbox.enqueue(session, "group_activity",
+                             f"activity:{a.id}:{what}:{int(a.start_at.timestamp())}", items, now)
+
+
+async def schedule(session: AsyncSession, group: PartyGroup, kind: str, topic: str,
+                   start: datetime, end: datetime, now: datetime, *, place: str = "",
+                   point: geo.Point | None = None, radius_m: int = 200,
+                   online_url: str | None = None, by: str = "", text: str = "") -> Activity:
+    if kind not in KINDS:
+        raise ActivityError("kind")
+    if not 2 <= len(topic.strip()) <= 60:
+        raise ActivityError("topic")
+    if start <= now:
+        raise ActivityError("past")
+    if end <= start or end - start > timedelta(hours=12):
+        raise ActivityError("times")
+    for _ in range(10):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        if not (await session.exec(select(Activity).where(Activity.code == code))).first():
+            break
+    a = Activity(group_id=group.id or 0, code=code, kind=kind, topic=topic.strip(),
+                 start_at=start, end_at=end, place=place, lat=point.lat if point else None,
+                 lng=point.lng if point else None, radius_m=radius_m, online_url=online_url,
+                 created_by=by, created_at=now)
+    session.add(a)
+    await session.flush()
+    await _tell(session, a, group, "new", text.format(what=describe(a), code=a.code), now)
+    return a
+
+
+async def move(session: AsyncSession, a: Activity, start: datetime, end: datetime,
+               now: datetime, text: str) -> None:
+    """A new time: the members are told, and the reminders follow the new start."""
+    if a.status != "scheduled":
+        raise ActivityError("cancelled")
+    if start <= now:
+        raise ActivityError("past")
+    if end <= start or end - start > timedelta(hours=12):
+        raise ActivityError("times")
+    a.start_at, a.end_at = start, end
+    session.add(a)
+    group = await session.get(PartyGroup, a.group_id)
+    assert group is not None
+    await _tell(session, a, group, "moved", text.format(what=describe(a)), now)
+
+
+async def cancel(session: AsyncSession, a: Activity, now: datetime, text: str) -> None:
+    if a.status != "scheduled":
+        raise ActivityError("cancelled")
+    a.status = "cancelled"
+    session.add(a)
+    group = await session.get(PartyGroup, a.group_id)
+    assert group is not None
+    await _tell(session, a, group, "cancelled", text.format(what=describe(a)), now)
+
+
+async def of_member(session: AsyncSession, member: Member, now: datetime) -> Activity | None:
+    """The member's group's activity open for attendance now, else the next one."""
+    stmt = (select(Activity)
+            .join(GroupMembership, col(GroupMembership.group_id) == Activity.group_id)
+            .where(GroupMembership.member_id == member.id,
+                   col(GroupMembership.left_at).is_(None), Activity.status == "scheduled",
+                   col(Activity.end_at) >= now)
+            .order_by(col(Activity.start_at)))
+    found = (await session.exec(stmt)).all()
+    return next((a for a in found if a.is_open(now)), found[0] if found else None)
+
+
+async def by_code(session: AsyncSession, code: str) -> Activity | None:
+    return (await session.exec(select(Activity).where(Activity.code == code.upper()))).first()
+
+
+async def in_group(session: AsyncSession, a: Activity, member: Member) -> bool:
+    return (await session.exec(select(GroupMembership.id).where(
+        GroupMembership.group_id == a.group_id, GroupMembership.member_id == member.id,
+        col(GroupMembership.left_at).is_(None)))).first() is not None
+
+
+async def attend(session: AsyncSession, a: Activity, member: Member, method: str,
+                 now: datetime) -> Attended:
+    """Present, once (the database holds the one row); points the first time. Leave asked
+    for beforehand turns into presence."""
+    if not await in_group(session, a, member):
+        raise ActivityError("not_member")
+    if not a.is_open(now):
+        raise ActivityError("closed" if a.status == "scheduled" else "cancelled")
+    row = (await session.exec(select(Attendance).where(
+        Attendance.activity_id == a.id, Attendance.member_id == member.id))).first()
+    if row is not None and row.status == "present":
+        return Attended.ALREADY
+    if row is not None:
+        row.status, row.method, row.at = "present", method, now
+        session.add(row)
+    else:
+        stmt = insert_for(session, Attendance).values(
+            activity_id=a.id, member_id=member.id, status="present", reason="",
+            method=method, at=now).on_conflict_do_nothing(
+            index_elements=["activity_id", "member_id"]).returning(Attendance.id)
+        if (await session.exec(stmt)).first() is None:
+            return Attended.ALREADY
+    member.points += POINTS_ATTENDED
+    session.add(member)
+    return Attended.PRESENT
+
+
+async def ask_leave(session: AsyncSession, a: Activity, member: Member, reason: str,
+                    now: datetime) -> None:
+    if not await in_group(session, a, member):
+        raise ActivityError("not_member")
+    if a.status != "scheduled" or now >= a.start_at:
+        raise ActivityError("started")
+    row = (await session.exec(select(Attendance).where(
+        Attendance.activity_id == a.id, Attendance.member_id == member.id))).first()
+    if row is None:
+        session.add(Attendance(activity_id=a.id or 0, member_id=member.id or 0,
+                               status="leave", reason=reason[:200], method="word", at=now))
+    elif row.status == "leave":
+        row.reason, row.at = reason[:200], now
+        session.add(row)
+
+
+async def roll(session: AsyncSession, a: Activity) -> Roll:
+    """Present, on leave, and absent among those in the group when it ended."""
+    members = (await session.exec(
+        select(Member).join(GroupMembership, col(GroupMembership.member_id) == Member.id)
+        .where(GroupMembership.group_id == a.group_id,
+               col(GroupMembership.joined_at) <= a.end_at,
+               (col(GroupMembership.left_at).is_(None))
+               | (col(GroupMembership.left_at) > a.end_at)))).all()
+    marks = {r.member_id: r for r in (await session.exec(
+        select(Attendance).where(Attendance.activity_id == a.id))).all()}
+    present, leave, absent = [], [], []
+    for m in members:
+        name = m.name or "（已注销）"
+        mark = marks.get(m.id or 0)
+        if mark and mark.status == "present":
+            present.append(name)
+        elif mark:
+            leave.append((name, mark.reason))
+        else:
+            absent.append(name)
+    return Roll(present, leave, absent)
+
+
+# --- what the scheduled job finds to do ----------------------------------------------------
+
+
+async def due_reminders(session: AsyncSession, offsets: Sequence[timedelta], now: datetime,
+                        text: str) -> int:
+    """Queue every reminder whose moment has come and whose activity has not started. A
+    reminder missed while the bot was down goes out late, before the start, never twice
+    (the outbox key holds activity, start and offset); a moved activity is reminded for
+    its new time."""
+    if not offsets:
+        return 0
+    horizon = now + max(offsets)
+    found = (await session.exec(select(Activity).where(
+        Activity.status == "scheduled", col(Activity.start_at) > now,
+        col(Activity.start_at) <= horizon))).all()
+    queued = 0
+    for a in found:
+        group = await session.get(PartyGroup, a.group_id)
+        if group is None:
+            continue
+        # Only the nearest offset that has come: no burst of old reminders at once.
+        due = [o for o in offsets if a.start_at - o <= now]
+        if not due:
+            continue
+        offset = min(due)
+        what = f"remind{int(offset.total_seconds())}"
+        await _tell(session, a, group, what, text.format(what=describe(a), code=a.code), now)
+        queued += 1
+    return queued
+
+
+async def ended_without_roll(session: AsyncSession, now: datetime, since: timedelta
+                             ) -> Sequence[Activity]:
+    return (await session.exec(select(Activity).where(
+        Activity.status == "scheduled", col(Activity.end_at) <= now,
+        col(Activity.end_at) > now - since))).all()
