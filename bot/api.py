@@ -68,7 +68,7 @@ class TokenApi:
 class NoticeApi(TokenApi):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/notices", self.create)
-        app.router.add_get("/api/v1/notices/{id:\\d{1,12}}", self.read)
+        app.router.add_get("/api/v1/notices/{id:\\d{1,9}}", self.read)  # 32-bit ids
 
     async def create(self, request: web.Request) -> web.Response:
         self._authorize(request)

@@ -42,9 +42,10 @@ class GroupApi(TokenApi):
         app.router.add_post("/api/v1/groups/{code}", self.edit_group)
         app.router.add_post("/api/v1/groups/{code}/regenerate-code", self.regenerate)
         app.router.add_post("/api/v1/groups/{code}/activities", self.schedule)
-        app.router.add_get("/api/v1/activities/{id:\\d{1,12}}", self.read)
-        app.router.add_post("/api/v1/activities/{id:\\d{1,12}}/move", self.move)
-        app.router.add_post("/api/v1/activities/{id:\\d{1,12}}/cancel", self.cancel)
+        # Ids are 32-bit integers in the database: longer numbers are simply not found.
+        app.router.add_get("/api/v1/activities/{id:\\d{1,9}}", self.read)
+        app.router.add_post("/api/v1/activities/{id:\\d{1,9}}/move", self.move)
+        app.router.add_post("/api/v1/activities/{id:\\d{1,9}}/cancel", self.cancel)
 
     @staticmethod
     def _times(data: dict[str, Any]) -> tuple[Any, Any]:
@@ -55,6 +56,8 @@ class GroupApi(TokenApi):
                              "start and end must be ISO 8601 times") from None
         if start is None or end is None:
             raise json_error(web.HTTPBadRequest, "start and end are required")
+        if not (2000 <= start.year <= 2100 and 2000 <= end.year <= 2100):
+            raise json_error(web.HTTPBadRequest, "start and end must fall in 2000–2100")
         return start, end
 
     async def create_group(self, request: web.Request) -> web.Response:
@@ -107,10 +110,22 @@ class GroupApi(TokenApi):
         start, end = self._times(data)
         point = None
         if data.get("lat") is not None or data.get("lng") is not None:
+            lat, lng = data.get("lat"), data.get("lng")
             try:
-                point = geo.check(float(data["lat"]), float(data["lng"]))
-            except (KeyError, TypeError, ValueError):
+                if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                           for v in (lat, lng)):
+                    raise ValueError
+                point = geo.check(float(lat), float(lng))  # type: ignore[arg-type]
+            except (OverflowError, ValueError):
                 raise json_error(web.HTTPBadRequest, "lat and lng must be a place") from None
+        url = data.get("online_url")
+        if url is not None and not (isinstance(url, str) and len(url) <= 512
+                                    and url.startswith(("https://", "http://"))):
+            raise json_error(web.HTTPBadRequest,
+                             "online_url must be an http(s) link of at most 512 characters")
+        for key in ("kind", "topic", "place"):
+            if key in data and not isinstance(data[key], str):
+                raise json_error(web.HTTPBadRequest, f"{key} must be a string")
         radius = data.get("radius_m", 200)
         if not isinstance(radius, int) or not 10 <= radius <= 5000:
             raise json_error(web.HTTPBadRequest, "radius_m must be 10 to 5000")
@@ -122,7 +137,7 @@ class GroupApi(TokenApi):
                 a = await activities.schedule(
                     session, group, str(data.get("kind", "")), str(data.get("topic", "")),
                     start, end, self._clock.now(), place=str(data.get("place") or "")[:120],
-                    point=point, radius_m=radius, online_url=data.get("online_url") or None,
+                    point=point, radius_m=radius, online_url=url or None,
                     by="api", text=T.ACTIVITY_NEW)
             except activities.ActivityError as err:
                 raise json_error(web.HTTPBadRequest, ACTIVITY_REASONS[err.reason]) from None

@@ -307,4 +307,5 @@ ACTIVITY_ERRORS = {
     "closed": "这次活动现在不在签到时间内（开始前30分钟到结束）。",
     "cancelled": "这次活动已取消。",
     "started": "活动已经开始，不能再请假了；能来请发送「到」。",
+    "already_present": "您已经签到了，无需请假。",
 }

@@ -207,7 +207,8 @@ async def present_by_code(code: str, member: Member, session: AsyncSession,
 @router.scene("act:", needs_profile=True)
 async def present_by_qr(scene_arg: str, member: Member, session: AsyncSession,
                         now: datetime) -> str:
-    activity = await session.get(Activity, int(scene_arg)) if scene_arg.isdigit() else None
+    plain = scene_arg.isascii() and scene_arg.isdigit() and len(scene_arg) <= 9
+    activity = await session.get(Activity, int(scene_arg)) if plain else None
     if activity is None:
         return T.ACTIVITY_UNKNOWN.format(code=scene_arg[:16])
     return await _attend(session, member, activity, "qr", now)

@@ -48,6 +48,7 @@ class Activity(SQLModel, table=True):
     radius_m: int = 200
     online_url: str | None = Field(default=None, max_length=512)
     status: str = Field(default="scheduled", max_length=16)  # scheduled, cancelled
+    revision: int = 0  # +1 on every move: the pushes of each new time are new pushes
     created_by: str = Field(default="", max_length=80)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -103,8 +104,8 @@ async def _tell(session: AsyncSession, a: Activity, group: PartyGroup, what: str
     items = [outbox.Outgoing(o, text, data, a.online_url)
              for o in await member_openids(session, group.code)]
     if items:
-        await outbox.enqueue(session, "group_activity",
-                             f"activity:{a.id}:{what}:{int(a.start_at.timestamp())}", items, now)
+        await outbox.enqueue(session, "group_activity", f"activity:{a.id}:{what}:r{a.revision}",
+                             items, now)
 
 
 async def schedule(session: AsyncSession, group: PartyGroup, kind: str, topic: str,
@@ -143,6 +144,7 @@ async def move(session: AsyncSession, a: Activity, start: datetime, end: datetim
     if end <= start or end - start > timedelta(hours=12):
         raise ActivityError("times")
     a.start_at, a.end_at = start, end
+    a.revision += 1
     session.add(a)
     group = await session.get(PartyGroup, a.group_id)
     assert group is not None
@@ -216,6 +218,8 @@ async def ask_leave(session: AsyncSession, a: Activity, member: Member, reason: 
         raise ActivityError("started")
     row = (await session.exec(select(Attendance).where(
         Attendance.activity_id == a.id, Attendance.member_id == member.id))).first()
+    if row is not None and row.status == "present":
+        raise ActivityError("already_present")
     if row is None:
         session.add(Attendance(activity_id=a.id or 0, member_id=member.id or 0,
                                status="leave", reason=reason[:200], method="word", at=now))
@@ -225,15 +229,16 @@ async def ask_leave(session: AsyncSession, a: Activity, member: Member, reason: 
 
 
 async def roll(session: AsyncSession, a: Activity) -> Roll:
-    """Present, on leave, and absent among those in the group when it ended."""
-    members = (await session.exec(
-        select(Member).join(GroupMembership, col(GroupMembership.member_id) == Member.id)
-        .where(GroupMembership.group_id == a.group_id,
-               col(GroupMembership.joined_at) <= a.end_at,
-               (col(GroupMembership.left_at).is_(None))
-               | (col(GroupMembership.left_at) > a.end_at)))).all()
+    """Present, on leave, and absent among those in the group when it ended (and anyone
+    who attended, even if they left the group before the end)."""
     marks = {r.member_id: r for r in (await session.exec(
         select(Attendance).where(Attendance.activity_id == a.id))).all()}
+    in_group = (select(GroupMembership.member_id).where(
+        GroupMembership.group_id == a.group_id, col(GroupMembership.joined_at) <= a.end_at,
+        (col(GroupMembership.left_at).is_(None)) | (col(GroupMembership.left_at) > a.end_at)))
+    members = (await session.exec(select(Member).where(
+        col(Member.id).in_(in_group) | col(Member.id).in_(list(marks) or [-1]))
+        .order_by(col(Member.id)))).all()
     present, leave, absent = [], [], []
     for m in members:
         name = m.name or "（已注销）"

@@ -124,7 +124,7 @@ async def edit(session: AsyncSession, group: PartyGroup, *, name: str | None = N
             raise GroupError("industry")
         group.industry = industry
     if description is not None:
-        group.description = description[:500]
+        group.description = description.strip()[:500]
     if leader is not None:
         user = (await session.exec(select(ConsoleUser).where(ConsoleUser.username == leader))
                 ).first()

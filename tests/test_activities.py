@@ -173,3 +173,50 @@ async def test_the_roll_names_leave_and_absence_and_my_group_shows_the_next(grou
     [roll] = await pushes(sessions, f"activity:{a['id']}:roll")
     assert "到会 1 人：甲一" in roll.text and "请假 1 人：乙二（家里有事）" in roll.text
     assert "缺席 1 人：丙三" in roll.text
+
+
+async def test_odd_requests_get_a_4xx(group) -> None:
+    bot, code = group
+    start = bot.clock.now() + timedelta(hours=5)
+    base = {"kind": "党课", "topic": "党课", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat()}
+    too_long = "https://x/" + "a" * 600
+    for extra in ({"online_url": ["x"]}, {"online_url": 5}, {"online_url": too_long},
+                  {"lat": 10**400, "lng": 1}, {"lat": "31", "lng": "119"}, {"topic": ["a"]},
+                  {"start": "9999-12-31T20:00:00-05:00", "end": "9999-12-31T21:00:00-05:00"}):
+        resp = await bot.client.post(f"/api/v1/groups/{code}/activities", headers=API,
+                                     json={**base, **extra})
+        assert resp.status == 400, extra
+    for path in ("/api/v1/activities/999999999999", "/api/v1/notices/999999999999"):
+        assert (await bot.client.get(path, headers=API)).status == 404
+    p = bot.phone("o-m0")
+    for scene in ("act:²", "act:99999999999999999999999", "act:999999999999"):
+        bot.clock.advance(seconds=1)
+        assert (await p.event("SCAN", scene)).startswith("没有这个活动码")
+
+
+async def test_moving_back_and_forth_tells_every_time(group, sessions) -> None:
+    bot, code = group
+    a = await schedule(bot, code, hours_ahead=50)
+    first = bot.clock.now() + timedelta(hours=60)
+    second = bot.clock.now() + timedelta(hours=70)
+    for when in (first, second, first):
+        resp = await bot.client.post(f"/api/v1/activities/{a['id']}/move", headers=API, json={
+            "start": when.isoformat(), "end": (when + timedelta(hours=1)).isoformat()})
+        assert resp.status == 200
+    assert len(await pushes(sessions, f"activity:{a['id']}:moved")) == 9  # 3 moves × 3
+
+
+async def test_leave_after_presence_and_a_leaver_in_the_roll(group, sessions) -> None:
+    bot, code = group
+    a = await schedule(bot, code, hours_ahead=1)
+    bot.clock.advance(minutes=40)
+    m0 = bot.phone("o-m0")
+    assert (await m0.say("到")).startswith("✅ 已签到")
+    assert await m0.say("请假 有事") == T.ACTIVITY_ERRORS["already_present"]
+    await m0.say("退出小组")
+    await m0.say("确认退出")
+    bot.clock.advance(hours=2)
+    await duties(bot)
+    [roll] = await pushes(sessions, f"activity:{a['id']}:roll")
+    assert "到会 1 人：甲一" in roll.text and "缺席 2 人" in roll.text

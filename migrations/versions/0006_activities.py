@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("radius_m", sa.Integer(), nullable=False),
         sa.Column("online_url", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
