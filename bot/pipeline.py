@@ -1,8 +1,8 @@
 """One inbound message, from claim to reply, under WeChat's deadline.
 
-claim the message key → take the user's lock → load member, staff binding and
-dialog → dispatch → save the dialog and the reply with the claim, all in ONE
-transaction. A retry of the same message meets the claim: it waits for the first
+claim the message key → take the user's lock → load member and dialog (the staff
+binding only when a handler asks) → dispatch → save the dialog and the reply with the
+claim, all in ONE transaction. A retry of the same message meets the claim: it waits for the first
 attempt's transaction and gets its stored reply; if the first attempt failed and
 rolled back, the retry claims and runs afresh. Nothing is half-done.
 
@@ -130,14 +130,13 @@ class Pipeline:
         now = self._clock.now()
         await lock_user(session, msg.openid)
         member = await members.get_or_create(session, msg.openid, now)
-        if msg.opens_service_window:
+        if msg.opens_service_window and members.window_needs_update(member, now):
             members.note_inbound(member, now)
         elif msg.opens_event_allowance:
             members.note_interaction(member, now)
         if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
             member.followed = msg.event != "unsubscribe"
         session.add(member)
-        staff = await staff_rules.staff_for(session, msg.openid)
         row, expired = await dialogs.load(
             session, msg.openid, now, self._settings.dialog.idle_timeout
         )
@@ -151,7 +150,7 @@ class Pipeline:
             settings=self._settings,
             member=member,
             dialog=dialog,
-            staff=staff,
+            staff_loader=lambda: staff_rules.staff_for(session, msg.openid),
         )
         reply = await self._dispatcher.dispatch(ctx)
         if dialog.state is not None and (dialog.changed or not msg.is_event):

@@ -64,8 +64,17 @@ class Context:
     settings: Settings
     member: Member
     dialog: DialogContext
-    staff: ConsoleUser | None
+    # The sender's console account, looked up only when a handler needs it (most don't).
+    staff_loader: Callable[[], Awaitable[ConsoleUser | None]] | None = None
     help_lines: list[str] = field(default_factory=list)
+    _staff: ConsoleUser | None = None
+    _staff_loaded: bool = False
+
+    async def staff(self) -> ConsoleUser | None:
+        if not self._staff_loaded:
+            self._staff = await self.staff_loader() if self.staff_loader else None
+            self._staff_loaded = True
+        return self._staff
 
 
 @dataclass(frozen=True)
@@ -288,7 +297,8 @@ class Dispatcher:
         return None
 
     async def _run(self, handler: Handler, ctx: Context, captured: dict[str, Any]) -> str | None:
-        if handler.roles and not _has_role(ctx.staff, handler.roles):
+        staff = await ctx.staff() if handler.roles or "staff" in handler.params else None
+        if handler.roles and not _has_role(staff, handler.roles):
             names = "、".join(ROLES[r] for r in sorted(handler.roles))
             word = ctx.msg.text.split(" ")[0] if ctx.msg.text else ""
             return T.STAFF_ONLY.format(word=word, roles=names)
@@ -302,7 +312,7 @@ class Dispatcher:
             "clock": ctx.clock,
             "now": ctx.now,
             "settings": ctx.settings,
-            "staff": ctx.staff,
+            "staff": staff,
             "help_lines": ctx.help_lines,
             "ctx": ctx,
             **captured,

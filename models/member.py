@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +70,17 @@ async def get_or_create(session: AsyncSession, openid: str, now: datetime) -> Me
 
 async def find(session: AsyncSession, openid: str) -> Member | None:
     return (await session.exec(select(Member).where(Member.openid == openid))).first()
+
+
+WINDOW_SLACK = timedelta(minutes=1)
+
+
+def window_needs_update(member: Member, now: datetime) -> bool:
+    """Writing the window's start at most once a minute (when nothing was spent of it)
+    spares a write per message; the window we compute then ends up to a minute before
+    WeChat's, never after."""
+    return (member.last_inbound_at is None or member.kefu_used > 0
+            or now - member.last_inbound_at >= WINDOW_SLACK)
 
 
 def note_inbound(member: Member, now: datetime) -> None:

@@ -100,3 +100,18 @@ def test_logs_mask_phones_and_hash_openids() -> None:
     _MaskPhones().filter(record)
     assert record.getMessage() == "call 139****5678 from 138****8000"
     assert anon("o-abc") == anon("o-abc") and "o-abc" not in anon("o-abc")
+
+
+def test_the_service_window_is_written_at_most_once_a_minute() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from models.member import Member, window_needs_update
+
+    now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    m = Member(openid="o", created_at=now)
+    assert window_needs_update(m, now)  # never written
+    m.last_inbound_at = now
+    assert not window_needs_update(m, now + timedelta(seconds=59))
+    assert window_needs_update(m, now + timedelta(seconds=60))
+    m.kefu_used = 1  # something was spent: a new message must reset the count at once
+    assert window_needs_update(m, now + timedelta(seconds=1))
