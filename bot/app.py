@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ from bot.pipeline import Pipeline
 from bot.report_api import ReportApi
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.sandbox import create_sandbox
-from bot.scheduler import Scheduler
+from bot.scheduler import SchedulerLeader
 from bot.settings import Settings
 from bot.tokens import SharedToken
 from bot.wechat_api import WechatApi
@@ -42,6 +43,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 CLOCK = web.AppKey("clock", Clock)
 SERVICES = web.AppKey("services", "Services")
+LEADER = web.AppKey("scheduler_leading", threading.Event)
 
 # WeChat retries within seconds; a day of claims is far more than enough.
 CLAIM_RETENTION = timedelta(days=1)
@@ -144,7 +146,9 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # any database failure is "not healthy", never a 500
         log.warning("health check: database unreachable (%s)", type(exc).__name__)
         return web.json_response({"status": "error", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    leading = request.app.get(LEADER)
+    role = "off" if leading is None else ("leader" if leading.is_set() else "standby")
+    return web.json_response({"status": "ok", "database": "ok", "scheduler": role})
 
 
 def _services(background: bool, with_scheduler: bool):
@@ -161,11 +165,12 @@ def _services(background: bool, with_scheduler: bool):
                 loops.append((part, asyncio.create_task(part.run_forever())))
         if with_scheduler:
             bind_runtime(asyncio.get_running_loop(), services)
-            scheduler = Scheduler(app[SETTINGS])
-            await asyncio.to_thread(scheduler.start)
+            scheduler = SchedulerLeader(app[SETTINGS], app[SETTINGS].server.scheduler_takeover_s)
+            scheduler.start()
+            app[LEADER] = scheduler.leading
         yield
         if scheduler:
-            await asyncio.to_thread(scheduler.shutdown)
+            await asyncio.to_thread(scheduler.stop)
         for part, _ in loops:
             part.stop()  # let a pass in flight record what it did
         for _, task in loops:

@@ -10,6 +10,7 @@ grace time, never twice.
 from __future__ import annotations
 
 import logging
+import threading
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -60,3 +61,122 @@ class Scheduler:
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]
+
+
+class _FileLock:
+    """SQLite: one host, so an exclusive lock on a file beside the database does; the
+    kernel drops it when the holding process dies."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._file: object | None = None
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        f = open(self._path, "a")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return False
+        self._file = f
+        return True
+
+    def alive(self) -> bool:
+        return self._file is not None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # type: ignore[attr-defined]
+            self._file = None
+
+
+class _AdvisoryLock:
+    """PostgreSQL: a session-level advisory lock on a connection of its own; PostgreSQL
+    drops it when the holder's connection goes (the process died, or the link broke)."""
+
+    KEY = 7_246_118_312
+
+    def __init__(self, url: str):
+        self._url = url
+        self._conn: object | None = None
+
+    def acquire(self) -> bool:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+        except psycopg.Error:
+            return False
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
+        if not got or not got[0]:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def alive(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute("SELECT 1")  # type: ignore[attr-defined]
+            return True
+        except Exception:
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()  # type: ignore[attr-defined]
+            finally:
+                self._conn = None
+
+
+class SchedulerLeader:
+    """Runs the scheduler in exactly one process of those sharing a database: the one
+    holding the lock. The others wait and try again every `takeover_s` seconds, so when
+    the leader dies another takes over within that time."""
+
+    def __init__(self, settings: Settings, takeover_s: float = 15.0):
+        self._settings = settings
+        self._takeover_s = takeover_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.leading = threading.Event()
+        url = make_url(settings.database.url)
+        if url.get_backend_name() == "sqlite":
+            self._lock: _FileLock | _AdvisoryLock = _FileLock(f"{url.database}.scheduler.lock")
+        else:
+            self._lock = _AdvisoryLock(url.set(drivername="postgresql").render_as_string(
+                hide_password=False))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="scheduler-leader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self._lock.acquire():
+                self._stop.wait(self._takeover_s)
+                continue
+            scheduler = Scheduler(self._settings)
+            try:
+                scheduler.start()
+                self.leading.set()
+                log.info("this instance runs the scheduler")
+                while not self._stop.wait(min(self._takeover_s, 5.0)):
+                    if not self._lock.alive():
+                        log.warning("scheduler lock lost; standing down")
+                        break
+            except Exception:
+                log.exception("scheduler failed; standing down")
+            finally:
+                self.leading.clear()
+                scheduler.shutdown()
+                self._lock.release()

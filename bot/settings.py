@@ -75,6 +75,9 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # Several instances share one scheduler: a standby takes over this long after the
+    # leader dies.
+    scheduler_takeover_s: float = Field(15.0, gt=0, le=60)
 
 
 class DatabaseSettings(_Section):

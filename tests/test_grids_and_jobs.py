@@ -150,3 +150,21 @@ async def test_the_digest_job_is_kept_in_the_database(make_bot: BotFactory, sett
 ])
 def test_sync_url(url: str, expected: str) -> None:
     assert sync_url(url) == expected
+
+
+async def test_one_scheduler_among_several_instances(settings) -> None:
+    import time
+
+    from bot.scheduler import SchedulerLeader
+
+    first, second = SchedulerLeader(settings, 0.3), SchedulerLeader(settings, 0.3)
+    first.start()
+    assert await asyncio.to_thread(first.leading.wait, 10)
+    second.start()
+    await asyncio.sleep(1.0)
+    assert first.leading.is_set() and not second.leading.is_set()
+    started = time.monotonic()
+    await asyncio.to_thread(first.stop)  # the leader goes away
+    assert await asyncio.to_thread(second.leading.wait, 10)
+    assert time.monotonic() - started < 5
+    await asyncio.to_thread(second.stop)

@@ -233,3 +233,49 @@ def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> N
 
     [code] = asyncio.run(codes())
     assert code.scene == "st:HT01" and code.url.startswith("http://weixin.qq.com/q/")
+
+
+def test_a_standby_takes_over_the_scheduler_when_the_leader_dies(db_url: str) -> None:
+    """Two real instances on one database: one runs the scheduler; kill -9 it, and the
+    other takes over."""
+    import json
+
+    ports = [free_port(), free_port()]
+    procs = []
+
+    def health(port: int) -> dict[str, str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return json.loads(r.read())
+
+    try:
+        for port in ports:
+            env = env_for(db_url, port, XIAOGE_SERVER__SCHEDULER_TAKEOVER_S="1")
+            procs.append(subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT,
+                                          env=env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    health(port)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+        time.sleep(2)
+        roles = [health(p)["scheduler"] for p in ports]
+        assert sorted(roles) == ["leader", "standby"], roles
+        leader = roles.index("leader")
+        procs[leader].send_signal(signal.SIGKILL)
+        procs[leader].wait()
+        other = ports[1 - leader]
+        deadline = time.monotonic() + 20
+        while health(other)["scheduler"] != "leader":
+            assert time.monotonic() < deadline, "the standby never took over"
+            time.sleep(0.3)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
