@@ -176,9 +176,10 @@ class Handler:
 
 
 class Router:
-    def __init__(self, name: str, help: Iterable[str] = ()):
+    def __init__(self, name: str, help: Iterable[str] = (), help_roles: Iterable[str] = ()):
         self.name = name
         self.help = list(help)
+        self.help_roles = frozenset(help_roles)  # its help lines are shown to these staff only
         self.handlers: list[Handler] = []
         self.children: list[Router] = []
 
@@ -260,7 +261,7 @@ class Dispatcher:
                 self._by_state.setdefault(h.state, []).append(h)
         self._fallbacks = [h for h in handlers if h.fallback]
         self._profile_gate = profile_gate
-        self.help_lines = [line for r in routers for line in r.help]
+        self._help = [(line, r.help_roles) for r in routers for line in r.help]
 
     @staticmethod
     def _check_params(h: Handler) -> None:
@@ -280,7 +281,6 @@ class Dispatcher:
             yield from self._fallbacks
 
     async def dispatch(self, ctx: Context) -> str | None:
-        ctx.help_lines = self.help_lines
         for handler in self._candidates(ctx):
             captured = handler.match(ctx)
             if captured is None:
@@ -297,7 +297,11 @@ class Dispatcher:
         return None
 
     async def _run(self, handler: Handler, ctx: Context, captured: dict[str, Any]) -> str | None:
-        staff = await ctx.staff() if handler.roles or "staff" in handler.params else None
+        wants_staff = handler.roles or {"staff", "help_lines"} & set(handler.params)
+        staff = await ctx.staff() if wants_staff else None
+        if "help_lines" in handler.params:  # staff words are listed to their staff only
+            ctx.help_lines = [line for line, roles in self._help
+                              if not roles or _has_role(staff, roles)]
         if handler.roles and not _has_role(staff, handler.roles):
             names = "、".join(ROLES[r] for r in sorted(handler.roles))
             word = ctx.msg.text.split(" ")[0] if ctx.msg.text else ""

@@ -126,7 +126,6 @@ COMMAND_WORDS = {
     "我的课程", "取消", "未解决", "绑定", "小组通知", "通知情况", "待办", "个人中心",
 }
 
-HELP_CANCEL = "取消 — 退出当前操作"
 HELP_HELP = "帮助 — 显示本菜单"
 HELP_REGISTER = "注册 — 登记个人信息"
 HELP_PROFILE = "我的 — 资料和红色积分"

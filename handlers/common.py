@@ -7,7 +7,7 @@ from bot.dialogs import ANY_STATE, DialogContext
 from bot.inbound import Inbound
 from bot.router import Router, join
 
-router = Router("common", help=[T.HELP_HELP, T.HELP_CANCEL])
+router = Router("common", help=[T.HELP_HELP])  # 取消 is in the footer
 
 MAX_ECHO = 20
 

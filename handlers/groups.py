@@ -23,7 +23,7 @@ from models.notice import Notice
 from models.staff import ConsoleUser
 
 router = Router("groups", help=[T.HELP_GROUPS, T.HELP_ACTIVITY])
-leaders = Router("leaders", help=[T.HELP_LEADER])
+leaders = Router("leaders", help=[T.HELP_LEADER], help_roles={"leader"})
 
 CODE = r"(?P<code>[A-Za-z0-9]{1,16})"
 

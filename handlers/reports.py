@@ -22,7 +22,7 @@ from models.report import Draft, Report, ReportError
 from models.staff import ConsoleUser
 
 router = Router("reports", help=[T.HELP_REPORT, T.HELP_MY_REPORTS])
-officers = Router("officers", help=[T.HELP_OFFICER])
+officers = Router("officers", help=[T.HELP_OFFICER], help_roles={"officer"})
 
 TICKET = r"(?P<ticket>[Rr]\d{8}-\d{4})"
 DESC_MIN, DESC_MAX = 4, 500

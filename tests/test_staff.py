@@ -85,3 +85,15 @@ async def test_usernames_are_unique_and_passwords_hashed(sessions, clock) -> Non
         with pytest.raises(staff.StaffError) as err:
             await staff.create_user(s, "dup", "leader", "password-123", clock.now())
     assert err.value.reason == "username_taken"
+
+
+async def test_help_lists_staff_words_to_their_staff_only(bot: Bot, sessions) -> None:
+    rider = await bot.phone("o-plain").say("帮助")
+    assert T.HELP_OFFICER not in rider and T.HELP_LEADER not in rider
+    assert T.HELP_BIND in rider and "取消" in rider
+    code = await new_user(sessions, bot.clock, "officer-h", "officer")
+    officer = bot.phone("o-officer-h")
+    await officer.say(f"绑定 {code}")
+    seen = await officer.say("帮助")
+    assert T.HELP_OFFICER in seen and T.HELP_LEADER not in seen
+    assert len(seen.encode()) < 2048  # fits one WeChat message
