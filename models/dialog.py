@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, delete
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime
 
@@ -52,7 +52,3 @@ async def clear(session: AsyncSession, openid: str) -> None:
 async def purge_expired(session: AsyncSession, before: datetime) -> int:
     result = await session.exec(delete(DialogRow).where(DialogRow.updated_at < before))
     return result.rowcount or 0
-
-
-async def count(session: AsyncSession) -> int:
-    return len((await session.exec(select(DialogRow.openid))).all())

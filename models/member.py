@@ -68,10 +68,6 @@ async def get_or_create(session: AsyncSession, openid: str, now: datetime) -> Me
     return (await session.exec(select(Member).where(Member.openid == openid))).one()
 
 
-async def find(session: AsyncSession, openid: str) -> Member | None:
-    return (await session.exec(select(Member).where(Member.openid == openid))).first()
-
-
 WINDOW_SLACK = timedelta(minutes=1)
 
 
