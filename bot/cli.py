@@ -162,8 +162,6 @@ def _read_password() -> str:
 def create_user(
     settings: Settings, name: str, role: str, grid: str | None, group: str | None
 ) -> int:
-    from bot.clock import SystemClock
-    from bot.db import make_engine, session_factory
     from models import staff
 
     try:
@@ -175,14 +173,9 @@ def create_user(
         return 1
 
     async def _create() -> str:
-        engine = make_engine(settings.database.url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                now = SystemClock().now()
-                user = await staff.create_user(session, name, role, password, now, grid, group)
-                return await staff.issue_bind_code(session, user, now)
-        finally:
-            await engine.dispose()
+        async with _transaction(settings) as (session, now):
+            user = await staff.create_user(session, name, role, password, now, grid, group)
+            return await staff.issue_bind_code(session, user, now)
 
     try:
         code = asyncio.run(_create())
@@ -201,6 +194,20 @@ def staff_error_text(reason: str) -> str:
         "short_password": "密码至少8位",
         "username_taken": "用户名已存在",
     }.get(reason, reason)
+
+
+@contextlib.asynccontextmanager
+async def _transaction(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
+    """(session, now) in one transaction on the configured database, for a one-off command."""
+    from bot.clock import SystemClock
+    from bot.db import make_engine, session_factory
+
+    engine = make_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            yield session, SystemClock().now()
+    finally:
+        await engine.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -266,8 +273,6 @@ def format_counts(counts: dict[str, Any]) -> str:
 def import_members(settings: Settings, path: str) -> int:
     import csv
 
-    from bot.clock import SystemClock
-    from bot.db import make_engine, session_factory
     from models.member_import import COLUMNS
     from models.member_import import import_members as do_import
 
@@ -288,13 +293,9 @@ def import_members(settings: Settings, path: str) -> int:
         return 1
 
     async def _run() -> Any:
-        engine = make_engine(settings.database.url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                # A report with rejected rows has written nothing: all or nothing.
-                return await do_import(session, rows, SystemClock().now())
-        finally:
-            await engine.dispose()
+        async with _transaction(settings) as (session, now):
+            # A report with rejected rows has written nothing: all or nothing.
+            return await do_import(session, rows, now)
 
     report = asyncio.run(_run())
     if report.rejected:
@@ -363,8 +364,6 @@ def read_rows(path: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 async def import_stations(settings: Settings, path: str) -> int:
-    from bot.clock import SystemClock
-    from bot.db import make_engine, session_factory
     from models.station_import import COLUMNS, REQUIRED
     from models.station_import import import_stations as do_import
 
@@ -376,13 +375,8 @@ async def import_stations(settings: Settings, path: str) -> int:
     if rows and (missing := [c for c in REQUIRED if c not in rows[0][1]]):
         print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）", file=sys.stderr)
         return 2
-    engine = make_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            report = await do_import(session, rows, settings.checkin.default_radius_m,
-                                     SystemClock().now())
-    finally:
-        await engine.dispose()
+    async with _transaction(settings) as (session, now):
+        report = await do_import(session, rows, settings.checkin.default_radius_m, now)
     if report.rejected:
         print(f"未导入任何驿站：{len(report.rejected)} 行有误。", file=sys.stderr)
         for line, reason in report.rejected:
@@ -398,8 +392,6 @@ async def import_stations(settings: Settings, path: str) -> int:
 
 async def create_group(settings: Settings, name: str, industry: str,
                        leader: str | None) -> int:
-    from bot.clock import SystemClock
-    from bot.db import make_engine, session_factory
     from models import group as groups
 
     reasons = {
@@ -408,15 +400,12 @@ async def create_group(settings: Settings, name: str, industry: str,
         "name_taken": "已有同名小组",
         "leader": f"没有角色为 leader 的控制台账号 {leader}（先用 create-user 创建）",
     }
-    engine = make_engine(settings.database.url)
     try:
-        async with session_factory(engine)() as session, session.begin():
-            group = await groups.create(session, name, industry, SystemClock().now(), leader)
+        async with _transaction(settings) as (session, now):
+            group = await groups.create(session, name, industry, now, leader)
     except groups.GroupError as exc:
         print(f"未创建：{reasons.get(exc.reason, exc.reason)}", file=sys.stderr)
         return 2
-    finally:
-        await engine.dispose()
     print(f"已创建云上党小组「{group.name}」（{group.industry}）。")
     print(f"邀请码：{group.code}（成员发送「加入小组 {group.code}」或扫小组二维码加入）")
     return 0
@@ -435,8 +424,6 @@ def _read_json(path: str) -> Any:
 
 
 async def import_grids(settings: Settings, path: str) -> int:
-    from bot.clock import SystemClock
-    from bot.db import make_engine, session_factory
     from models.grid import import_grids as do_import
 
     try:
@@ -444,12 +431,8 @@ async def import_grids(settings: Settings, path: str) -> int:
     except FileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    engine = make_engine(settings.database.url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            report = await do_import(session, collection, SystemClock().now())
-    finally:
-        await engine.dispose()
+    async with _transaction(settings) as (session, now):
+        report = await do_import(session, collection, now)
     if report.rejected:
         print(f"未导入任何网格：{len(report.rejected)} 处有误。", file=sys.stderr)
         for where, reason in report.rejected:
