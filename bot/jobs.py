@@ -37,10 +37,17 @@ def bind_runtime(loop: asyncio.AbstractEventLoop, services: Services) -> None:
 def _hop(coro_factory) -> None:
     loop = _RUNTIME.get("loop")
     services = _RUNTIME.get("services")
-    if not isinstance(loop, asyncio.AbstractEventLoop) or services is None:
+    if (not isinstance(loop, asyncio.AbstractEventLoop) or services is None
+            or loop.is_closed() or not loop.is_running()):
         log.warning("scheduled job skipped: the bot is not running")
         return
-    future = asyncio.run_coroutine_threadsafe(coro_factory(services), loop)
+    coro = coro_factory(services)
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:  # the loop stopped in between
+        coro.close()
+        log.warning("scheduled job skipped: the bot is stopping")
+        return
     future.result(timeout=300)
 
 
