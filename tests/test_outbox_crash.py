@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
-from sqlmodel import select
 
 from bot.db import make_engine, session_factory
 from models import notice as notices
 from models import outbox
 from models.member import Member
 from models.outbox import Push
-from tests.test_processes import env_for, free_port
+from tests.test_processes import all_rows, env_for, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 240
@@ -75,15 +74,6 @@ async def seed(url: str) -> str:
         await engine.dispose()
 
 
-async def outbox_rows(url: str) -> list[Push]:
-    engine = make_engine(url)
-    try:
-        async with session_factory(engine)() as session:
-            return list((await session.exec(select(Push))).all())
-    finally:
-        await engine.dispose()
-
-
 def start_bot(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -117,7 +107,7 @@ def test_kill_9_mid_fanout_then_restart(db_url: str) -> None:
         bots.append(second)
 
         def settled() -> bool:
-            rows = asyncio.run(outbox_rows(db_url))
+            rows = all_rows(db_url, Push)
             return bool(rows) and all(r.status not in ("pending", "sending") for r in rows)
 
         wait_until(settled, 90, "the restarted bot to finish the fan-out")
@@ -132,7 +122,7 @@ def test_kill_9_mid_fanout_then_restart(db_url: str) -> None:
                     proc.kill()
     assert bots[-1].stderr is not None and "Traceback" not in bots[-1].stderr.read()
 
-    rows = asyncio.run(outbox_rows(db_url))
+    rows = all_rows(db_url, Push)
     assert len(rows) == N and {r.subject for r in rows} == {subject}
     delivered = Counter(m["touser"] for m in messages)
     assert max(delivered.values()) == 1, "a recipient got the notice twice"

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,25 @@ def env_for(db_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOGE_")}
     env.update(XIAOGE_DATABASE__URL=db_url, XIAOGE_SERVER__PORT=str(port), **extra)
     return env
+
+
+def all_rows(url: str, table: Any) -> list[Any]:
+    """Every row of a table, read from a synchronous test (outside any event loop)."""
+    import asyncio
+
+    from sqlmodel import select
+
+    from bot.db import make_engine, session_factory
+
+    async def _read() -> list[Any]:
+        engine = make_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                return list((await session.exec(select(table))).all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_read())
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 60
@@ -182,9 +202,7 @@ def test_pushes_from_the_command_line_reach_the_chat(server: tuple[int, dict[str
 def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> None:
     """In prod, `qrcodes` asks WeChat (here the sandbox, standing alone) for permanent codes
     and remembers each code's URL, so the menu's scan button can find the scene."""
-    import asyncio
 
-    from bot.db import make_engine, session_factory
     from models.qr import QrCode
 
     port = free_port()
@@ -221,17 +239,7 @@ def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> N
         sandbox.wait(timeout=10)
     assert (tmp_path / "qr" / "station-HT01.png").read_bytes().startswith(b"\x89PNG")
 
-    async def codes() -> list[QrCode]:
-        engine = make_engine(db_url)
-        try:
-            async with session_factory(engine)() as s:
-                from sqlmodel import select
-
-                return list((await s.exec(select(QrCode))).all())
-        finally:
-            await engine.dispose()
-
-    [code] = asyncio.run(codes())
+    [code] = all_rows(db_url, QrCode)
     assert code.scene == "st:HT01" and code.url.startswith("http://weixin.qq.com/q/")
 
 

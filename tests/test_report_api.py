@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from bot import texts as T
-from bot.clock import SHANGHAI, FakeClock
+from bot.clock import SHANGHAI
 from bot.report_api import DEFINITIONS
-from bot.settings import Settings
 from models import report as reports
-from tests.conftest import Bot, Sandbox
-from tests.test_open311 import FAR, IN_XY, MOBILE, NAME, OPENID, start_city
+from tests import test_open311
+from tests.conftest import Bot
+from tests.test_open311 import (
+    FAR,
+    IN_XY,
+    MOBILE,
+    NAME,
+    OPENID,
+)
 from tests.test_reports import file_report, pushes, ticket_of
 
-
-@pytest.fixture
-async def city(settings: Settings, clock: FakeClock, sandbox: Sandbox,
-               sessions: Any) -> AsyncIterator[Bot]:
-    bot, client = await start_city(settings, clock, sandbox, sessions)
-    yield bot
-    await client.close()
+city = test_open311.city  # the same fixture: the bot with two grids and their officers
 
 
 class Api:
