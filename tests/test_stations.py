@@ -386,3 +386,23 @@ async def test_my_checkins_and_the_how_to(with_stations: Bot) -> None:
     # Twelve days from 29 November: ten of them in December, a point a day.
     assert lines[0] == T.MY_CHECKINS_HEADER.format(month=10, points=12)
     assert len(lines) == 11  # header + the last 10
+
+
+async def test_the_database_alone_keeps_one_check_in_a_day(sessions, clock) -> None:
+    """Two transactions racing without the per-user lock: the unique constraint decides."""
+    from models import checkin as checkins
+
+    await seed(sessions, clock)
+    async with sessions() as s, s.begin():
+        s.add(Member(openid="o-race-db", created_at=clock.now(), consent_at=clock.now()))
+
+    async def attempt() -> bool:
+        async with sessions() as s, s.begin():
+            member = (await s.exec(select(Member).where(Member.openid == "o-race-db"))).one()
+            station = await stations.by_code(s, "HT01")
+            assert station is not None
+            return (await checkins.check_in(s, member, station, clock.now(), "qr")).created
+
+    results = await asyncio.gather(*(attempt() for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    assert len(await checkin_rows(sessions, "o-race-db")) == 1
