@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import col, select
 
@@ -15,6 +16,7 @@ from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.db import session_factory
 from models import activity as activities
+from models import course as courses
 from models import grid as grids
 from models import group as groups
 from models import outbox
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 _RUNTIME: dict[str, object] = {}  # the running process's loop and services, for the jobs
 
@@ -34,26 +37,28 @@ def bind_runtime(loop: asyncio.AbstractEventLoop, services: Services) -> None:
     _RUNTIME["loop"], _RUNTIME["services"] = loop, services
 
 
-def _hop(coro_factory) -> None:
+def hop(coro_factory: Callable[[Services], Coroutine[Any, Any, R]]) -> R | None:
+    """Run a coroutine on the bot's loop from the scheduler's thread and wait for it;
+    None when the bot is not running."""
     loop = _RUNTIME.get("loop")
     services = _RUNTIME.get("services")
     if (not isinstance(loop, asyncio.AbstractEventLoop) or services is None
             or loop.is_closed() or not loop.is_running()):
         log.warning("scheduled job skipped: the bot is not running")
-        return
+        return None
     coro = coro_factory(services)
     try:
         future = asyncio.run_coroutine_threadsafe(coro, loop)
     except RuntimeError:  # the loop stopped in between
         coro.close()
         log.warning("scheduled job skipped: the bot is stopping")
-        return
-    future.result(timeout=300)
+        return None
+    return future.result(timeout=300)
 
 
 def digest_job() -> None:
     """The daily digest of overdue reports (APScheduler calls this in its thread)."""
-    _hop(lambda services: send_digest(services, services.clock.now()))
+    hop(lambda services: send_digest(services, services.clock.now()))
 
 
 async def send_digest(services: Services, now: datetime) -> int:
@@ -97,7 +102,7 @@ async def send_digest(services: Services, now: datetime) -> int:
 
 def activity_job() -> None:
     """Every half minute: due activity reminders, and the roll for activities just ended."""
-    _hop(lambda services: run_activity_duties(services, services.clock.now()))
+    hop(lambda services: run_activity_duties(services, services.clock.now()))
 
 
 async def run_activity_duties(services: Services, now: datetime) -> tuple[int, int]:
@@ -128,3 +133,54 @@ async def run_activity_duties(services: Services, now: datetime) -> tuple[int, i
     if (reminded or rolls) and services.worker:
         services.worker.wake()
     return reminded, rolls
+
+
+# --- 小哥党校: planning the reminder jobs, and the reminders themselves ---------------------
+
+
+def plan_courses_job() -> None:
+    """Every few seconds in the leader: re-plan the courses changed anywhere."""
+    from bot import scheduler
+
+    if (running := scheduler.current()) is not None:
+        running.plan_courses()
+
+
+async def unplanned_courses(services: Services) -> list[courses.Plan]:
+    async with session_factory(services.engine)() as session:
+        return await courses.unplanned(session, services.settings.school.reminder_offsets,
+                                       services.clock.now())
+
+
+async def mark_courses_planned(services: Services, plans: list[courses.Plan]) -> None:
+    async with session_factory(services.engine)() as session, session.begin():
+        await courses.mark_planned(session, plans)
+
+
+async def plan_soon() -> None:
+    """After a course changed in this process: if it runs the scheduler, re-plan now
+    (otherwise the leader's planning job finds the change within seconds)."""
+    from bot import scheduler
+
+    if (running := scheduler.current()) is not None:
+        await asyncio.to_thread(running.plan_courses)
+
+
+def course_reminder_job(course_id: int, offset_s: int, start_ts: int) -> None:
+    hop(lambda services: send_course_reminder(services, course_id, offset_s, start_ts))
+
+
+async def send_course_reminder(services: Services, course_id: int, offset_s: int,
+                               start_ts: int) -> int | None:
+    """Every enrollee once (the outbox key holds course, offset and start time). Dropped
+    when the course moved, was cancelled, has started, or the offset is no longer set."""
+    if timedelta(seconds=offset_s) not in services.settings.school.reminder_offsets:
+        return None
+    async with session_factory(services.engine)() as session, session.begin():
+        sent = await courses.send_reminder(session, course_id, offset_s, start_ts,
+                                           services.clock.now(), T.COURSE_REMIND)
+    if sent and services.worker:
+        services.worker.wake()
+    log.info("course reminder %s/%ss: %s", course_id, offset_s,
+             "dropped" if sent is None else f"{sent} queued")
+    return sent

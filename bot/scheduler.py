@@ -5,21 +5,31 @@ synchronous, and so it never touches the event loop. Jobs (bot/jobs.py) are
 module-level functions with stable ids that hop onto the loop to do their work.
 Jobs are coalesced, and a run missed while the bot was down is made up within the
 grace time, never twice.
+
+Course reminders are one date job per course and offset. Courses change in any instance;
+each change bumps the course's revision, and the leader's planning job (every few seconds,
+and at once when the change was made in its own process) re-plans the courses whose
+revision it has not planned yet. A reminder job checks at firing time that its course
+still starts when planned, so a stale job never reminds of a wrong time.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bot.clock import SHANGHAI
 from bot.settings import Settings
+from models.course import Plan
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +37,18 @@ JOBS_TABLE = "apscheduler_jobs"
 DIGEST_JOB = "reports.digest"
 ACTIVITY_JOB = "activities.duties"
 ACTIVITY_EVERY_S = 30
+PLAN_JOB = "school.plan"
+PLAN_EVERY_S = 10
+
+_current: Scheduler | None = None  # the scheduler this process runs, when it leads
+
+
+def current() -> Scheduler | None:
+    return _current
+
+
+def reminder_job_id(course_id: int, offset_s: int) -> str:
+    return f"course:{course_id}:remind:{offset_s}"
 
 
 def sync_url(url: str) -> str:
@@ -44,8 +66,10 @@ class Scheduler:
             jobstores={"default": store}, timezone=SHANGHAI,
             job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1})
         self._settings = settings
+        self._plan_lock = threading.Lock()
 
     def start(self) -> None:
+        global _current
         hour, minute = (int(x) for x in self._settings.reports.digest_at.split(":"))
         self._scheduler.start()
         self._scheduler.add_job("bot.jobs:digest_job", CronTrigger(hour=hour, minute=minute,
@@ -53,14 +77,61 @@ class Scheduler:
                                 id=DIGEST_JOB, replace_existing=True)
         self._scheduler.add_job("bot.jobs:activity_job", IntervalTrigger(
             seconds=ACTIVITY_EVERY_S), id=ACTIVITY_JOB, replace_existing=True)
+        self._scheduler.add_job("bot.jobs:plan_courses_job", IntervalTrigger(
+            seconds=PLAN_EVERY_S), id=PLAN_JOB, replace_existing=True,
+            next_run_time=datetime.now(SHANGHAI))  # changes made while none led: now
+        _current = self
         log.info("scheduler started; overdue digest daily at %s", self._settings.reports.digest_at)
 
     def shutdown(self) -> None:
+        global _current
+        if _current is self:
+            _current = None
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
+    def wakeup(self) -> None:
+        """Look at the jobs now (tests move the clock, then call this)."""
+        self._scheduler.wakeup()
+
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]
+
+    def next_runs(self, prefix: str) -> dict[str, object]:
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()
+                if job.id.startswith(prefix)}
+
+    def plan_courses(self) -> int:
+        """Bring the reminder jobs in line with the courses changed since the last plan.
+        Runs in the scheduler's thread (or a worker thread), never on the event loop."""
+        from bot import jobs
+
+        with self._plan_lock:
+            plans = jobs.hop(jobs.unplanned_courses)
+            if not plans:
+                return 0
+            for plan in plans:
+                self._plan(plan)
+            jobs.hop(lambda services: jobs.mark_courses_planned(services, plans))
+            return len(plans)
+
+    def _plan(self, plan: Plan) -> None:
+        wanted = {reminder_job_id(plan.course_id, o): (o, at) for o, at in plan.times}
+        offsets = {int(o.total_seconds()) for o in self._settings.school.reminder_offsets}
+        for offset_s in offsets:
+            job_id = reminder_job_id(plan.course_id, offset_s)
+            if job_id not in wanted:
+                try:
+                    self._scheduler.remove_job(job_id)
+                except JobLookupError:
+                    pass
+        for job_id, (offset_s, at) in wanted.items():
+            # Late is fine until the course starts; after that the reminder is dropped.
+            grace = max(1, plan.start_ts - int(at.timestamp()))
+            self._scheduler.add_job(
+                "bot.jobs:course_reminder_job", DateTrigger(run_date=at),
+                args=[plan.course_id, offset_s, plan.start_ts], id=job_id,
+                replace_existing=True, misfire_grace_time=grace)
 
 
 class _FileLock:

@@ -297,6 +297,7 @@ ACTIVITY_LEAVE_OK = "已请假：{what}\n原因：{reason}"
 ACTIVITY_NONE = "您的小组现在没有进行中的活动。"
 ACTIVITY_NOT_YET = "「{topic}」还没开始，{opens} 起可以签到。"
 ACTIVITY_UNKNOWN = "没有这个活动码（{code}），请核对。"
+ATTEND_UNKNOWN = "没有这个活动码或课程码（{code}），请核对。"
 LEAVE_USAGE = "请写上原因，如「请假 今晚在送单，无法参加」。"
 ACTIVITY_ROLL = (
     "【考勤】{what}\n到会 {np} 人：{present}\n请假 {nl} 人：{leave}\n缺席 {na} 人：{absent}"
@@ -307,4 +308,59 @@ ACTIVITY_ERRORS = {
     "cancelled": "这次活动已取消。",
     "started": "活动已经开始，不能再请假了；能来请发送「到」。",
     "already_present": "您已经签到了，无需请假。",
+}
+
+# --- 小哥党校 -------------------------------------------------------------------------------
+
+HELP_SCHOOL = "课程 / 报名 课程码 / 取消报名 课程码 / 我的课程 — 小哥党校"
+HELP_INSTRUCTOR = "名单 课程码 — 讲师：课程的签到名单"
+COURSE_LIST_HEADER = "【小哥党校】近14天的课程（发送「报名 课程码」报名）："
+COURSE_LIST_LINE = "{code}｜{what}\n  讲师 {instructor} · {hours}学时 · {seats}{mine}"
+COURSE_SEATS = "余{n}座"
+COURSE_FULL = "已满，可候补"
+COURSE_MINE = {"enrolled": " · ✅已报名", "waitlist": " · ⏳候补中"}
+COURSE_LIST_EMPTY = "近14天暂无可报名的课程，请留意通知。"
+COURSE_ENROLLED = (
+    "✅ 报名成功：{code}{what}\n开课前会提醒您；开课前30分钟起扫课程码或发送「签到 {code}」签到。"
+)
+COURSE_WAITLISTED = "课程已满，您已进入候补第{pos}位：{code}{what}\n有人退出时自动递补并通知您。"
+COURSE_ALREADY = "您已报名「{title}」，无需重复报名。"
+COURSE_ALREADY_WAITING = "您已在「{title}」的候补名单中（第{pos}位）。"
+COURSE_WITHDRAWN = "已取消报名：{code}{what}"
+COURSE_LEFT_WAITLIST = "已退出候补：{code}{what}"
+COURSE_UNKNOWN = "没有这个课程码（{code}）。发送「课程」查看可报名的课程。"
+COURSE_ENROL_USAGE = "请在「报名」后写上课程码，如「报名 DX2612A」。发送「课程」查看课程码。"
+COURSE_WITHDRAW_USAGE = "请在「取消报名」后写上课程码，如「取消报名 DX2612A」。"
+COURSE_PROMOTED = "【候补成功】有人退出，您已从候补转为正式报名：{code}{what}"
+COURSE_MOVED = (
+    "【课程改期】{code} 原定 {old} 开课，改为：{what}\n不能参加请发送「取消报名 {code}」。"
+)
+COURSE_CANCELLED = "【课程取消】{code}{what} 已取消，给您带来不便敬请谅解。"
+COURSE_REMIND = (
+    "【上课提醒】{code}{what}\n{opens} 起可扫课程码或发送「签到 {code}」签到。"
+)
+COURSE_PRESENT = "✅ 已签到：{code}{what}\n学时 +{hours} · 红色积分 +5 · 现在 {points}"
+COURSE_ALREADY_PRESENT = "您已经签到过这门课了。"
+COURSE_NOT_YET = "「{title}」还没到签到时间，{opens} 起可以签到。"
+COURSE_MINE_HEADER = "【我的课程】累计学时 {hours}"
+COURSE_MINE_LINE = "{code}｜{what}{state}"
+COURSE_MINE_STATE = {"enrolled": "", "waitlist": " · 候补第{pos}位", "attended": " · ✅已签到"}
+COURSE_MINE_NEXT = "下次提醒：{when}"
+COURSE_MINE_EMPTY = "您还没有报名即将开始的课程。发送「课程」查看可报名的课程。"
+COURSE_ROLL = "【签到名单】{code}{what}\n到课 {np} 人：{present}\n缺课 {na} 人：{absent}{waiting}"
+COURSE_ROLL_WAITING = "\n候补 {nw} 人：{waitlist}"
+COURSE_NOT_YOURS = "这门课不是您讲授的，看不了名单。"
+COURSE_ROLL_USAGE = "请在「名单」后写上课程码，如「名单 DX2612A」。"
+PROFILE_COURSES = "学时：{hours} · 已报名课程 {n} 门"
+PROFILE_NEXT_COURSE = "下节课：{what}"
+PROFILE_GROUP = "小组：{name}"
+COURSE_ERRORS = {
+    "cancelled": "这门课已取消。",
+    "unknown": "这门课还没发布，暂不能报名。",
+    "started": "这门课已经开始或结束，不能再报名或取消了。",
+    "audience_mismatch": "这门课只面向指定的行业或小组，您不在范围内。",
+    "not_enrolled": "您没有报名这门课。",
+    "not_yet": "还没到签到时间（开课前30分钟起）。",
+    "ended": "这门课已经结束，签到已关闭。",
+    "full_walk_in": "这门课已满，您不在报名名单中，不能签到。",
 }

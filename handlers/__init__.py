@@ -10,6 +10,7 @@ from handlers import (
     profile,
     registration,
     reports,
+    school,
     staff,
     stations,
 )
@@ -28,6 +29,8 @@ def build_router() -> Router:
         reports.officers,
         groups.router,
         groups.leaders,
+        school.router,
+        school.instructors,
         staff.router,
         follow.router,
         common.router,

@@ -195,12 +195,16 @@ async def present(member: Member, session: AsyncSession, now: datetime) -> str:
                          "word", now)
 
 
-@router.regex(rf"签到\s*{CODE}", needs_profile=True)
+@router.regex(r"签到\s*(?P<code>[A-Za-z0-9-]{1,16})", needs_profile=True)
 async def present_by_code(code: str, member: Member, session: AsyncSession,
                           now: datetime) -> str:
+    """签到 CODE: a group activity's code, or else a course's (小哥党校)."""
+    from handlers.school import attend_by_code
+
     activity = await activities.by_code(session, code)
     if activity is None:
-        return T.ACTIVITY_UNKNOWN.format(code=code.upper())
+        return (await attend_by_code(session, member, code, "code", now)
+                or T.ATTEND_UNKNOWN.format(code=code.upper()))
     return await _attend(session, member, activity, "code", now)
 
 

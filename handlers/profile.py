@@ -11,6 +11,8 @@ from bot.clock import local
 from bot.dialogs import DialogContext, State, StatesGroup
 from bot.inbound import Inbound
 from bot.router import Router, join, text_input
+from models import course as courses
+from models import group as groups
 from models import member as members
 from models.member import EDITABLE_FIELDS, Member
 from models.profile import PARSERS, InvalidAnswer, mask_mobile, parse_choice
@@ -32,9 +34,16 @@ def _shown(field: str, value: str | None) -> str:
 
 
 @router.words("我的", "个人中心", needs_profile=True)
-async def my_profile(member: Member) -> str:
+async def my_profile(member: Member, session: AsyncSession, now: datetime) -> str:
     assert member.registered_at is not None
-    return T.PROFILE.format(
+    group = await groups.current(session, member)
+    mine = [m for m in await courses.of_member(session, member, now) if m.status == "enrolled"]
+    hours = courses.hours_text(await courses.study_hours(session, member))
+    extra = [T.PROFILE_GROUP.format(name=group.name) if group else None,
+             T.PROFILE_COURSES.format(hours=hours, n=len(mine)),
+             T.PROFILE_NEXT_COURSE.format(what=courses.describe(mine[0].course))
+             if mine else None]
+    return join(T.PROFILE.format(
         name=member.name,
         mobile=mask_mobile(member.mobile),
         industry=member.industry,
@@ -42,7 +51,7 @@ async def my_profile(member: Member) -> str:
         party_status=member.party_status,
         points=member.points,
         registered=local(member.registered_at).strftime("%Y-%m-%d"),
-    )
+    ), *extra)
 
 
 @router.words("修改资料", needs_profile=True)

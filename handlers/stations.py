@@ -104,8 +104,10 @@ async def checkin_by_location(msg: Inbound, member: Member, session: AsyncSessio
     except geo.BadPoint:
         return T.BAD_LOCATION
     from handlers.groups import attend_by_location
+    from handlers.school import attend_by_location as attend_course_by_location
 
-    attended = await attend_by_location(session, member, point, now)
+    attended = join(await attend_by_location(session, member, point, now),
+                    await attend_course_by_location(session, member, point, now)) or None
     hit = await stations.containing(session, point)
     if hit is not None:
         return join(attended, await _check_in(session, member, hit.station, now, "location",

@@ -5,6 +5,7 @@ Nothing here knows aiohttp or WeChat's wire format.
 
 from models.activity import Activity, Attendance
 from models.checkin import Checkin
+from models.course import Course, Enrolment
 from models.dialog import DialogRow
 from models.grid import Grid
 from models.group import GroupMembership, PartyGroup
@@ -25,7 +26,9 @@ __all__ = [
     "BindCode",
     "Checkin",
     "ConsoleUser",
+    "Course",
     "DialogRow",
+    "Enrolment",
     "Grid",
     "GroupMembership",
     "InboundClaim",

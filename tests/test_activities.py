@@ -141,7 +141,7 @@ async def test_attendance_every_way_and_the_roll(group, sessions) -> None:
     assert await m0.say("到") == T.ACTIVITY_ALREADY
     assert (await m1.say(f"签到 {a['code']}")).startswith("✅ 已签到")  # leave turns present
     assert await outsider.say(f"签到 {a['code']}") == T.ACTIVITY_ERRORS["not_member"]
-    assert await m2.say("签到 ZZZZZZ") == T.ACTIVITY_UNKNOWN.format(code="ZZZZZZ")
+    assert await m2.say("签到 ZZZZZZ") == T.ATTEND_UNKNOWN.format(code="ZZZZZZ")
     reply = await m2.send(bot.peer.location("o-m2", 31.7094, 119.9513))
     assert reply.startswith("✅ 已签到")
     bot.clock.advance(minutes=30)  # started

@@ -1,0 +1,123 @@
+"""A course as given by an instructor — a row of the course file, or the API's JSON — checked
+field by field into CourseData. Every reason names the field, in Chinese.
+
+File format (PRODUCT.md): code,title,instructor,start,end,place,lat,lng,radius_m,online_url,
+capacity,hours,audience,status — start/end ISO 8601, Asia/Shanghai unless an offset is given.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from bot.clock import SHANGHAI
+from models import geo
+from models.course import CODE_RE, CourseData, CourseError, check_audience, validate
+from models.member import INDUSTRIES
+
+COLUMNS = ["code", "title", "instructor", "start", "end", "place", "lat", "lng", "radius_m",
+           "online_url", "capacity", "hours", "audience", "status"]
+REQUIRED = ["code", "title", "start", "end", "capacity", "hours"]
+
+
+class BadRow(ValueError):
+    """What is wrong with one course, in Chinese, naming the field."""
+
+
+def _text(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _time(raw: dict[str, Any], key: str) -> datetime:
+    value = raw.get(key)
+    if isinstance(value, datetime):  # YAML reads unquoted times as datetimes
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(_text(raw, key))
+        except ValueError:
+            raise BadRow(f"{key}「{_text(raw, key)}」不是 ISO 8601 时间，"
+                         "如 2026-12-05T19:30") from None
+    when = when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+    if not 2000 <= when.year <= 2100:
+        raise BadRow(f"{key} 须在 2000–2100 年之间")
+    return when
+
+
+def _number(raw: dict[str, Any], key: str, kind: type[int] | type[float]) -> float:
+    value = raw.get(key)
+    if isinstance(value, bool):
+        raise BadRow(f"{key} 须为数字")
+    try:
+        number = float(value) if isinstance(value, int | float) else float(_text(raw, key))
+    except ValueError:
+        raise BadRow(f"{key}「{_text(raw, key)}」不是数字") from None
+    if not math.isfinite(number) or (kind is int and number != int(number)):
+        raise BadRow(f"{key} 须为{'整数' if kind is int else '数字'}")
+    return number
+
+
+REASONS = {
+    "code": "code 须为2–16位大写字母、数字或 -，以字母或数字开头",
+    "title": "title 须为2–60个字",
+    "instructor": "instructor 最长40个字",
+    "end_before_start": "end 须晚于 start",
+    "too_long": "一节课最长12小时（end 离 start 太远）",
+    "online_url": "online_url 须为 http(s) 链接，最长512个字符",
+    "where": "线下课要写 place 和 lat/lng，线上课要写 online_url",
+    "place": "place 最长120个字",
+    "radius": "radius_m 须在 10 到 5000 米之间",
+    "capacity": "capacity 须为 1 到 100000 的整数",
+    "hours": "hours 须大于 0、不超过 24",
+    "status": "status 须为 draft 或 published",
+    "audience": f"audience 须为 all、industry:行业（{'、'.join(INDUSTRIES)}）或 group:小组码",
+    "past": "start 已经过去，不能新建或改到过去的时间",
+    "code_taken": "这个 code 已被占用",
+    "cancelled": "课程已取消，不能再修改",
+    "unpublish": "已发布的课程不能改回 draft；要停课请取消",
+    "ended": "课程已结束",
+}
+
+
+def reason(err: CourseError) -> str:
+    return REASONS.get(err.reason, err.reason)
+
+
+def parse_row(raw: dict[str, Any], default_radius_m: int) -> CourseData:
+    """One course from a file row or a JSON object, or BadRow saying what is wrong."""
+    if missing := [k for k in REQUIRED if not _text(raw, k)]:
+        raise BadRow(f"缺少 {', '.join(missing)}")
+    for key in ("code", "title", "instructor", "place", "online_url", "audience", "status",
+                "description"):
+        if isinstance(raw.get(key), list | dict):
+            raise BadRow(f"{key} 须为文字")
+    code = _text(raw, "code").upper()
+    if not CODE_RE.fullmatch(code):
+        raise BadRow(REASONS["code"])
+    start, end = _time(raw, "start"), _time(raw, "end")
+    point = None
+    if _text(raw, "lat") or _text(raw, "lng"):
+        try:
+            point = geo.check(_number(raw, "lat", float), _number(raw, "lng", float))
+        except (BadRow, ValueError):
+            raise BadRow(f"坐标无效（lat {_text(raw, 'lat')}, lng {_text(raw, 'lng')}）"
+                         ) from None
+    radius = int(_number(raw, "radius_m", int)) if _text(raw, "radius_m") else default_radius_m
+    capacity = _number(raw, "capacity", int)
+    if not 1 <= capacity <= 100_000:
+        raise BadRow(REASONS["capacity"])
+    data = CourseData(
+        code=code, title=_text(raw, "title"), start=start, end=end,
+        instructor=_text(raw, "instructor"), description=_text(raw, "description"),
+        place=_text(raw, "place"), point=point, radius_m=radius,
+        online_url=_text(raw, "online_url") or None, capacity=int(capacity),
+        hours=_number(raw, "hours", float), audience=_text(raw, "audience") or "all",
+        status=(_text(raw, "status") or "published").lower())
+    try:
+        validate(data)
+        check_audience(data.audience)
+    except CourseError as err:
+        raise BadRow(reason(err)) from None
+    return data
