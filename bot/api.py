@@ -72,7 +72,10 @@ class NoticeApi(TokenApi):
 
     async def create(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        data = await self._json_object(request)
+        return await self.create_from(request, await self._json_object(request))
+
+    async def create_from(self, request: web.Request, data: dict[str, Any]) -> web.Response:
+        """A notice from a JSON object (the caller has authorized the request)."""
         for key in ("title", "body", "audience"):
             if not isinstance(data.get(key), str):
                 raise json_error(web.HTTPBadRequest, f"{key} is required (a string)")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.api import NoticeApi
 from bot.clock import Clock, SystemClock
+from bot.course_api import CourseApi
 from bot.db import make_engine, ping, session_factory
 from bot.gateway import WechatGateway
 from bot.group_api import GroupApi
@@ -128,6 +129,7 @@ def create_app(
     NoticeApi(settings.api.token, sessions, clock, services).add_routes(app)
     ReportApi(settings.api.token, sessions, clock, services).add_routes(app)
     GroupApi(settings.api.token, sessions, clock, services).add_routes(app)
+    CourseApi(settings.api.token, sessions, clock, services).add_routes(app)
     add_open311_routes(app, sessions, settings, clock)
     app.router.add_get("/healthz", healthz)
     if settings.is_dev if sandbox is None else sandbox:

@@ -106,14 +106,14 @@ class Scheduler:
         Runs in the scheduler's thread (or a worker thread), never on the event loop."""
         from bot import jobs
 
+        planned = 0
         with self._plan_lock:
-            plans = jobs.hop(jobs.unplanned_courses)
-            if not plans:
-                return 0
-            for plan in plans:
-                self._plan(plan)
-            jobs.hop(lambda services: jobs.mark_courses_planned(services, plans))
-            return len(plans)
+            while plans := jobs.hop(jobs.unplanned_courses):
+                for plan in plans:
+                    self._plan(plan)
+                jobs.hop(lambda services, done=plans: jobs.mark_courses_planned(services, done))
+                planned += len(plans)
+        return planned
 
     def _plan(self, plan: Plan) -> None:
         wanted = {reminder_job_id(plan.course_id, o): (o, at) for o, at in plan.times}

@@ -353,14 +353,6 @@ async def cancel(session: AsyncSession, c: Course, now: datetime, text: str) -> 
                        text.format(what=describe(c), code=c.code), "取消", now)
 
 
-async def notify_enrollees(session: AsyncSession, c: Course, title: str, body: str,
-                           now: datetime, key: str) -> int:
-    """An instructor's notice to the course's enrollees (once per `key`)."""
-    text = f"【课程通知】{c.title}\n{title}\n{body}".strip()
-    return await _tell(session, c, f"course:{c.id}:notice:{key}", text, title, now,
-                       statuses=("enrolled",))
-
-
 # --- members: list, enrol, cancel, waitlist --------------------------------------------------
 
 

@@ -98,6 +98,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         engine = create_async_engine(url)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            await conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))  # jobs too
         await engine.dispose()
 
     asyncio.run(_truncate())

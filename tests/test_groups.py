@@ -17,9 +17,9 @@ from tests.conftest import Bot, BotFactory
 from tests.test_processes import env_for, free_port, run
 
 
-async def leader(bot: Bot, sessions, username: str, openid: str) -> None:
+async def leader(bot: Bot, sessions, username: str, openid: str, role: str = "leader") -> None:
     async with sessions() as s, s.begin():
-        user = await staff.create_user(s, username, "leader", "password-123", bot.clock.now())
+        user = await staff.create_user(s, username, role, "password-123", bot.clock.now())
         code = await staff.issue_bind_code(s, user, bot.clock.now())
     await bot.phone(openid).say(f"绑定 {code}")
 
