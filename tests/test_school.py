@@ -137,8 +137,8 @@ async def test_attendance_by_qr_code_and_location_credits_once(school: Bot, sess
     assert "✅ 已签到：DX2612A" in reply
     far = await d.send(bot.peer.location("o-s3", 31.7094, 119.9513))
     assert "已签到：DX2612A" not in (far or "")  # not enrolled: a location is no attendance
-    # A walk-in with a free seat may attend (the seat is taken for them).
-    assert (await d.say("签到 DX2612A")).startswith("✅ 已签到")
+    # Three seats, three enrolled: a walk-in finds no seat (test_a_walk_in… has one that does).
+    assert await d.say("签到 DX2612A") == T.COURSE_ERRORS["full_walk_in"]
     mine = await a.say("我的课程")
     assert mine.startswith("【我的课程】累计学时 1.5") and "✅已签到" in mine
     async with sessions() as s:
@@ -153,11 +153,12 @@ async def test_attendance_by_qr_code_and_location_credits_once(school: Bot, sess
 
 async def test_a_walk_in_needs_a_free_seat(school: Bot) -> None:
     bot = school
-    await new_course(bot, hours_ahead=1, capacity=1)
-    a, b = bot.phone("o-s0"), bot.phone("o-s1")
+    await new_course(bot, hours_ahead=1, capacity=2)
+    a, b, c = bot.phone("o-s0"), bot.phone("o-s1"), bot.phone("o-s2")
     await a.say("报名 DX2612A")
     bot.clock.advance(minutes=45)
-    assert await b.say("签到 DX2612A") == T.COURSE_ERRORS["full_walk_in"]
+    assert (await b.say("签到 DX2612A")).startswith("✅ 已签到")  # the free seat is theirs
+    assert await c.say("签到 DX2612A") == T.COURSE_ERRORS["full_walk_in"]
     assert (await a.say("签到 DX2612A")).startswith("✅ 已签到")
     assert await b.say("签到 ZZZ9") == T.ATTEND_UNKNOWN.format(code="ZZZ9")
     assert await b.event("SCAN", "crs:ZZZ9") == T.COURSE_UNKNOWN.format(code="ZZZ9")
