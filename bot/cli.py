@@ -52,6 +52,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ist = sub.add_parser("import-stations", help="stations from CSV or YAML, upsert by code")
     ist.add_argument("file")
 
+    ico = sub.add_parser("import-courses", help="小哥党校 courses from CSV or YAML, upsert by code")
+    ico.add_argument("file")
+
     cg = sub.add_parser("create-group", help="a cloud party group; prints its invite code")
     cg.add_argument("name")
     cg.add_argument("--industry", required=True, help="、".join(
@@ -61,7 +64,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     igr = sub.add_parser("import-grids", help="grids from a GeoJSON FeatureCollection")
     igr.add_argument("file")
 
-    qrc = sub.add_parser("qrcodes", help="a PNG QR code per station and group")
+    qrc = sub.add_parser("qrcodes", help="a PNG QR code per station, group and course")
     qrc.add_argument("--out", default="data/qrcodes", metavar="DIR")
 
     chat = sub.add_parser("chat", help="talk to a running bot from the terminal")
@@ -88,8 +91,8 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return migrate(settings)
     if command == "create-user":
         return create_user(settings, args.name, args.role, args.grid, args.group)
-    if command in ("notify", "menu", "import-stations", "import-grids", "qrcodes",
-                   "create-group") and migrate(
+    if command in ("notify", "menu", "import-stations", "import-courses", "import-grids",
+                   "qrcodes", "create-group") and migrate(
             settings, quiet=True) != 0:
         return 1
     if command == "notify":
@@ -101,6 +104,8 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return asyncio.run(push_menu(settings))
     if command == "import-stations":
         return asyncio.run(import_stations(settings, args.file))
+    if command == "import-courses":
+        return asyncio.run(import_courses(settings, args.file))
     if command == "create-group":
         return asyncio.run(create_group(settings, args.name, args.industry, args.leader))
     if command == "import-grids":
@@ -332,9 +337,9 @@ class FileError(Exception):
     """An import file that cannot be read as a whole."""
 
 
-def read_rows(path: str) -> list[tuple[int, dict[str, Any]]]:
+def read_rows(path: str, item: str = "驿站") -> list[tuple[int, dict[str, Any]]]:
     """The rows of a CSV (with a header) or YAML (a list of mappings) file, with their
-    line numbers."""
+    line numbers; `item` names what each row is, for the messages."""
     import csv
 
     import yaml
@@ -351,7 +356,7 @@ def read_rows(path: str) -> list[tuple[int, dict[str, Any]]]:
         except yaml.YAMLError as exc:
             raise FileError(f"{path} 不是有效的 YAML：{exc}") from None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise FileError(f"{path} 应是一个列表，每项是一个驿站（键与 CSV 表头相同）")
+            raise FileError(f"{path} 应是一个列表，每项是一个{item}（键与 CSV 表头相同）")
         lines = [n.start_mark.line + 1 for n in nodes.value] if nodes else []
         return list(zip(lines, data, strict=True))
     try:
@@ -379,6 +384,37 @@ async def import_stations(settings: Settings, path: str) -> int:
         report = await do_import(session, rows, settings.checkin.default_radius_m, now)
     if report.rejected:
         print(f"未导入任何驿站：{len(report.rejected)} 行有误。", file=sys.stderr)
+        for line, reason in report.rejected:
+            print(f"  第{line}行：{reason}", file=sys.stderr)
+        return 2
+    print(f"导入完成：新增 {len(report.added)}，更新 {len(report.changed)}，"
+          f"未变 {len(report.unchanged)}。")
+    for label, codes in (("新增", report.added), ("更新", report.changed)):
+        if codes:
+            print(f"  {label}：{'、'.join(codes)}")
+    return 0
+
+
+async def import_courses(settings: Settings, path: str) -> int:
+    """The running bot plans the reminders of what changed by itself (the courses'
+    revisions) and sends the pushes a move or a promotion queued."""
+    from models.course_import import COLUMNS, REQUIRED
+    from models.course_import import import_courses as do_import
+
+    try:
+        rows = await asyncio.to_thread(read_rows, path, "课程")
+    except FileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if rows and (missing := [c for c in REQUIRED if c not in rows[0][1]]):
+        print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）", file=sys.stderr)
+        return 2
+    async with _transaction(settings) as (session, now):
+        report = await do_import(session, rows, settings.checkin.default_radius_m, now, "cli")
+        if report.rejected:
+            await session.rollback()  # all or nothing
+    if report.rejected:
+        print(f"未导入任何课程：{len(report.rejected)} 行有误。", file=sys.stderr)
         for line, reason in report.rejected:
             print(f"  第{line}行：{reason}", file=sys.stderr)
         return 2
@@ -450,12 +486,13 @@ async def qrcodes(settings: Settings, out: str) -> int:
     from pathlib import Path
 
     import segno
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from bot.db import session_factory
     from bot.wechat_api import WechatError
     from models import qr
     from models import station as stations
+    from models.course import Course
     from models.group import PartyGroup
 
     folder = Path(out)
@@ -467,6 +504,9 @@ async def qrcodes(settings: Settings, out: str) -> int:
                        for s in await stations.all_active(session)]
             targets += [(f"grp:{g.code}", f"group-{g.code}.png")
                         for g in (await session.exec(select(PartyGroup))).all()]
+            targets += [(f"crs:{c.code}", f"course-{c.code}.png")
+                        for c in (await session.exec(select(Course).where(
+                            Course.status == "published").order_by(col(Course.code)))).all()]
         for scene, filename in targets:
             if settings.is_dev:
                 buf = io.BytesIO()

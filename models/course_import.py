@@ -1,5 +1,6 @@
 """A course as given by an instructor — a row of the course file, or the API's JSON — checked
-field by field into CourseData. Every reason names the field, in Chinese.
+field by field into CourseData. Every reason names the field, in Chinese. import-courses
+upserts a whole file by code, all or nothing.
 
 File format (PRODUCT.md): code,title,instructor,start,end,place,lat,lng,radius_m,online_url,
 capacity,hours,audience,status — start/end ISO 8601, Asia/Shanghai unless an offset is given.
@@ -8,12 +9,18 @@ capacity,hours,audience,status — start/end ISO 8601, Asia/Shanghai unless an o
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts as T
 from bot.clock import SHANGHAI
+from models import course as courses
 from models import geo
-from models.course import CODE_RE, CourseData, CourseError, check_audience, validate
+from models.course import CODE_RE, CourseData, CourseError, CourseTexts, check_audience, validate
 from models.member import INDUSTRIES
 
 COLUMNS = ["code", "title", "instructor", "start", "end", "place", "lat", "lng", "radius_m",
@@ -121,3 +128,56 @@ def parse_row(raw: dict[str, Any], default_radius_m: int) -> CourseData:
     except CourseError as err:
         raise BadRow(reason(err)) from None
     return data
+
+
+TEXTS = CourseTexts(moved=T.COURSE_MOVED, promoted=T.COURSE_PROMOTED)
+
+
+@dataclass
+class CourseImport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def import_courses(session: AsyncSession, rows: Iterable[tuple[int, dict[str, Any]]],
+                         default_radius_m: int, now: datetime, by: str = "import"
+                         ) -> CourseImport:
+    """Upsert the file's courses by code: new codes are created, existing ones updated (a
+    moved course tells its enrollees, a publication plans its reminders). All or nothing:
+    every row is tried inside a savepoint, and one bad row — broken, a duplicate code, a new
+    course already started, a change the course refuses — rolls it all back; then the report
+    lists every bad row with its line and nothing else."""
+    report = CourseImport()
+    parsed: list[tuple[int, CourseData]] = []
+    seen: dict[str, int] = {}
+    for line, raw in rows:
+        try:
+            data = parse_row(raw, default_radius_m)
+        except BadRow as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        if data.code in seen:
+            report.rejected.append((line, f"code {data.code} 与第{seen[data.code]}行重复"))
+            continue
+        seen[data.code] = line
+        parsed.append((line, data))
+    savepoint = await session.begin_nested()
+    for line, data in parsed:
+        c = await courses.by_code(session, data.code, lock=True)
+        try:
+            if c is None:
+                await courses.create(session, data, now, by)
+                report.added.append(data.code)
+            elif await courses.update_course(session, c, data, now, TEXTS):
+                report.changed.append(data.code)
+            else:
+                report.unchanged.append(data.code)
+        except CourseError as err:
+            report.rejected.append((line, f"{data.code}：{reason(err)}"))
+    if not report.rejected:
+        await savepoint.commit()
+        return report
+    await savepoint.rollback()
+    return CourseImport(rejected=sorted(report.rejected))

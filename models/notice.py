@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.clock import local
+from models import course as courses
 from models import group as groups
 from models import outbox
 from models.base import UTCDateTime
+from models.course import Enrolment
 from models.member import INDUSTRIES, Member
 
 TITLE_MAX = 40
@@ -86,8 +88,8 @@ def validate(title: str, body: str, url: str | None) -> None:
 async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str]:
     """The openids an audience names: all, industry:NAME, member:OPENID[,OPENID…].
 
-    group:CODE names the group's current members; course:CODE is refused until the school
-    feature exists; an audience of nobody is an error.
+    group:CODE names the group's current members; course:CODE the course's enrollees (not
+    the waitlist); an audience of nobody is an error.
     """
     kind, _, arg = audience.strip().partition(":")
     registered = select(Member.openid).where(
@@ -111,7 +113,14 @@ async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str
             raise NoticeError(f"没有邀请码为 {arg} 的小组")
         openids = await groups.member_openids(session, arg)
     elif kind == "course":
-        raise NoticeError(f"「course:{arg}」：课程功能尚未上线")
+        course = await courses.by_code(session, arg)
+        if course is None:
+            raise NoticeError(f"没有课程码为 {arg} 的课程")
+        openids = (await session.exec(
+            select(Member.openid).join(Enrolment, col(Enrolment.member_id) == Member.id)
+            .where(Enrolment.course_id == course.id, Enrolment.status == "enrolled",
+                   col(Member.erased_at).is_(None))
+            .order_by(col(Enrolment.id)))).all()
     else:
         raise NoticeError(
             "受众须为 all、industry:行业、group:小组码、course:课程码 或 member:openid")

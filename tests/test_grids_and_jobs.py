@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from bot.app import SERVICES
 from bot.jobs import bind_runtime, digest_job
-from bot.scheduler import ACTIVITY_JOB, DIGEST_JOB, JOBS_TABLE, Scheduler, sync_url
+from bot.scheduler import ACTIVITY_JOB, DIGEST_JOB, JOBS_TABLE, PLAN_JOB, Scheduler, sync_url
 from models import geo, staff
 from models import grid as grids
 from tests.conftest import BotFactory
@@ -122,7 +122,7 @@ async def test_the_digest_job_is_kept_in_the_database(make_bot: BotFactory, sett
     bot = await make_bot(background=False)
     first = Scheduler(settings)
     await asyncio.to_thread(first.start)
-    assert sorted(first.job_ids()) == [ACTIVITY_JOB, DIGEST_JOB]
+    assert sorted(first.job_ids()) == [ACTIVITY_JOB, DIGEST_JOB, PLAN_JOB]
     await asyncio.to_thread(first.shutdown)
 
     def stored() -> list[str]:
@@ -132,10 +132,10 @@ async def test_the_digest_job_is_kept_in_the_database(make_bot: BotFactory, sett
         engine.dispose()
         return ids
 
-    assert sorted(await asyncio.to_thread(stored)) == [ACTIVITY_JOB, DIGEST_JOB]  # kept
+    assert sorted(await asyncio.to_thread(stored)) == [ACTIVITY_JOB, DIGEST_JOB, PLAN_JOB]  # kept
     second = Scheduler(settings)  # a restart: the job is taken up again, not doubled
     await asyncio.to_thread(second.start)
-    assert sorted(second.job_ids()) == [ACTIVITY_JOB, DIGEST_JOB]
+    assert sorted(second.job_ids()) == [ACTIVITY_JOB, DIGEST_JOB, PLAN_JOB]
     await asyncio.to_thread(second.shutdown)
 
     # The job itself runs in the scheduler's thread and hops onto the bot's loop.
