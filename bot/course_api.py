@@ -3,6 +3,7 @@ behind the API token. A change to a course's time or status re-plans its reminde
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -14,11 +15,11 @@ from bot import texts as T
 from bot.api import NoticeApi, TokenApi, json_error
 from bot.clock import SHANGHAI
 from models import course as courses
-from models.course import Course, CourseError, CourseTexts, Enrolment
-from models.course_import import BadRow, parse_row, reason
+from models.course import Course, CourseError, Enrolment
+from models.course_import import TEXTS, BadRow, parse_row, reason
 
-TEXTS = CourseTexts(moved=T.COURSE_MOVED, promoted=T.COURSE_PROMOTED)
 CODE = "{code:[A-Za-z0-9-]{1,16}}"
+log = logging.getLogger(__name__)
 STATUS_OF = {"cancelled": web.HTTPConflict, "ended": web.HTTPConflict,
              "unpublish": web.HTTPConflict, "code_taken": web.HTTPConflict}
 
@@ -70,9 +71,14 @@ class CourseApi(TokenApi):
             raise json_error(web.HTTPBadRequest, str(err)) from None
 
     async def _changed(self) -> None:
-        """After a commit: reminders re-planned (here if this process leads), pushes sent."""
+        """After a commit: reminders re-planned (here if this process leads), pushes sent.
+        The change is committed whatever happens here: if planning fails now, the leader's
+        planning job finds the course's new revision within seconds."""
         self._wake_worker()
-        await jobs.plan_soon()
+        try:
+            await jobs.plan_soon()
+        except Exception:
+            log.exception("planning course reminders failed; the planning job will retry")
 
     @staticmethod
     async def _counts(session: Any, c: Course) -> dict[str, int]:

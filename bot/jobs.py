@@ -138,12 +138,30 @@ async def run_activity_duties(services: Services, now: datetime) -> tuple[int, i
 # --- 小哥党校: planning the reminder jobs, and the reminders themselves ---------------------
 
 
+SWEEP_SLACK = timedelta(seconds=30)  # a job this late is taken for lost
+
+
 def plan_courses_job() -> None:
-    """Every few seconds in the leader: re-plan the courses changed anywhere."""
+    """Every few seconds in the leader: re-plan the courses changed anywhere, then send any
+    reminder whose job was lost (a leader killed while running it: APScheduler removes a
+    date job as it starts it)."""
     from bot import scheduler
 
     if (running := scheduler.current()) is not None:
         running.plan_courses()
+    hop(sweep_reminders)
+
+
+async def sweep_reminders(services: Services) -> int:
+    offsets = services.settings.school.reminder_offsets
+    async with session_factory(services.engine)() as session:
+        lost = await courses.overdue_reminders(session, offsets, services.clock.now(),
+                                               SWEEP_SLACK)
+    for course_id, offset_s, start_ts in lost:
+        log.warning("course reminder %s/%ss was never queued; sending it now", course_id,
+                    offset_s)
+        await send_course_reminder(services, course_id, offset_s, start_ts)
+    return len(lost)
 
 
 async def unplanned_courses(services: Services) -> list[courses.Plan]:
@@ -178,7 +196,8 @@ async def send_course_reminder(services: Services, course_id: int, offset_s: int
         return None
     async with session_factory(services.engine)() as session, session.begin():
         sent = await courses.send_reminder(session, course_id, offset_s, start_ts,
-                                           services.clock.now(), T.COURSE_REMIND)
+                                           services.clock.now(), T.COURSE_REMIND,
+                                           services.settings.school.reminder_offsets)
     if sent and services.worker:
         services.worker.wake()
     log.info("course reminder %s/%ss: %s", course_id, offset_s,

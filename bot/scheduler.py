@@ -108,7 +108,9 @@ class Scheduler:
 
         planned = 0
         with self._plan_lock:
-            while plans := jobs.hop(jobs.unplanned_courses):
+            # A scheduler that has stood down keeps jobs only in memory: plan nothing then,
+            # or the course would be marked planned with no job behind it.
+            while self._scheduler.running and (plans := jobs.hop(jobs.unplanned_courses)):
                 for plan in plans:
                     self._plan(plan)
                 jobs.hop(lambda services, done=plans: jobs.mark_courses_planned(services, done))

@@ -321,7 +321,8 @@ COURSE_FULL = "已满，可候补"
 COURSE_MINE = {"enrolled": " · ✅已报名", "waitlist": " · ⏳候补中"}
 COURSE_LIST_EMPTY = "近14天暂无可报名的课程，请留意通知。"
 COURSE_ENROLLED = (
-    "✅ 报名成功：{code}{what}\n开课前会提醒您；开课前30分钟起扫课程码或发送「签到 {code}」签到。"
+    "✅ 报名成功：{code}{what}{link}\n开课前会提醒您；开课前30分钟起发送「签到 {code}」签到"
+    "（线下课也可扫课程码）。"
 )
 COURSE_WAITLISTED = "课程已满，您已进入候补第{pos}位：{code}{what}\n有人退出时自动递补并通知您。"
 COURSE_ALREADY = "您已报名「{title}」，无需重复报名。"
@@ -337,8 +338,9 @@ COURSE_MOVED = (
 )
 COURSE_CANCELLED = "【课程取消】{code}{what} 已取消，给您带来不便敬请谅解。"
 COURSE_REMIND = (
-    "【上课提醒】{code}{what}\n{opens} 起可扫课程码或发送「签到 {code}」签到。"
+    "【上课提醒】{code}{what}{link}\n{opens} 起发送「签到 {code}」签到（线下课也可扫课程码）。"
 )
+COURSE_WHERE = "【上课地点变更】{code}{what}\n新地点：{where}"
 COURSE_PRESENT = "✅ 已签到：{code}{what}\n学时 +{hours} · 红色积分 +5 · 现在 {points}"
 COURSE_ALREADY_PRESENT = "您已经签到过这门课了。"
 COURSE_NOT_YET = "「{title}」还没到签到时间，{opens} 起可以签到。"
@@ -356,11 +358,11 @@ PROFILE_NEXT_COURSE = "下节课：{what}"
 PROFILE_GROUP = "小组：{name}"
 COURSE_ERRORS = {
     "cancelled": "这门课已取消。",
-    "unknown": "这门课还没发布，暂不能报名。",
     "started": "这门课已经开始或结束，不能再报名或取消了。",
     "audience_mismatch": "这门课只面向指定的行业或小组，您不在范围内。",
     "not_enrolled": "您没有报名这门课。",
     "not_yet": "还没到签到时间（开课前30分钟起）。",
     "ended": "这门课已经结束，签到已关闭。",
-    "full_walk_in": "这门课已满，您不在报名名单中，不能签到。",
+    "full_walk_in": "这门课已满，您没有座位（候补未转正），不能签到。",
+    "already_present": "您已经签到上过这门课了，不能再取消报名。",
 }

@@ -99,6 +99,7 @@ async def erase_confirm(
 ) -> str:
     if msg.text not in T.ERASE_WORDS:
         return T.ERASE_ASK_AGAIN
+    await courses.release(session, member, now, T.COURSE_PROMOTED)
     await members.erase(session, member, now)
     dialog.finish()
     return T.ERASE_DONE

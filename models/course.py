@@ -111,7 +111,7 @@ class CourseData:
     start: datetime
     end: datetime
     instructor: str = ""
-    description: str = ""
+    description: str | None = None  # None: keep what the course has (the file has no column)
     place: str = ""
     point: geo.Point | None = None
     radius_m: int = 200
@@ -205,7 +205,8 @@ def _when(dt: datetime) -> str:
 
 
 def describe(c: Course) -> str:
-    where = c.online_url if c.online else c.place
+    """One line for a phone: the link itself goes with the enrolment and the reminder."""
+    where = "线上课" if c.online else c.place
     return f"「{c.title}」{_when(c.start_at)}-{c.end_at.astimezone(SHANGHAI):%H:%M} {where}"
 
 
@@ -225,7 +226,8 @@ async def by_code(session: AsyncSession, code: str, *, lock: bool = False) -> Co
 
 def _apply(c: Course, data: CourseData) -> None:
     c.title, c.instructor = data.title.strip(), data.instructor.strip()
-    c.description = data.description.strip()
+    if data.description is not None:
+        c.description = data.description.strip()[:2000]
     c.place = data.place.strip()
     c.lat = data.point.lat if data.point else None
     c.lng = data.point.lng if data.point else None
@@ -253,19 +255,28 @@ async def create(session: AsyncSession, data: CourseData, now: datetime, by: str
 async def update_course(session: AsyncSession, c: Course, data: CourseData, now: datetime,
                         texts: CourseTexts) -> list[str]:
     """Change a course to `data` (same code): the fields, then publication and the time,
-    each with its consequences. Returns what changed ('fields', 'published', 'moved')."""
+    each with its consequences (a new place or link and a new time are told to the
+    enrollees and the waitlist). Returns what changed ('fields', 'place', 'moved',
+    'published')."""
     validate(data)
     if c.status == "cancelled":
         raise CourseError("cancelled")
     if data.status == "draft" and c.status == "published":
         raise CourseError("unpublish")
     changed: list[str] = []
+    where = (c.place, c.lat, c.lng, c.online_url)
     before = (c.title, c.instructor, c.description, c.place, c.lat, c.lng, c.radius_m,
               c.online_url, c.capacity, c.hours, c.audience)
     _apply(c, data)
     if before != (c.title, c.instructor, c.description, c.place, c.lat, c.lng, c.radius_m,
                   c.online_url, c.capacity, c.hours, c.audience):
         changed.append("fields")
+    if where != (c.place, c.lat, c.lng, c.online_url) and c.status == "published":
+        c.revision += 1
+        await _tell(session, c, f"course:{c.id}:where:r{c.revision}",
+                    texts.where.format(code=c.code, what=describe(c),
+                                       where=c.online_url or c.place), "地点变更", now)
+        changed.append("place")
     if (data.start, data.end) != (c.start_at, c.end_at):
         await move(session, c, data.start, data.end, now, texts.moved)
         changed.append("moved")
@@ -328,6 +339,8 @@ async def move(session: AsyncSession, c: Course, start: datetime, end: datetime,
         raise CourseError("end_before_start")
     if end - start > MAX_LENGTH:
         raise CourseError("too_long")
+    if (start, end) == (c.start_at, c.end_at):
+        return 0  # the same time again (a retried request): nothing to tell
     old = c.start_at
     c.start_at, c.end_at, c.timed_at = start, end, now
     c.revision += 1
@@ -369,6 +382,12 @@ async def may_join(session: AsyncSession, c: Course, member: Member) -> bool:
 async def enrolled_count(session: AsyncSession, c: Course) -> int:
     return (await session.exec(select(func.count()).select_from(Enrolment).where(
         Enrolment.course_id == c.id, Enrolment.status == "enrolled"))).one()
+
+
+async def _lock(session: AsyncSession, c: Course) -> None:
+    """Hold the course row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises) while
+    seats are counted and taken."""
+    await session.exec(select(Course.id).where(Course.id == c.id).with_for_update())
 
 
 async def listing(session: AsyncSession, member: Member, now: datetime) -> list[Seat]:
@@ -441,16 +460,17 @@ async def promote(session: AsyncSession, c: Course, now: datetime, text: str) ->
     free = c.capacity - await enrolled_count(session, c)
     if free <= 0:
         return []
-    heads = (await session.exec(select(Enrolment).where(
-        Enrolment.course_id == c.id, Enrolment.status == "waitlist")
+    heads = (await session.exec(select(Enrolment).join(
+        Member, col(Member.id) == Enrolment.member_id).where(
+        Enrolment.course_id == c.id, Enrolment.status == "waitlist",
+        col(Member.erased_at).is_(None))
         .order_by(col(Enrolment.queued_at), col(Enrolment.id)).limit(free))).all()
     told: list[str] = []
     for row in heads:
         row.status, row.enrolled_at = "enrolled", now
         session.add(row)
         member = await session.get(Member, row.member_id)
-        if member is None or member.erased_at is not None:
-            continue
+        assert member is not None
         subject = f"course:{c.id}:promoted:{row.id}:{int(row.queued_at.timestamp())}"
         await outbox.enqueue(session, PUSH_KIND, subject, [outbox.Outgoing(
             member.openid, text.format(what=describe(c), code=c.code),
@@ -467,6 +487,8 @@ async def withdraw(session: AsyncSession, c: Course, member: Member, now: dateti
     row = await _mine(session, c, member)
     if row is None or row.status == "cancelled":
         raise CourseError("not_enrolled")
+    if row.attended_at is not None:
+        raise CourseError("already_present")
     if c.status == "published" and c.start_at <= now:
         raise CourseError("started")
     was = row.status
@@ -476,6 +498,21 @@ async def withdraw(session: AsyncSession, c: Course, member: Member, now: dateti
     if was == "enrolled":
         await promote(session, c, now, text)
     return was
+
+
+async def release(session: AsyncSession, member: Member, now: datetime, text: str) -> None:
+    """注销: the member's seats and waitlist places in courses not yet started are given
+    up (the waitlist moves up), before the member's data goes."""
+    rows = (await session.exec(select(Enrolment, Course).join(
+        Course, col(Course.id) == Enrolment.course_id).where(
+        Enrolment.member_id == member.id, col(Enrolment.status).in_(("enrolled", "waitlist")),
+        col(Course.start_at) > now))).all()
+    for row, c in rows:
+        await _lock(session, c)
+        row.status, row.enrolled_at = "cancelled", None
+        session.add(row)
+        await session.flush()
+        await promote(session, c, now, text)
 
 
 # --- attendance and study hours ---------------------------------------------------------------
@@ -497,6 +534,7 @@ async def attend(session: AsyncSession, c: Course, member: Member, method: str,
         raise CourseError("ended")
     row = await _mine(session, c, member)
     if row is None or row.status != "enrolled":
+        await _lock(session, c)
         if not await may_join(session, c, member):
             raise CourseError("audience_mismatch")
         if await enrolled_count(session, c) >= c.capacity:
@@ -515,8 +553,9 @@ async def attend(session: AsyncSession, c: Course, member: Member, method: str,
     if result.rowcount != 1:
         return Attended.ALREADY
     await session.refresh(row)
-    member.points += POINTS_ATTENDED
-    session.add(member)
+    await session.exec(update(Member).where(col(Member.id) == member.id).values(
+        points=Member.points + POINTS_ATTENDED))  # type: ignore[call-overload]
+    await session.refresh(member, ["points"])
     return Attended.PRESENT
 
 
@@ -599,19 +638,48 @@ def reminder_subject(c: Course, offset: timedelta) -> str:
 
 
 async def send_reminder(session: AsyncSession, course_id: int, offset_s: int, start_ts: int,
-                        now: datetime, text: str) -> int | None:
+                        now: datetime, text: str, offsets: Sequence[timedelta]) -> int | None:
     """The reminder job's work: every enrollee gets it once, if the course still starts at
-    the planned time and has not started. None when it was dropped (stale or too late)."""
+    the planned time and has not started, and no nearer reminder's moment has come too (after
+    downtime, only the latest one goes). None when it was dropped."""
     c = await session.get(Course, course_id)
     if c is None or c.status != "published" or int(c.start_at.timestamp()) != start_ts:
         return None
     if now >= c.start_at:
         return None
     offset = timedelta(seconds=offset_s)
+    if any(o < offset and at <= now for o, at in reminder_times(c, offsets)):
+        return None
+    link = f"\n{c.online_url}" if c.online_url else ""
     return await _tell(session, c, reminder_subject(c, offset),
-                       text.format(what=describe(c), code=c.code,
+                       text.format(what=describe(c), code=c.code, link=link,
                                    opens=_when(c.window()[0])), "课前提醒", now,
                        statuses=("enrolled",))
+
+
+async def overdue_reminders(session: AsyncSession, offsets: Sequence[timedelta], now: datetime,
+                            slack: timedelta) -> list[tuple[int, int, int]]:
+    """The safety net under the reminder jobs: (course id, offset s, start ts) of every
+    reminder whose moment passed more than `slack` ago, before a start still ahead, that
+    was never queued — a job lost with a crashed leader, or an offset added to the config.
+    Only the latest passed moment of each course counts."""
+    if not offsets:
+        return []
+    found = (await session.exec(select(Course).where(
+        Course.status == "published", col(Course.start_at) > now,
+        col(Course.start_at) <= now + max(offsets)))).all()
+    wanted: dict[str, tuple[int, int, int]] = {}
+    for c in found:
+        passed = [o for o, at in reminder_times(c, offsets) if at <= now - slack]
+        if passed:
+            o = min(passed)
+            wanted[reminder_subject(c, o)] = (c.id or 0, int(o.total_seconds()),
+                                              int(c.start_at.timestamp()))
+    if not wanted:
+        return []
+    done = set((await session.exec(select(outbox.Push.subject).where(
+        col(outbox.Push.subject).in_(list(wanted))).distinct())).all())
+    return [v for k, v in wanted.items() if k not in done]
 
 
 @dataclass(frozen=True)
@@ -651,3 +719,4 @@ async def mark_planned(session: AsyncSession, plans: Sequence[Plan]) -> None:
 class CourseTexts:
     moved: str
     promoted: str
+    where: str

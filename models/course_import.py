@@ -58,9 +58,11 @@ def _number(raw: dict[str, Any], key: str, kind: type[int] | type[float]) -> flo
     if isinstance(value, bool):
         raise BadRow(f"{key} 须为数字")
     try:
-        number = float(value) if isinstance(value, int | float) else float(_text(raw, key))
+        number = float(value) if isinstance(value, int | float) else float(_text(raw, key)[:40])
     except ValueError:
-        raise BadRow(f"{key}「{_text(raw, key)}」不是数字") from None
+        raise BadRow(f"{key}「{_text(raw, key)[:20]}」不是数字") from None
+    except OverflowError:
+        raise BadRow(f"{key} 的数值太大") from None
     if not math.isfinite(number) or (kind is int and number != int(number)):
         raise BadRow(f"{key} 须为{'整数' if kind is int else '数字'}")
     return number
@@ -108,7 +110,7 @@ def parse_row(raw: dict[str, Any], default_radius_m: int) -> CourseData:
     if _text(raw, "lat") or _text(raw, "lng"):
         try:
             point = geo.check(_number(raw, "lat", float), _number(raw, "lng", float))
-        except (BadRow, ValueError):
+        except (BadRow, ValueError, OverflowError):
             raise BadRow(f"坐标无效（lat {_text(raw, 'lat')}, lng {_text(raw, 'lng')}）"
                          ) from None
     radius = int(_number(raw, "radius_m", int)) if _text(raw, "radius_m") else default_radius_m
@@ -117,7 +119,8 @@ def parse_row(raw: dict[str, Any], default_radius_m: int) -> CourseData:
         raise BadRow(REASONS["capacity"])
     data = CourseData(
         code=code, title=_text(raw, "title"), start=start, end=end,
-        instructor=_text(raw, "instructor"), description=_text(raw, "description"),
+        instructor=_text(raw, "instructor"),
+        description=_text(raw, "description") if "description" in raw else None,
         place=_text(raw, "place"), point=point, radius_m=radius,
         online_url=_text(raw, "online_url") or None, capacity=int(capacity),
         hours=_number(raw, "hours", float), audience=_text(raw, "audience") or "all",
@@ -130,7 +133,7 @@ def parse_row(raw: dict[str, Any], default_radius_m: int) -> CourseData:
     return data
 
 
-TEXTS = CourseTexts(moved=T.COURSE_MOVED, promoted=T.COURSE_PROMOTED)
+TEXTS = CourseTexts(moved=T.COURSE_MOVED, promoted=T.COURSE_PROMOTED, where=T.COURSE_WHERE)
 
 
 @dataclass

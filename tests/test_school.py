@@ -261,8 +261,9 @@ async def test_draft_then_publish_and_online_courses(school: Bot) -> None:
     assert await a.say("报名 ONL1") == T.COURSE_UNKNOWN.format(code="ONL1")
     resp = await bot.client.post("/api/v1/courses/ONL1/publish", headers=API)
     assert resp.status == 200 and (await resp.json())["status"] == "published"
-    assert "https://meeting.example.cn/j/123" in await a.say("课程")
-    assert (await a.say("报名 ONL1")).startswith("✅ 报名成功")
+    assert "ONL1｜「新就业群体党员的初心使命」11-30 10:00-12:00 线上课" in await a.say("课程")
+    enrolled = await a.say("报名 ONL1")
+    assert enrolled.startswith("✅ 报名成功") and "https://meeting.example.cn/j/123" in enrolled
 
 
 async def test_instructor_sees_the_roll_on_wechat(school: Bot, sessions) -> None:
@@ -295,3 +296,70 @@ async def test_a_notice_to_the_enrollees(school: Bot, sessions) -> None:
     again = await bot.client.post("/api/v1/courses/DX2612A/notices", headers={
         **API, "Idempotency-Key": "k1"}, json={"title": "带好党员证", "body": "签到时出示"})
     assert again.status == 200 and (await again.json())["id"] == data["id"]
+
+
+async def test_withdrawing_after_attending_is_refused(school: Bot) -> None:
+    bot = school
+    await new_course(bot, hours_ahead=1, capacity=1)
+    a, b = bot.phone("o-s0"), bot.phone("o-s1")
+    await a.say("报名 DX2612A")
+    await b.say("报名 DX2612A")  # waitlist
+    bot.clock.advance(minutes=40)
+    await a.say("签到 DX2612A")
+    assert await a.say("取消报名 DX2612A") == T.COURSE_ERRORS["already_present"]
+    assert "候补第1位" in await b.say("我的课程")  # the seat was not given away
+
+
+async def test_erasing_myself_frees_my_seat_for_the_waitlist(school: Bot, sessions) -> None:
+    bot = school
+    await new_course(bot, capacity=1)
+    a, b = bot.phone("o-s0"), bot.phone("o-s1")
+    await a.say("报名 DX2612A")
+    await b.say("报名 DX2612A")
+    await a.say("注销")
+    await a.say("确认注销")
+    [promoted] = await pushes(sessions, "promoted")
+    assert promoted.openid == "o-s1"
+    data = await (await bot.client.get("/api/v1/courses/DX2612A", headers=API)).json()
+    assert (data["enrolled"], data["waitlist"], data["absent"]) == (1, 0, ["乙二"])
+
+
+async def test_a_repeated_move_tells_once_and_a_new_place_is_told(school: Bot,
+                                                                  sessions) -> None:
+    bot = school
+    await new_course(bot)
+    await bot.phone("o-s0").say("报名 DX2612A")
+    later = (bot.clock.now() + timedelta(hours=72)).astimezone(SHANGHAI)
+    body = {"start": later.isoformat(), "end": (later + timedelta(hours=1)).isoformat()}
+    for _ in range(2):  # a client's retry of the same move
+        resp = await bot.client.post("/api/v1/courses/DX2612A/move", headers=API, json=body)
+        assert resp.status == 200
+    assert len(await pushes(sessions, "moved")) == 1
+    resp = await bot.client.post("/api/v1/courses/DX2612A", headers=API, json={
+        "place": "牛塘红色驿站", "lat": 31.7301, "lng": 119.9022})
+    assert (await resp.json())["changed"] == ["fields", "place"]
+    [where] = await pushes(sessions, ":where:")
+    assert where.text.startswith("【上课地点变更】DX2612A") and "新地点：牛塘红色驿站" in where.text
+    resp = await bot.client.post("/api/v1/courses/DX2612A", headers=API, json={
+        "title": "新就业群体党员的初心使命（二）"})
+    assert (await resp.json())["changed"] == ["fields"]  # no one is told of a title fix
+    assert len(await pushes(sessions, ":where:")) == 1
+
+
+async def test_absurd_numbers_and_types_get_a_400(school: Bot) -> None:
+    bot = school
+    await new_course(bot, "OK1")
+    start = (bot.clock.now() + timedelta(hours=5)).astimezone(SHANGHAI)
+    base = {"code": "BAD2", "title": "一门课", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "capacity": 10, "hours": 1,
+            **PLACE}
+    for extra in ({"capacity": 10**400}, {"hours": 10**400}, {"lat": 10**400},
+                  {"radius_m": "1" * 5000}, {"lat": [31]}, {"capacity": True},
+                  {"start": 5}, {"hours": "NaN"}):
+        resp = await bot.client.post("/api/v1/courses", headers=API, json={**base, **extra})
+        assert resp.status == 400, (extra, await resp.text())
+    for path, body in (("/api/v1/courses/OK1", {"capacity": 10**400}),
+                       ("/api/v1/courses/OK1/move", {"start": [1], "end": 2}),
+                       ("/api/v1/courses/OK1", [1, 2])):
+        resp = await bot.client.post(path, headers=API, json=body)
+        assert resp.status == 400, (path, body, await resp.text())
