@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.api import NoticeApi
 from bot.clock import Clock, SystemClock
+from bot.console import create_console
 from bot.course_api import CourseApi
 from bot.db import make_engine, ping, session_factory
 from bot.gateway import WechatGateway
@@ -131,6 +132,8 @@ def create_app(
     GroupApi(settings.api.token, sessions, clock, services).add_routes(app)
     CourseApi(settings.api.token, sessions, clock, services).add_routes(app)
     add_open311_routes(app, sessions, settings, clock)
+    app.router.add_get("/console", _to_console)
+    app.add_subapp("/console", create_console(settings, sessions, clock, services))
     app.router.add_get("/healthz", healthz)
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
@@ -140,6 +143,10 @@ def create_app(
     app.cleanup_ctx.append(_housekeeping)
     app.on_cleanup.append(_shutdown)
     return app
+
+
+async def _to_console(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/console/")
 
 
 async def healthz(request: web.Request) -> web.Response:

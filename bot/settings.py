@@ -41,6 +41,7 @@ DEMO_CREDENTIALS = {
     "encoding_aes_key": "XiaogeDemoEncodingAesKey0123456789abcdefghi",
 }
 DEMO_API_TOKEN = "xiaoge-demo-api-token"
+DEMO_CONSOLE_SECRET = "xiaoge-demo-console-secret-change-me"
 
 
 class ConfigError(Exception):
@@ -150,6 +151,15 @@ class ApiSettings(_Section):
     token: str = Field(DEMO_API_TOKEN, min_length=16, repr=False)
 
 
+class ConsoleSettings(_Section):
+    # Signs and encrypts the console's session cookie (any long random string).
+    secret_key: str = Field(DEMO_CONSOLE_SECRET, min_length=16, repr=False)
+    session_idle: Duration = timedelta(hours=8)  # a session unused this long must log in again
+    login_max_failures: int = Field(5, ge=1, le=100)  # per account and per address …
+    login_lockout: Duration = timedelta(minutes=15)  # … within this time, then locked for it
+    cookie_secure: bool = False  # send the cookie over HTTPS only (set true behind TLS)
+
+
 class DialogSettings(_Section):
     idle_timeout: Duration = timedelta(minutes=30)
 
@@ -218,6 +228,7 @@ class Settings(BaseSettings):
     wechat: WechatSettings = Field(default_factory=WechatSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     dialog: DialogSettings = Field(default_factory=DialogSettings)
     checkin: CheckinSettings = Field(default_factory=CheckinSettings)
     school: SchoolSettings = Field(default_factory=SchoolSettings)
@@ -251,6 +262,8 @@ class Settings(BaseSettings):
                                  f"({', '.join(sorted(demo))})")
             if self.api.token == DEMO_API_TOKEN:
                 raise ValueError("api.token: mode: prod refuses the demo API token")
+            if self.console.secret_key == DEMO_CONSOLE_SECRET:
+                raise ValueError("console.secret_key: mode: prod refuses the demo secret")
         return self
 
     @property

@@ -10,6 +10,7 @@ from models.dialog import DialogRow
 from models.grid import Grid
 from models.group import GroupMembership, PartyGroup
 from models.inbound import InboundClaim
+from models.login import LoginFailure
 from models.member import Member
 from models.notice import Notice
 from models.outbox import Push
@@ -32,6 +33,7 @@ __all__ = [
     "Grid",
     "GroupMembership",
     "InboundClaim",
+    "LoginFailure",
     "Member",
     "Notice",
     "PartyGroup",

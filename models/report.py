@@ -373,13 +373,16 @@ async def reopen(session: AsyncSession, report: Report, member: Member, now: dat
 
 
 async def numbers(session: AsyncSession, start: datetime, end: datetime, now: datetime,
-                  grid_code: str | None = None) -> dict[str, Any]:
-    """For reports made in [start, end): counts by status; 办结率 = 已办结 / (all except
-    those 已关闭 as 重复); 满意率 = ratings of 4–5 / all ratings; median hours from report
-    to 已办结; open reports past their deadline."""
+                  grid_code: str | None = None, grid_codes: set[str] | None = None
+                  ) -> dict[str, Any]:
+    """For reports made in [start, end) (of one grid, or of a set of grids): counts by
+    status; 办结率 = 已办结 / (all except those 已关闭 as 重复); 满意率 = ratings of 4–5 / all
+    ratings; median hours from report to 已办结; open reports past their deadline."""
     stmt = select(Report).where(col(Report.created_at) >= start, col(Report.created_at) < end)
     if grid_code is not None:
         stmt = stmt.where(Report.grid_code == (grid_code or None))
+    if grid_codes is not None:
+        stmt = stmt.where(col(Report.grid_code).in_(grid_codes or {""}))
     rows = (await session.exec(stmt)).all()
     by_status = {s: 0 for s in (*OPEN, RESOLVED, CLOSED)}
     for r in rows:

@@ -216,7 +216,9 @@ def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> N
         "  encoding_aes_key: AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg\n"
         f"  api_base_url: http://127.0.0.1:{port}/sandbox\n"
         "api:\n"
-        "  token: a-real-api-token-of-some-length\n", encoding="utf-8")
+        "  token: a-real-api-token-of-some-length\n"
+        "console:\n"
+        "  secret_key: a-real-console-secret-of-some-length\n", encoding="utf-8")
     env = env_for(db_url, free_port())
     sandbox = subprocess.Popen([sys.executable, "-m", "bot.sandbox", "--config", str(config),
                                 "--port", str(port)], cwd=ROOT, env=env,

@@ -197,6 +197,7 @@ def test_env_overrides_top_level_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in REAL_CREDENTIALS.items():
         monkeypatch.setenv(f"XIAOGE_WECHAT__{key.upper()}", value)
     monkeypatch.setenv("XIAOGE_API__TOKEN", OWN_API_TOKEN)
+    monkeypatch.setenv("XIAOGE_CONSOLE__SECRET_KEY", OWN_API_TOKEN + "-console")
     monkeypatch.setenv("XIAOGE_WECHAT__TEMPLATES", json.dumps(OWN_TEMPLATES))
     s = load_settings(CONFIG)
     assert s.mode == "prod"
@@ -425,7 +426,16 @@ def _prod(**wechat: Any) -> dict[str, Any]:
                                  "wechat": {"templates": OWN_TEMPLATES, **wechat}}
     if "api" in Settings.model_fields:
         overrides["api"] = {"token": OWN_API_TOKEN}
+    overrides["console"] = {"secret_key": OWN_API_TOKEN + "-console"}
     return overrides
+
+
+def test_prod_refuses_the_demo_console_secret() -> None:
+    overrides = _prod(**REAL_CREDENTIALS)
+    del overrides["console"]
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG, **overrides)
+    _error_names(err.value, "console.secret_key")
 
 
 def test_prod_refuses_demo_template_ids() -> None:
@@ -465,6 +475,7 @@ def test_prod_from_a_file(tmp_path: Path) -> None:
         data["wechat"].update(REAL_CREDENTIALS, templates=OWN_TEMPLATES)
         if "api" in data:
             data["api"]["token"] = OWN_API_TOKEN
+        data["console"]["secret_key"] = OWN_API_TOKEN + "-console"
 
     path = _config_with(tmp_path, change)
     s = load_settings(path)
