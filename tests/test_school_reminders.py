@@ -49,13 +49,16 @@ class Timeline:
 
     def move(self, **delta: float) -> None:
         assert self.bot is not None
-        self.bot.clock.advance(**delta)
-        self._traveller.move_to(self.bot.clock.now())
+        self.to(self.bot.clock.now() + timedelta(**delta))
 
     def to(self, when: datetime) -> None:
+        """Both clocks to `when`; the scheduler, asleep until its next job by the old time,
+        is woken to look again."""
         assert self.bot is not None
         self.bot.clock.set(when)
         self._traveller.move_to(when)
+        if self.scheduler is not None:
+            self.scheduler.wakeup()
 
     async def settle(self) -> None:
         """Let the scheduler look at its jobs now and finish what fell due."""
@@ -129,7 +132,7 @@ async def test_reminders_fire_at_their_moments_once(timeline: Timeline, sessions
     assert "下次提醒：11-30 09:00" in await bot.phone("o-r0").say("我的课程")
 
     timeline.to(start - timedelta(hours=1))
-    await until(reminders(sessions, REMIND_1H))
+    assert len(await until(reminders(sessions, REMIND_1H))) == 2
     timeline.move(minutes=5)
     await timeline.settle()
     assert len(await reminders(sessions, "")()) == 4  # two each, no more
