@@ -22,6 +22,7 @@ from bot.gateway import WechatGateway
 from bot.group_api import GroupApi
 from bot.inbound import Inbound
 from bot.jobs import bind_runtime
+from bot.metrics import metrics
 from bot.open311 import add_open311_routes
 from bot.outbox import OutboxWorker
 from bot.photos import PhotoFetcher
@@ -135,6 +136,7 @@ def create_app(
     app.router.add_get("/console", _to_console)
     app.add_subapp("/console", create_console(settings, sessions, clock, services))
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))

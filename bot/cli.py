@@ -86,6 +86,7 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
         return 2
     command = args.command or "serve"
     if command == "serve":
+        logs.setup(json_lines=settings.server.log_format == "json")
         return serve(settings, args.port)
     if command == "migrate":
         return migrate(settings)

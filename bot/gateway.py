@@ -14,6 +14,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot import logs, metrics
 from bot.clock import Clock
 from bot.inbound import Inbound, MalformedMessage, parse
 from bot.pipeline import Pipeline
@@ -28,6 +29,7 @@ _TIMESTAMP = re.compile(r"\d{1,12}")
 
 
 def _reason(status: type[web.HTTPException], reason: str, **kw: int) -> web.HTTPException:
+    metrics.REJECTED.labels(str(status.status_code)).inc()
     return status(text=reason + "\n", content_type="text/plain", **kw)
 
 
@@ -91,6 +93,7 @@ class WechatGateway:
         return web.Response(text=echostr, content_type="text/plain")
 
     async def callback(self, request: web.Request) -> web.Response:
+        logs.new_request_id()  # every line this callback logs carries it
         timestamp, nonce = self._check_signature(request)
         if not _TIMESTAMP.fullmatch(timestamp):
             raise _reason(web.HTTPForbidden, "bad timestamp")

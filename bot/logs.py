@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import json
 import logging
 import re
+import uuid
+from datetime import UTC, datetime
 
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# The callback being handled, so every line it logs can be found together.
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def new_request_id() -> str:
+    rid = uuid.uuid4().hex[:12]
+    REQUEST_ID.set(rid)
+    return rid
 
 
 def anon(openid: str) -> str:
@@ -33,9 +45,22 @@ class _MaskingFormatter(logging.Formatter):
         return _PHONE.sub(r"\1****\2", super().formatException(ei))  # type: ignore[arg-type]
 
 
-def setup(level: int = logging.INFO) -> None:
+class _JsonFormatter(_MaskingFormatter):
+    """One JSON object a line: time, level, logger, message, request id, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        line = {"ts": ts, "level": record.levelname, "logger": record.name,
+                "msg": record.getMessage(), "request_id": REQUEST_ID.get()}
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup(level: int = logging.INFO, json_lines: bool = False) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_JsonFormatter() if json_lines else _MaskingFormatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_MaskPhones())
     root = logging.getLogger()
     root.handlers[:] = [handler]

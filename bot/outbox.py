@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import metrics
 from bot.clock import Clock
 from bot.logs import anon
 from bot.settings import PushSettings
@@ -232,3 +233,6 @@ class OutboxWorker:
             if sending:
                 await rows.mark_sending(session, sending)
         self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)
+        for o in outcomes:
+            metrics.PUSHES.labels(o.channel or "-", "retry" if o.status == "pending"
+                                  else o.status).inc()

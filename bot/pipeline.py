@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import metrics
 from bot import texts as T
 from bot.clock import Clock
 from bot.db import lock_user
@@ -44,6 +45,7 @@ DeferredSink = Callable[[Inbound, str, AsyncSession | None], Awaitable[None]]
 class Outcome:
     reply: str | None
     duplicate: bool = False
+    failed: bool = False
 
 
 class _Job:
@@ -75,10 +77,20 @@ class Pipeline:
         if not msg.is_known:
             return None
         job = _Job()
+        timer = metrics.Timer()
+        kind = metrics.kind_of(msg.msg_type, msg.event)
         task = asyncio.create_task(self._run(msg, job))
         done, _ = await asyncio.wait({task}, timeout=self._settings.wechat.reply_budget_s)
+        metrics.HANDLER_SECONDS.labels(kind).observe(timer.seconds())
         if task in done:
-            return task.result().reply
+            outcome = task.result()
+            if outcome.duplicate:
+                metrics.DEDUP_HITS.inc()
+            metrics.CALLBACKS.labels(kind, "duplicate" if outcome.duplicate else "error"
+                                     if outcome.failed else "replied" if outcome.reply
+                                     else "empty").inc()
+            return outcome.reply
+        metrics.CALLBACKS.labels(kind, "deferred").inc()
         job.deferred = True
         self._background.add(task)
         task.add_done_callback(lambda t: self._after_deferred(msg, t))  # keep a reference
@@ -124,7 +136,7 @@ class Pipeline:
             # Something the user did (a message, click, scan, follow) gets an apology,
             # never silence; a bare event (a delivery report) gets "success".
             user_act = msg.is_input or msg.opens_event_allowance
-            return Outcome(T.ERROR if user_act else None)
+            return Outcome(T.ERROR if user_act else None, failed=True)
 
     async def _dispatch(self, session: AsyncSession, msg: Inbound) -> str | None:
         now = self._clock.now()

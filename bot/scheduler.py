@@ -19,6 +19,15 @@ import logging
 import threading
 from datetime import datetime
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,6 +36,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
+from bot import metrics
 from bot.clock import SHANGHAI
 from bot.settings import Settings
 from models.course import Plan
@@ -45,6 +55,16 @@ _current: Scheduler | None = None  # the scheduler this process runs, when it le
 
 def current() -> Scheduler | None:
     return _current
+
+
+def _observe(event: JobEvent) -> None:
+    """Jobs and their lateness for /metrics."""
+    if isinstance(event, JobSubmissionEvent):
+        metrics.observe_job(event.job_id, "started", min(event.scheduled_run_times,
+                                                         default=None))
+    elif isinstance(event, JobExecutionEvent):
+        result = {EVENT_JOB_MISSED: "missed", EVENT_JOB_ERROR: "error"}.get(event.code, "ok")
+        metrics.observe_job(event.job_id, result)
 
 
 def reminder_job_id(course_id: int, offset_s: int) -> str:
@@ -67,6 +87,8 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1})
         self._settings = settings
         self._plan_lock = threading.Lock()
+        self._scheduler.add_listener(_observe, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED
+                                     | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
     def start(self) -> None:
         global _current

@@ -79,6 +79,8 @@ class ServerSettings(_Section):
     # Several instances share one scheduler: a standby takes over this long after the
     # leader dies.
     scheduler_takeover_s: float = Field(15.0, gt=0, le=60)
+    # serve's log lines: one JSON object a line (for a log collector), or plain text.
+    log_format: Literal["json", "text"] = "json"
 
 
 class DatabaseSettings(_Section):

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import metrics
 from bot.clock import Clock
 from bot.wechat_api import WechatNetworkError
 from models import token as token_rows
@@ -99,6 +100,7 @@ class SharedToken:
         try:
             token, expires_in = await self._fetch()
         except BaseException:
+            metrics.TOKEN_REFRESHES.labels("error").inc()
             async with self._sessions() as session, session.begin():
                 row = await token_rows.lock(session, self._app_id)
                 row.refreshing_until = None
@@ -111,5 +113,6 @@ class SharedToken:
             token_rows.store(row, token, expires_at, now)
             session.add(row)
         self.refreshes += 1
+        metrics.TOKEN_REFRESHES.labels("ok").inc()
         log.info("access token refreshed (valid %d s)", expires_in)
         return self._remember(token, expires_at, now)

@@ -1,0 +1,84 @@
+"""Prometheus metrics at /metrics: callbacks by kind and outcome, handler latency, retries
+met by their claim, the outbox's depth and its sends by channel and result, token refreshes,
+and the scheduler's jobs and their lateness. Labels stay few and bounded (no openids, no
+course ids)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.db import session_factory
+
+CALLBACKS = Counter("xiaoge_callbacks_total", "WeChat callbacks answered",
+                    ["kind", "outcome"])
+HANDLER_SECONDS = Histogram(
+    "xiaoge_handler_seconds", "Time from a parsed callback to its answer", ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8))
+DEDUP_HITS = Counter("xiaoge_dedup_hits_total",
+                     "Retried callbacks answered from the first attempt's claim")
+REJECTED = Counter("xiaoge_callbacks_rejected_total",
+                   "Callbacks refused before parsing (signature, time, size, format)",
+                   ["status"])
+OUTBOX_DEPTH = Gauge("xiaoge_outbox_depth", "Outbox rows by status (read at scrape time)",
+                     ["status"])
+PUSHES = Counter("xiaoge_pushes_total", "Push outcomes recorded by the outbox worker",
+                 ["channel", "result"])
+TOKEN_REFRESHES = Counter("xiaoge_token_refreshes_total", "Access-token refreshes",
+                          ["result"])
+JOBS = Counter("xiaoge_scheduler_jobs_total", "Scheduled jobs by job and result",
+               ["job", "result"])
+JOB_LATENESS = Histogram(
+    "xiaoge_scheduler_lateness_seconds", "From a job's due time to its start", ["job"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600))
+
+KINDS = {"text", "image", "voice", "video", "shortvideo", "location", "link", "event"}
+_COURSE_JOB = re.compile(r"^course:\d+:remind:\d+$")
+
+
+def kind_of(msg_type: str, event: str | None) -> str:
+    """A bounded label: the message type, or event:NAME for the events the bot knows."""
+    if msg_type == "event" and event:
+        return f"event:{event.lower()[:24]}" if event.isascii() else "event:other"
+    return msg_type if msg_type in KINDS else "other"
+
+
+def job_label(job_id: str) -> str:
+    return "course.remind" if _COURSE_JOB.match(job_id) else job_id[:40]
+
+
+def observe_job(job_id: str, result: str, scheduled: datetime | None = None) -> None:
+    label = job_label(job_id)
+    JOBS.labels(label, result).inc()
+    if scheduled is not None:
+        late = (datetime.now(UTC) - scheduled).total_seconds()
+        JOB_LATENESS.labels(label).observe(max(0.0, late))
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+async def metrics(request: web.Request) -> web.Response:
+    from bot.app import ENGINE
+    from models.outbox import Push
+
+    try:
+        async with session_factory(request.app[ENGINE])() as session:
+            counts = dict((await session.exec(
+                select(Push.status, func.count()).group_by(Push.status))).all())
+        for status in ("pending", "sending", "sent", "failed", "undeliverable"):
+            OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+    except Exception:  # the database is down: the other metrics still answer
+        OUTBOX_DEPTH.labels("pending").set(float("nan"))
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
