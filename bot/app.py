@@ -140,6 +140,9 @@ def create_app(
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))
+        from bot import simulator  # dev only: it signs callbacks as any user
+
+        simulator.mount(app, settings, clock, sessions)
     with_scheduler = background if scheduler is None else scheduler
     app.cleanup_ctx.append(_services(background, with_scheduler))
     app.cleanup_ctx.append(_housekeeping)
