@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,13 +37,17 @@ def may_see(user: ConsoleUser, c: Course) -> bool:
     return c.instructor == user.username or c.created_by == created_by(user)
 
 
+def owned(user: ConsoleUser) -> Any:
+    """The courses an instructor owns, as a WHERE clause (the rule of may_see)."""
+    return or_(col(Course.instructor) == user.username, col(Course.created_by) == created_by(user))
+
+
 def _visible(stmt: SelectOfScalar[Course], user: ConsoleUser) -> SelectOfScalar[Course]:
     if user.role == "admin":
         return stmt
     if user.role != "instructor":
         return stmt.where(col(Course.id).is_(None))  # nothing
-    return stmt.where(or_(col(Course.instructor) == user.username,
-                          col(Course.created_by) == created_by(user)))
+    return stmt.where(owned(user))
 
 
 async def visible_by_code(session: AsyncSession, user: ConsoleUser, code: str, *,
