@@ -63,4 +63,6 @@ async def load_demo(settings: Settings) -> None:
           f"聊天里发「:loc 31.7093,119.9512」或「:scan st:HT01」签到）。\n"
           f"演示管理员 {DEMO_ADMIN}（密码 {DEMO_ADMIN_PASSWORD}）"
           f"的绑定码：{code}；演示网格员 {DEMO_OFFICER} 的绑定码：{officer_code}。"
-          f"10分钟内在聊天中发送「绑定 绑定码」试试。")
+          f"10分钟内在聊天中发送「绑定 绑定码」试试。\n"
+          f"控制台：http://{settings.server.host}:{settings.server.port}/console/ · "
+          f"模拟器：http://{settings.server.host}:{settings.server.port}/simulator/")
