@@ -55,17 +55,22 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-async def lock_user(session: AsyncSession, openid: str) -> None:
-    """One message per user at a time, across processes, until the transaction ends.
+async def lock_key(session: AsyncSession, name: str) -> None:
+    """Hold the lock called `name` across processes until the transaction ends.
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite: the write lock taken by
     BEGIN IMMEDIATE already serialises every transaction.
     """
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.blake2b(openid.encode(), digest_size=8).digest(), "big",
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
                              signed=True)
         conn = await session.connection()
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=key))
+
+
+async def lock_user(session: AsyncSession, openid: str) -> None:
+    """One message per user at a time, across processes, until the transaction ends."""
+    await lock_key(session, openid)
 
 
 async def ping(engine: AsyncEngine) -> None:

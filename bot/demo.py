@@ -13,7 +13,7 @@ import yaml
 from sqlmodel import select
 
 from bot.clock import SystemClock
-from bot.db import make_engine, session_factory
+from bot.db import lock_key, make_engine, session_factory
 from bot.settings import Settings
 from models import staff
 from models.grid import import_grids
@@ -34,6 +34,8 @@ async def load_demo(settings: Settings) -> None:
     engine = make_engine(settings.database.url)
     try:
         async with session_factory(engine)() as session, session.begin():
+            # Several instances starting at once load the demo data one after the other.
+            await lock_key(session, "xiaoge:demo-data")
             now = SystemClock().now()
             query = select(ConsoleUser).where(ConsoleUser.username == DEMO_ADMIN)
             admin = (await session.exec(query)).first()
