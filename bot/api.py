@@ -35,6 +35,27 @@ def parse_time(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
 
 
+def _storable(data: Any) -> bool:
+    """No string in the JSON holds what the database cannot store as text: a NUL
+    (PostgreSQL refuses it) or half of a surrogate pair (not UTF-8 at all)."""
+    stack = [data]
+    while stack:  # not recursive: JSON nests deeper than Python recurses
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 class TokenApi:
     """A part of /api/v1 behind the bearer token from config (until the console's logins)."""
 
@@ -47,17 +68,24 @@ class TokenApi:
 
     def _authorize(self, request: web.Request) -> None:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
+        try:
+            ok = bool(given) and hmac.compare_digest(given.encode(), self._token.encode())
+        except UnicodeEncodeError:  # bytes that are not UTF-8 are not the token either
+            ok = False
+        if not ok:
             raise json_error(web.HTTPUnauthorized, "missing or wrong API token")
 
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
         try:
             data = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             raise json_error(web.HTTPBadRequest, "body must be JSON") from None
         if not isinstance(data, dict):
             raise json_error(web.HTTPBadRequest, "body must be a JSON object")
+        if not _storable(data):
+            raise json_error(web.HTTPBadRequest,
+                             "text must be valid Unicode without NUL characters")
         return data
 
     def _wake_worker(self) -> None:
@@ -85,29 +113,43 @@ class NoticeApi(TokenApi):
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > 100:
             raise json_error(web.HTTPBadRequest, "Idempotency-Key is at most 100 characters")
-        if key is not None and (again := await self._replay(key)) is not None:
+        try:  # a request is checked whole before a known key replays the first answer
+            send_at = parse_time(data.get("at"))
+            if send_at is not None and not 2000 <= send_at.year <= 2100:
+                raise notices.NoticeError("at 须在 2000–2100 年之间")
+            notices.validate(data["title"], data["body"], url)
+        except notices.NoticeError as exc:
+            raise json_error(web.HTTPBadRequest, str(exc)) from None
+        if key is not None and (again := await self._replay(key, data)) is not None:
             return web.json_response(again, status=200)
         try:
             async with self._sessions() as session, session.begin():
                 notice = await notices.create(
                     session, data["title"], data["body"], data["audience"], self._clock.now(),
-                    url=url, send_at=parse_time(data.get("at")), created_by="api",
-                    client_key=key)
+                    url=url, send_at=send_at, created_by="api", client_key=key)
                 result = await self._describe(session, notice)
         except notices.NoticeError as exc:
             raise json_error(web.HTTPBadRequest, str(exc)) from None
         except IntegrityError:  # the same key, sent twice at once: the other one won
-            again = await self._replay(key or "")
+            again = await self._replay(key or "", data)
             if again is None:
                 raise
             return web.json_response(again, status=200)
         self._wake_worker()
         return web.json_response(result, status=201)
 
-    async def _replay(self, key: str) -> dict[str, Any] | None:
+    async def _replay(self, key: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The notice made under this key, or None; 409 if it was made for another
+        notice (say, another course's enrollees)."""
         async with self._sessions() as session:
             notice = await notices.by_client_key(session, key)
-            return await self._describe(session, notice) if notice else None
+            if notice is None:
+                return None
+            if (notice.title, notice.body, notice.audience) != (
+                    data["title"].strip(), data["body"].strip(), data["audience"].strip()):
+                raise json_error(web.HTTPConflict,
+                                 "Idempotency-Key was already used for a different notice")
+            return await self._describe(session, notice)
 
     async def read(self, request: web.Request) -> web.Response:
         self._authorize(request)

@@ -24,6 +24,7 @@ from bot.inbound import Inbound
 from bot.jobs import bind_runtime
 from bot.metrics import metrics
 from bot.open311 import add_open311_routes
+from bot.openapi import add_openapi_routes
 from bot.outbox import OutboxWorker
 from bot.photos import PhotoFetcher
 from bot.pipeline import Pipeline
@@ -133,6 +134,7 @@ def create_app(
     GroupApi(settings.api.token, sessions, clock, services).add_routes(app)
     CourseApi(settings.api.token, sessions, clock, services).add_routes(app)
     add_open311_routes(app, sessions, settings, clock)
+    add_openapi_routes(app)
     app.router.add_get("/console", _to_console)
     app.add_subapp("/console", create_console(settings, sessions, clock, services))
     app.router.add_get("/healthz", healthz)

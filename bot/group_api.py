@@ -14,6 +14,7 @@ from models import group as groups
 from models.activity import Activity
 from models.notice import NoticeError
 
+CODE = "{code:[A-Za-z0-9]{1,16}}"
 GROUP_REASONS = {
     "name_length": "name must be 2 to 40 characters",
     "industry": f"industry must be one of {', '.join(groups.COMMITTEES)}",
@@ -39,9 +40,10 @@ def _activity(a: Activity) -> dict[str, Any]:
 class GroupApi(TokenApi):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/groups", self.create_group)
-        app.router.add_post("/api/v1/groups/{code}", self.edit_group)
-        app.router.add_post("/api/v1/groups/{code}/regenerate-code", self.regenerate)
-        app.router.add_post("/api/v1/groups/{code}/activities", self.schedule)
+        # Invite codes are letters and digits: anything else is not looked up at all.
+        app.router.add_post(f"/api/v1/groups/{CODE}", self.edit_group)
+        app.router.add_post(f"/api/v1/groups/{CODE}/regenerate-code", self.regenerate)
+        app.router.add_post(f"/api/v1/groups/{CODE}/activities", self.schedule)
         # Ids are 32-bit integers in the database: longer numbers are simply not found.
         app.router.add_get("/api/v1/activities/{id:\\d{1,9}}", self.read)
         app.router.add_post("/api/v1/activities/{id:\\d{1,9}}/move", self.move)
