@@ -63,7 +63,10 @@ def _stored_jobs(db_url: str) -> list[str]:
         engine.dispose()
 
 
-def test_two_instances_remind_once_even_when_the_leader_dies(db_url: str) -> None:
+def test_two_instances_remind_once_even_when_the_leader_dies(pg_db_url: str) -> None:
+    """On PostgreSQL, as deployed (docs/deploy.md); the SQLite file lock's takeover is
+    tested in test_processes."""
+    db_url = pg_db_url
     demo = load_settings(ROOT / "config.yaml").wechat
     peer = WechatPeer(demo.token, demo.app_id, demo.encoding_aes_key)
     ports = [free_port(), free_port()]
