@@ -65,15 +65,40 @@ class TokenApi:
         self._sessions = sessions
         self._clock = clock
         self._services = services  # its worker exists once the app has started
+        self._console: Any = None  # the console's session reader, made when first needed
 
-    def _authorize(self, request: web.Request) -> None:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    async def _authorize(self, request: web.Request) -> None:
+        """The bearer token (integrations), or an admin's console session (the console's
+        own scripts; a write also needs the session's X-CSRF-Token header)."""
+        header = request.headers.get("Authorization")
+        if header is None and await self._console_session(request):
+            return
+        given = (header or "").removeprefix("Bearer ").strip()
         try:
             ok = bool(given) and hmac.compare_digest(given.encode(), self._token.encode())
         except UnicodeEncodeError:  # bytes that are not UTF-8 are not the token either
             ok = False
         if not ok:
             raise json_error(web.HTTPUnauthorized, "missing or wrong API token")
+
+    async def _console_session(self, request: web.Request) -> bool:
+        """True for an admin's session (with the CSRF token on a write); False when there is
+        no console cookie; raises for one that may not use the API."""
+        from bot.console.auth import COOKIE, CSRF_HEADER, Auth
+
+        if COOKIE not in request.cookies:
+            return False
+        if self._console is None:
+            self._console = Auth(self._services.settings, self._sessions, self._clock)
+        user = await self._console.user(request)
+        if user is None:
+            raise json_error(web.HTTPUnauthorized, "the console session has expired")
+        if user.role != "admin":  # other roles work through the console's pages
+            raise json_error(web.HTTPForbidden, "the JSON API is for admins and the API token")
+        if request.method not in ("GET", "HEAD") and not await self._console.csrf_ok(
+                request, request.headers.get(CSRF_HEADER)):
+            raise json_error(web.HTTPForbidden, "missing or wrong X-CSRF-Token header")
+        return True
 
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -99,7 +124,7 @@ class NoticeApi(TokenApi):
         app.router.add_get("/api/v1/notices/{id:\\d{1,9}}", self.read)  # 32-bit ids
 
     async def create(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         return await self.create_from(request, await self._json_object(request))
 
     async def create_from(self, request: web.Request, data: dict[str, Any]) -> web.Response:
@@ -152,7 +177,7 @@ class NoticeApi(TokenApi):
             return await self._describe(session, notice)
 
     async def read(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session:
             notice = await notices.get(session, int(request.match_info["id"]))
             if notice is None:

@@ -92,7 +92,7 @@ class CourseApi(TokenApi):
         return c
 
     async def list(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         status = request.query.get("status")
         if status is not None and status not in courses.STATUSES:
             raise json_error(web.HTTPBadRequest,
@@ -106,7 +106,7 @@ class CourseApi(TokenApi):
                 describe(c, await self._counts(session, c)) for c in found]})
 
     async def create(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         data = self._parse(await self._json_object(request))
         async with self._sessions() as session, session.begin():
             try:
@@ -120,7 +120,7 @@ class CourseApi(TokenApi):
     async def read(self, request: web.Request) -> web.Response:
         """The course with its enrollees: present and absent (after or during the course),
         and the waitlist in order."""
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session:
             c = await self._get(session, request)
             r = await courses.roll(session, c)
@@ -130,7 +130,7 @@ class CourseApi(TokenApi):
 
     async def edit(self, request: web.Request) -> web.Response:
         """Any of the course file's fields; those not given keep their value."""
-        self._authorize(request)
+        await self._authorize(request)
         given = await self._json_object(request)
         if "code" in given and str(given["code"]).upper() != request.match_info["code"].upper():
             raise json_error(web.HTTPBadRequest, "code cannot be changed")
@@ -146,7 +146,7 @@ class CourseApi(TokenApi):
         return web.json_response(result)
 
     async def publish(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session, session.begin():
             c = await self._get(session, request, lock=True)
             try:
@@ -159,7 +159,7 @@ class CourseApi(TokenApi):
 
     async def move(self, request: web.Request) -> web.Response:
         """{"start", "end"}: the enrollees and the waitlist are told; reminders follow."""
-        self._authorize(request)
+        await self._authorize(request)
         given = await self._json_object(request)
         if not {"start", "end"} <= given.keys():
             raise json_error(web.HTTPBadRequest, "start and end are required")
@@ -176,7 +176,7 @@ class CourseApi(TokenApi):
         return web.json_response(result)
 
     async def cancel(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session, session.begin():
             c = await self._get(session, request, lock=True)
             try:
@@ -190,7 +190,7 @@ class CourseApi(TokenApi):
     async def notice(self, request: web.Request) -> web.Response:
         """An instructor's notice to the course's enrollees: a notice whose audience is
         course:CODE (Idempotency-Key honoured, counts at /api/v1/notices/ID)."""
-        self._authorize(request)
+        await self._authorize(request)
         given = await self._json_object(request)
         async with self._sessions() as session:
             c = await self._get(session, request)

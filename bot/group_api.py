@@ -63,7 +63,7 @@ class GroupApi(TokenApi):
         return start, end
 
     async def create_group(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         data = await self._json_object(request)
         name, industry, leader = data.get("name"), data.get("industry"), data.get("leader")
         if not isinstance(name, str) or not isinstance(industry, str) or not isinstance(
@@ -80,7 +80,7 @@ class GroupApi(TokenApi):
 
     async def edit_group(self, request: web.Request) -> web.Response:
         """{"name"?, "industry"?, "description"?, "leader"?}: change what is given."""
-        self._authorize(request)
+        await self._authorize(request)
         data = await self._json_object(request)
         fields = {k: data[k] for k in ("name", "industry", "description", "leader") if k in data}
         if not fields or not all(isinstance(v, str) for v in fields.values()):
@@ -99,7 +99,7 @@ class GroupApi(TokenApi):
                                       "description": group.description})
 
     async def regenerate(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session, session.begin():
             group = await groups.by_code(session, request.match_info["code"])
             if group is None:
@@ -107,7 +107,7 @@ class GroupApi(TokenApi):
             return web.json_response({"code": await groups.regenerate_code(session, group)})
 
     async def schedule(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         data = await self._json_object(request)
         start, end = self._times(data)
         point = None
@@ -154,7 +154,7 @@ class GroupApi(TokenApi):
         return a
 
     async def read(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session:
             a = await self._get(session, request)
             r = await activities.roll(session, a)
@@ -163,7 +163,7 @@ class GroupApi(TokenApi):
                                       "absent": r.absent})
 
     async def move(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         start, end = self._times(await self._json_object(request))
         async with self._sessions() as session, session.begin():
             a = await self._get(session, request)
@@ -178,7 +178,7 @@ class GroupApi(TokenApi):
         return web.json_response(result)
 
     async def cancel(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session, session.begin():
             a = await self._get(session, request)
             try:

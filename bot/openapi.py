@@ -676,7 +676,7 @@ def document() -> dict[str, Any]:
                 "/open311/v2."),
         },
         "servers": [{"url": PREFIX}],
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"consoleSession": []}],
         "tags": [
             {"name": "notices", "description": "通知: to all, an industry, a group, a "
                                                "course's enrollees or members by openid"},
@@ -690,7 +690,11 @@ def document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
-                "description": "the api.token from config.yaml"}},
+                "description": "the api.token from config.yaml"},
+                "consoleSession": {
+                "type": "apiKey", "in": "cookie", "name": "xiaoge_console",
+                "description": "an admin's console login; writes also need the session's "
+                               "X-CSRF-Token header (other roles get 403)"}},
             "schemas": _schemas(),
             "responses": _responses(),
             "parameters": _parameters(),

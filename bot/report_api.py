@@ -108,7 +108,7 @@ class ReportApi(TokenApi):
     async def list_reports(self, request: web.Request) -> web.Response:
         """?status=&grid=&overdue=1&limit=&offset= — newest first. grid=none: the default
         queue; status may list several, comma separated."""
-        self._authorize(request)
+        await self._authorize(request)
         q = request.query
         limit = _int(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = _int(q, "offset", 0, 0, MAX_OFFSET)
@@ -143,7 +143,7 @@ class ReportApi(TokenApi):
                                        for r in rows]})
 
     async def read(self, request: web.Request) -> web.Response:
-        self._authorize(request)
+        await self._authorize(request)
         async with self._sessions() as session:
             report = await self._report(session, request.match_info["ticket"])
             return self._json(await self._describe(session, report))
@@ -187,7 +187,7 @@ class ReportApi(TokenApi):
     async def move(self, request: web.Request) -> web.Response:
         """{"status": 已派单|处理中|已办结|已关闭, "note": "…",
         "reason": 重复|非职责范围|无法处理 (only for 已关闭)}"""
-        self._authorize(request)
+        await self._authorize(request)
         data = await self._json_object(request)
         to = data.get("status")
         if to not in MOVABLE:
@@ -227,7 +227,7 @@ class ReportApi(TokenApi):
         """?from=YYYY-MM-DD&to=YYYY-MM-DD&grid=CODE — both days included, Asia/Shanghai;
         the last 30 days by default. Without grid: overall, and every grid (and the default
         queue, grid_code null) one by one."""
-        self._authorize(request)
+        await self._authorize(request)
         q = request.query
         now = self._clock.now()
         last = _day(q, "to") or now.astimezone(SHANGHAI).date()

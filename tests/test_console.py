@@ -113,3 +113,27 @@ async def test_the_dashboard_counts(make_bot: BotFactory, sessions) -> None:
     bot.clock.advance(timedelta(days=31))
     html = await (await bot.client.get("/console/", allow_redirects=False)).text()
     assert html  # the session expired long ago: the login page, no error
+
+
+async def test_an_admin_session_may_use_the_json_api_with_its_csrf_token(
+        make_bot: BotFactory, sessions) -> None:
+    bot = await make_bot()
+    await make_user(sessions, bot.clock, "admin-wu", "admin")
+    await make_user(sessions, bot.clock, "officer-li", "officer")
+    assert (await bot.client.get("/api/v1/courses")).status == 401  # no token, no session
+    await login(bot.client, "admin-wu")
+    listing = await bot.client.get("/api/v1/courses")
+    assert listing.status == 200 and (await listing.json())["courses"] == []
+    start = bot.clock.now() + timedelta(days=2)
+    body = {"code": "API1", "title": "会话里建的课", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "capacity": 5, "hours": 1,
+            "online_url": "https://meeting.example.cn/j/1"}
+    refused = await bot.client.post("/api/v1/courses", json=body)
+    assert refused.status == 403  # a write needs the session's CSRF token
+    token = await page_csrf(bot.client)
+    made = await bot.client.post("/api/v1/courses", json=body,
+                                 headers={"X-CSRF-Token": token})
+    assert made.status == 201, await made.text()
+    await bot.client.post("/console/logout", data={"_csrf": token})
+    await login(bot.client, "officer-li")
+    assert (await bot.client.get("/api/v1/courses")).status == 403  # pages only, for them
