@@ -370,52 +370,42 @@ def read_rows(path: str, item: str = "驿站") -> list[tuple[int, dict[str, Any]
 
 
 async def import_stations(settings: Settings, path: str) -> int:
-    from models.station_import import COLUMNS, REQUIRED
-    from models.station_import import import_stations as do_import
+    from models import station_import as imports
 
-    try:
-        rows = await asyncio.to_thread(read_rows, path)
-    except FileError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    if rows and (missing := [c for c in REQUIRED if c not in rows[0][1]]):
-        print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）", file=sys.stderr)
-        return 2
-    async with _transaction(settings) as (session, now):
-        report = await do_import(session, rows, settings.checkin.default_radius_m, now)
-    if report.rejected:
-        print(f"未导入任何驿站：{len(report.rejected)} 行有误。", file=sys.stderr)
-        for line, reason in report.rejected:
-            print(f"  第{line}行：{reason}", file=sys.stderr)
-        return 2
-    print(f"导入完成：新增 {len(report.added)}，更新 {len(report.changed)}，"
-          f"未变 {len(report.unchanged)}。")
-    for label, codes in (("新增", report.added), ("更新", report.changed)):
-        if codes:
-            print(f"  {label}：{'、'.join(codes)}")
-    return 0
+    return await _import_file(settings, path, "驿站", imports.COLUMNS, imports.REQUIRED,
+                              lambda session, rows, now: imports.import_stations(
+                                  session, rows, settings.checkin.default_radius_m, now))
 
 
 async def import_courses(settings: Settings, path: str) -> int:
     """The running bot plans the reminders of what changed by itself (the courses'
     revisions) and sends the pushes a move or a promotion queued."""
-    from models.course_import import COLUMNS, REQUIRED
-    from models.course_import import import_courses as do_import
+    from models import course_import as imports
 
+    return await _import_file(settings, path, "课程", imports.COLUMNS, imports.REQUIRED,
+                              lambda session, rows, now: imports.import_courses(
+                                  session, rows, settings.checkin.default_radius_m, now,
+                                  "cli"))
+
+
+async def _import_file(settings: Settings, path: str, item: str, columns: list[str],
+                       required: list[str], do_import: Any) -> int:
+    """A CSV or YAML file upserted by code, all or nothing: the report of what was added,
+    changed and unchanged, or every broken row with its line and nothing written."""
     try:
-        rows = await asyncio.to_thread(read_rows, path, "课程")
+        rows = await asyncio.to_thread(read_rows, path, item)
     except FileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if rows and (missing := [c for c in REQUIRED if c not in rows[0][1]]):
-        print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）", file=sys.stderr)
+    if rows and (missing := [c for c in required if c not in rows[0][1]]):
+        print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(columns)}）", file=sys.stderr)
         return 2
     async with _transaction(settings) as (session, now):
-        report = await do_import(session, rows, settings.checkin.default_radius_m, now, "cli")
+        report = await do_import(session, rows, now)
         if report.rejected:
             await session.rollback()  # all or nothing
     if report.rejected:
-        print(f"未导入任何课程：{len(report.rejected)} 行有误。", file=sys.stderr)
+        print(f"未导入任何{item}：{len(report.rejected)} 行有误。", file=sys.stderr)
         for line, reason in report.rejected:
             print(f"  第{line}行：{reason}", file=sys.stderr)
         return 2
