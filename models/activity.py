@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import ClassVar
 
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +17,13 @@ from sqlmodel import Field, SQLModel, col, select
 
 from bot.clock import SHANGHAI
 from models import geo, outbox
+from models.attendance import AttendanceWindow
 from models.base import UTCDateTime, insert_for
 from models.group import GroupMembership, PartyGroup, member_openids
 from models.member import Member
 from models.staff import CODE_ALPHABET
 
 KINDS = ("党员大会", "支委会", "党小组会", "党课")
-OPENS_BEFORE = timedelta(minutes=30)  # attendance opens this long before the start
 POINTS_ATTENDED = 3
 
 
@@ -32,8 +33,9 @@ class ActivityError(ValueError):
         self.reason = reason
 
 
-class Activity(SQLModel, table=True):
+class Activity(AttendanceWindow, SQLModel, table=True):
     __tablename__ = "activity"
+    OPEN_STATUS: ClassVar[str] = "scheduled"
 
     id: int | None = Field(default=None, primary_key=True)
     group_id: int = Field(foreign_key="party_group.id", index=True)
@@ -52,16 +54,6 @@ class Activity(SQLModel, table=True):
     created_by: str = Field(default="", max_length=80)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
-    def window(self) -> tuple[datetime, datetime]:
-        return self.start_at - OPENS_BEFORE, self.end_at
-
-    def is_open(self, now: datetime) -> bool:
-        opens, closes = self.window()
-        return self.status == "scheduled" and opens <= now <= closes
-
-    def holds(self, p: geo.Point) -> bool:
-        return self.lat is not None and self.lng is not None and geo.distance_m(
-            p, geo.Point(self.lat, self.lng)) <= self.radius_m
 
 
 class Attendance(SQLModel, table=True):

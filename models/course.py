@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import ClassVar
 
 from sqlalchemy import Text, UniqueConstraint, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +23,11 @@ from sqlmodel import Field, SQLModel, col, select
 from bot.clock import SHANGHAI
 from models import geo, outbox
 from models import group as groups
+from models.attendance import OPENS_BEFORE, AttendanceWindow
 from models.base import UTCDateTime
 from models.member import INDUSTRIES, Member
 
 STATUSES = ("draft", "published", "cancelled")
-OPENS_BEFORE = timedelta(minutes=30)  # attendance opens this long before the start
 LIST_AHEAD = timedelta(days=14)  # 课程 lists courses starting within this
 POINTS_ATTENDED = 5
 CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,15}")
@@ -42,8 +43,9 @@ class CourseError(ValueError):
         self.reason = reason
 
 
-class Course(SQLModel, table=True):
+class Course(AttendanceWindow, SQLModel, table=True):
     __tablename__ = "course"
+    OPEN_STATUS: ClassVar[str] = "published"
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=16, unique=True)
@@ -71,16 +73,6 @@ class Course(SQLModel, table=True):
     created_by: str = Field(default="", max_length=80)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
-    def window(self) -> tuple[datetime, datetime]:
-        return self.start_at - OPENS_BEFORE, self.end_at
-
-    def is_open(self, now: datetime) -> bool:
-        opens, closes = self.window()
-        return self.status == "published" and opens <= now <= closes
-
-    def holds(self, p: geo.Point) -> bool:
-        return self.lat is not None and self.lng is not None and geo.distance_m(
-            p, geo.Point(self.lat, self.lng)) <= self.radius_m
 
     @property
     def online(self) -> bool:

@@ -41,6 +41,7 @@ from models import group as groups
 from models import qr
 from models import station_import as imports
 from models.activity import Activity
+from models.attendance import OPENS_BEFORE
 from models.checkin import Checkin, local_day
 from models.course import Course, Enrolment
 from models.group import GroupMembership, PartyGroup
@@ -275,7 +276,7 @@ async def group_detail(request: web.Request) -> web.StreamResponse:
                           key=lambda a: a.start_at)
         past = [a for a in acts if a not in upcoming][:20]
         rolls = {a.id: await activities.roll(db, a) for a in [*upcoming, *past]
-                 if a.status == "scheduled" and a.start_at - activities.OPENS_BEFORE <= at}
+                 if a.status == "scheduled" and a.start_at - OPENS_BEFORE <= at}
     return await render(request, "groups_detail.html", {
         "group": group, "leader": leader, "at": at,
         "people": [(m, _phone(user, m.mobile), joined) for m, joined in people],
