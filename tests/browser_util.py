@@ -8,6 +8,7 @@ except under CI=true, where that is a failure: CI installs chromium (see .ci/run
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")  # unmasked; logs show 138****8000
 
 
 def need_browser() -> None:
@@ -63,13 +65,16 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 60
 
 
 @contextmanager
-def running_server(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """`run.py serve` in dev mode on a fresh SQLite database (migrated and loaded with the
-    demo data at start); yields its base URL and environment."""
+def running_server(tmp: Path, db_url: str | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """`run.py serve` in dev mode (migrated, demo data loaded at start) on `db_url`, or on a
+    fresh SQLite database in `tmp`; yields its base URL and environment. Its log goes to
+    tmp/server.log and, when it stops, must hold no traceback and no unmasked phone."""
     port = free_port()
-    env = env_for(f"sqlite+aiosqlite:///{tmp / 'xiaoge.db'}", port, tmp)
-    proc = subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = env_for(db_url or f"sqlite+aiosqlite:///{tmp / 'xiaoge.db'}", port, tmp)
+    log = tmp / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -82,8 +87,7 @@ def running_server(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"server did not come up:\n{out}")
+                pytest.fail(f"server did not come up:\n{log.read_text()}")
             time.sleep(0.2)
         yield base, env
     finally:
@@ -93,8 +97,9 @@ def running_server(tmp: Path) -> Iterator[tuple[str, dict[str, str]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    out = proc.stdout.read() if proc.stdout else ""
-    assert "Traceback" not in out, out
+    out = log.read_text()
+    assert "Traceback" not in out and "Error handling request" not in out, out[-5000:]
+    assert not PHONE.search(out), "a phone number in the server's log"
 
 
 @contextmanager

@@ -92,17 +92,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "xiaoge.db"
         shutil.copy(template, path)
         return f"sqlite+aiosqlite:///{path}"
-    return _emptied(request.getfixturevalue("pg_url"))
+    return emptied(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
 def pg_db_url(pg_url: str) -> str:
     """The PostgreSQL database alone, emptied: for tests of what only PostgreSQL is
     deployed for (several instances on one database)."""
-    return _emptied(pg_url)
+    return emptied(pg_url)
 
 
-def _emptied(url: str) -> str:
+def emptied(url: str) -> str:
     async def _truncate() -> None:
         engine = create_async_engine(url)
         async with engine.begin() as conn:

@@ -21,10 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -39,14 +35,13 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import create_app
 from bot.clock import SHANGHAI
 from bot.openapi import PREFIX, document
 from bot.settings import load_settings
-from tests.conftest import TABLES
+from tests.browser_util import running_server
+from tests.conftest import emptied
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = load_settings(ROOT / "config.yaml").api.token
@@ -189,20 +184,6 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _truncate(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        await conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))  # as conftest does
-    await engine.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Server]:
@@ -212,37 +193,11 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp / "xiaoge.db")
         url = f"sqlite+aiosqlite:///{tmp / 'xiaoge.db'}"
     else:
-        url = request.getfixturevalue("pg_url")  # skipped when PostgreSQL is unreachable
-        asyncio.run(_truncate(url))
+        # skipped when PostgreSQL is unreachable
+        url = emptied(request.getfixturevalue("pg_url"))
     asyncio.run(_seed(url))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOGE_")}
-    env.update(XIAOGE_DATABASE__URL=url, XIAOGE_SERVER__PORT=str(port),
-               XIAOGE_REPORTS__PHOTO_DIR=str(tmp / "photos"))
-    log = tmp / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"server did not come up:\n{log.read_text()}")
-                time.sleep(0.2)
-        yield Server(f"http://127.0.0.1:{port}{PREFIX}", log)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    text = log.read_text()
-    assert "Traceback" not in text and "Error handling request" not in text, text[-5000:]
+    with running_server(tmp, url) as (base, _env):  # its log is checked when it stops
+        yield Server(f"{base}{PREFIX}", tmp / "server.log")
 
 
 # --- the document itself -------------------------------------------------------------------
