@@ -24,14 +24,22 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            # One connection: this process's transactions queue on the pool (an asyncio
+            # wait) instead of on SQLite's lock, whose busy handler sleeps in steps of
+            # up to 100 ms and collapses throughput under concurrency.
+            kwargs = {"pool_size": 1, "max_overflow": 0, **kwargs}
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True, **kwargs
         )
         _sqlite_pragmas(engine)
         return engine
     # hide_parameters: an error's text never carries openids, phones or tokens into a log.
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                               hide_parameters=True, **kwargs)
+    # No pre-ping (it cost three round trips per transaction): after a database restart
+    # the first statement on a dead connection fails, SQLAlchemy then discards every
+    # connection made before it, and the next transaction connects afresh.
+    return create_async_engine(url, pool_size=10, max_overflow=10, hide_parameters=True,
+                               **kwargs)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

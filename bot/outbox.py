@@ -217,10 +217,14 @@ class OutboxWorker:
                            unfollowed=err.errcode == 43004)
         if err.transient and push.attempts < self._settings.max_attempts:
             if err.is_quota:
-                pause = 600.0 if err.errcode == 45009 else 60.0
-                self._paused_until = max(self._paused_until,
-                                         time.monotonic() + pause * random.uniform(0.8, 1.2))
-                log.warning("WeChat quota %s reached: pausing pushes", err.errcode)
+                pause = (self._settings.daily_quota_pause_s if err.errcode == 45009
+                         else self._settings.minute_quota_pause_s)
+                pause *= random.uniform(0.8, 1.2)
+                now = time.monotonic()
+                if self._paused_until <= now:  # one line per pause, not one per send in flight
+                    log.warning("WeChat quota %s reached: pausing pushes for %.0f s",
+                                err.errcode, pause)
+                self._paused_until = max(self._paused_until, now + pause)
             return Outcome(pid, push.openid, "pending", None, err.errcode,
                            f"重试中：{err.errmsg}"[:200], retry_in_s=backoff(push.attempts))
         log.warning("push %s to %s failed for good: %s", pid, anon(push.openid), err.errcode)

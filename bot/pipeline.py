@@ -1,10 +1,10 @@
 """One inbound message, from claim to reply, under WeChat's deadline.
 
-claim the message key → take the user's lock → load member and dialog (the staff
-binding only when a handler asks) → dispatch → save the dialog and the reply with the
-claim, all in ONE transaction. A retry of the same message meets the claim: it waits for the first
-attempt's transaction and gets its stored reply; if the first attempt failed and
-rolled back, the retry claims and runs afresh. Nothing is half-done.
+take the user's lock → read member, dialog, staff account and the message's claim in
+one query → dispatch → save the dialog, and the claim with the reply, all in ONE
+transaction. A retry of the same message (always from the same user) waits on the
+lock for the first attempt's transaction and then finds its claim and stored reply; if
+the first attempt failed and rolled back, the retry runs afresh. Nothing is half-done.
 
 If the handler is not finished within the reply budget, the callback answers
 "success" (WeChat then stops retrying) and the reply goes out later through the
@@ -17,7 +17,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -112,24 +114,29 @@ class Pipeline:
                 reply = None
                 async with session.begin():
                     now = self._clock.now()
-                    claimed = await claims.claim(session, key, now)
-                    if claimed:
-                        reply = await self._dispatch(session, msg)
-                        if job.deferred and reply:
-                            # Past the deadline: the reply becomes a push, queued in the
-                            # same transaction as the effects it reports.
-                            await self._deferred_sink(msg, reply, session)
-                            job.pushed = True
-                        await claims.record_reply(session, key, reply, job.deferred)
-                if claimed:
-                    if job.deferred and reply and not job.pushed:
-                        # The deadline passed between the check above and the commit.
-                        await self._deferred_sink(msg, reply, None)
-                    return Outcome(reply)
-                async with session.begin():
-                    first = await claims.get(session, key)
-                    reply = first.reply if first and not first.deferred else None
-                    return Outcome(reply, duplicate=True)
+                    await lock_user(session, msg.openid)
+                    sender = await claims.sender(session, msg.openid, key)
+                    if sender.claim is not None:  # a retry of a message handled already
+                        first = sender.claim
+                        return Outcome(None if first.deferred else first.reply, duplicate=True)
+                    reply = await self._dispatch(session, msg, sender, now)
+                    if job.deferred and reply:
+                        # Past the deadline: the reply becomes a push, queued in the
+                        # same transaction as the effects it reports.
+                        await self._deferred_sink(msg, reply, session)
+                        job.pushed = True
+                    await claims.record(session, key, now, reply, job.deferred)
+                if job.deferred and reply and not job.pushed:
+                    # The deadline passed between the check above and the commit.
+                    await self._deferred_sink(msg, reply, None)
+                return Outcome(reply)
+        except IntegrityError:
+            # The key's primary key caught a second attempt the locks did not: this
+            # attempt rolled back; the first one's reply stands.
+            async with self._sessions() as session, session.begin():
+                first = await claims.get(session, key)
+            return Outcome(first.reply if first and not first.deferred else None,
+                           duplicate=True)
         except Exception:
             # The transaction rolled back: no effect, no claim. A retry may run afresh.
             log.exception("handler failed for a %s message", msg.event or msg.msg_type)
@@ -138,10 +145,9 @@ class Pipeline:
             user_act = msg.is_input or msg.opens_event_allowance
             return Outcome(T.ERROR if user_act else None, failed=True)
 
-    async def _dispatch(self, session: AsyncSession, msg: Inbound) -> str | None:
-        now = self._clock.now()
-        await lock_user(session, msg.openid)
-        member = await members.get_or_create(session, msg.openid, now)
+    async def _dispatch(self, session: AsyncSession, msg: Inbound, sender: claims.Sender,
+                        now: datetime) -> str | None:
+        member = sender.member or await members.get_or_create(session, msg.openid, now)
         if msg.opens_service_window and members.window_needs_update(member, now):
             members.note_inbound(member, now)
         elif msg.opens_event_allowance:
@@ -149,8 +155,8 @@ class Pipeline:
         if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
             member.followed = msg.event != "unsubscribe"
         session.add(member)
-        row, expired = await dialogs.load(
-            session, msg.openid, now, self._settings.dialog.idle_timeout
+        row, expired = await dialogs.live(
+            session, sender.dialog, now, self._settings.dialog.idle_timeout
         )
         dialog = DialogContext(row.state, row.data, expired) if row else DialogContext(
             expired=expired)
@@ -164,6 +170,8 @@ class Pipeline:
             dialog=dialog,
             staff_loader=lambda: staff_rules.staff_for(session, msg.openid),
         )
+        if sender.member is not None:  # the staff account came with the member
+            ctx._staff, ctx._staff_loaded = sender.staff, True
         reply = await self._dispatcher.dispatch(ctx)
         if dialog.state is not None and (dialog.changed or not msg.is_event):
             await dialogs.save(session, msg.openid, dialog.state, dialog.data, now)

@@ -79,6 +79,8 @@ class SandboxState:
     menu: dict[str, Any] | None = None
     qrcodes: dict[str, str] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    # Injected faults that fired, by what they answered: "http 500", "errcode 45009", …
+    faulted: dict[str, int] = field(default_factory=dict)
     _msgids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
 
     def user(self, openid: str) -> SandboxUser:
@@ -94,6 +96,9 @@ class SandboxState:
         else:
             user.followed = True
             user.last_event_at, user.used_since_event = now, 0
+
+    def count_fault(self, what: str) -> None:
+        self.faulted[what] = self.faulted.get(what, 0) + 1
 
     def new_token(self) -> str:
         now = self.clock.now()
@@ -167,12 +172,15 @@ async def _api_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             if fault.delay_s:
                 await asyncio.sleep(fault.delay_s)
             if fault.drop:
+                state.count_fault("drop")
                 if request.transport:
                     request.transport.close()
                 raise web.HTTPServiceUnavailable()
             if fault.http_status:
+                state.count_fault(f"http {fault.http_status}")
                 return web.Response(status=fault.http_status, text="sandbox fault")
             if fault.errcode:
+                state.count_fault(f"errcode {fault.errcode}")
                 return _err(fault.errcode, "sandbox injected fault")
     return await handler(request)
 
@@ -375,7 +383,7 @@ async def expire_tokens(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response({"token_fetches": state.token_fetches, "calls": state.calls,
-                              "messages": len(state.messages)})
+                              "faulted": state.faulted, "messages": len(state.messages)})
 
 
 def main() -> None:

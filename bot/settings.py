@@ -137,7 +137,10 @@ class PushSettings(_Section):
     max_attempts: int = Field(8, ge=1, le=50)
     # A row a worker took but never finished (the process died) is closed after this long.
     lease_s: float = Field(120.0, gt=0)
-
+    # After a quota answer the worker sends nothing for this long (±20 % jitter): 45011 is
+    # WeChat's per-minute quota, 45009 its daily quota.
+    minute_quota_pause_s: float = Field(60.0, gt=0, le=86400)
+    daily_quota_pause_s: float = Field(600.0, gt=0, le=86400)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_batch(self) -> PushSettings:

@@ -25,7 +25,13 @@ async def load(
     session: AsyncSession, openid: str, now: datetime, idle_timeout: timedelta
 ) -> tuple[DialogRow | None, bool]:
     """The user's live dialog, and whether one had just expired (it is then removed)."""
-    row = await session.get(DialogRow, openid)
+    return await live(session, await session.get(DialogRow, openid), now, idle_timeout)
+
+
+async def live(
+    session: AsyncSession, row: DialogRow | None, now: datetime, idle_timeout: timedelta
+) -> tuple[DialogRow | None, bool]:
+    """A loaded dialog row if still live, and whether it had just expired (then removed)."""
     if row is None:
         return None, False
     if now - row.updated_at > idle_timeout:

@@ -1,15 +1,25 @@
 """Inbound message claims: WeChat retries a message it got no answer for, so every
-message key is claimed before any effect, and a retry gets the stored reply."""
+message's key is stored with its reply in the transaction that made its effects, and a
+retry gets the stored reply instead of a second effect.
+
+The caller holds the sender's lock (PostgreSQL: an advisory lock; SQLite: BEGIN
+IMMEDIATE), and a retry always comes from the same sender, so a retry waits for the
+first attempt's transaction and then finds its key; the key's primary key is the last
+word if anything ever slipped past that."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, delete, update
+from sqlalchemy import Text, and_, delete, insert, literal
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, SQLModel, col, select
 
-from models.base import UTCDateTime, insert_for
+from models.base import UTCDateTime
+from models.dialog import DialogRow
+from models.member import Member
+from models.staff import ConsoleUser
 
 
 class InboundClaim(SQLModel, table=True):
@@ -23,27 +33,44 @@ class InboundClaim(SQLModel, table=True):
     deferred: bool = False
 
 
-async def claim(session: AsyncSession, key: str, now: datetime) -> bool:
-    """Claim a message key inside the caller's transaction. False: someone has it already.
+@dataclass
+class Sender:
+    """What handling one message needs to know first, read in one query."""
 
-    On PostgreSQL an INSERT that meets an uncommitted claim waits for that
-    transaction: if it commits, this returns False; if it rolls back, this claims.
-    """
-    stmt = insert_for(session, InboundClaim).values(key=key, created_at=now)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(InboundClaim.key)
-    result = await session.exec(stmt)
-    return result.first() is not None
+    member: Member | None  # None: first contact
+    dialog: DialogRow | None
+    staff: ConsoleUser | None
+    claim: InboundClaim | None  # set: this message was handled already (a retry)
+
+
+async def sender(session: AsyncSession, openid: str, key: str) -> Sender:
+    """The member, their dialog and console account, and the message key's claim, in one
+    round trip (most messages need nothing more before their handler runs)."""
+    stmt = (
+        select(Member, DialogRow, ConsoleUser, InboundClaim)
+        .select_from(Member)
+        .outerjoin(DialogRow, col(DialogRow.openid) == col(Member.openid))
+        .outerjoin(ConsoleUser, and_(col(ConsoleUser.openid) == col(Member.openid),
+                                     col(ConsoleUser.active)))
+        .outerjoin(InboundClaim, col(InboundClaim.key) == literal(key))
+        .where(col(Member.openid) == openid)
+    )
+    row = (await session.exec(stmt)).first()
+    if row is not None:
+        return Sender(*row)
+    return Sender(None, None, None, await session.get(InboundClaim, key))
+
+
+async def record(session: AsyncSession, key: str, now: datetime, reply: str | None,
+                 deferred: bool) -> None:
+    """Store the message's key and reply (a primary key: a second insert fails and rolls
+    its transaction back)."""
+    await session.exec(insert(InboundClaim).values(  # type: ignore[call-overload]
+        key=key, created_at=now, reply=reply, deferred=deferred))
 
 
 async def get(session: AsyncSession, key: str) -> InboundClaim | None:
     return await session.get(InboundClaim, key)
-
-
-async def record_reply(
-    session: AsyncSession, key: str, reply: str | None, deferred: bool
-) -> None:
-    await session.exec(update(InboundClaim).where(col(InboundClaim.key) == key)
-                       .values(reply=reply, deferred=deferred))
 
 
 async def purge(session: AsyncSession, before: datetime) -> int:
