@@ -152,8 +152,19 @@ def serve(settings: Settings, port: int | None) -> int:
         print(f"在终端里和它聊天：.venv/bin/python run.py chat --openid demo-rider\n"
               f"健康检查：{base}/healthz")
     web.run_app(create_app(settings), host=host, port=port, print=None,
-                access_log=None, handle_signals=True)
+                access_log=None, handle_signals=True, loop=_event_loop(settings))
     return 0
+
+
+def _event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
+    if settings.server.event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # not built for this platform: the standard loop still works
+            print("uvloop 不可用，改用 asyncio 事件循环。")
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _read_password() -> str:

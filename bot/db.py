@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_S = 30
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -73,7 +74,7 @@ async def lock_key(session: AsyncSession, name: str) -> None:
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
                              signed=True)
         conn = await session.connection()
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=key))
+        await conn.execute(_ADVISORY_LOCK, {"k": key})
 
 
 async def lock_user(session: AsyncSession, openid: str) -> None:

@@ -81,6 +81,9 @@ class ServerSettings(_Section):
     scheduler_takeover_s: float = Field(15.0, gt=0, le=60)
     # serve's log lines: one JSON object a line (for a log collector), or plain text.
     log_format: Literal["json", "text"] = "json"
+    # serve's event loop: uvloop (faster sockets and scheduling; Linux and macOS), or
+    # the standard library's asyncio.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
 class DatabaseSettings(_Section):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, and_, delete, insert, literal
+from sqlalchemy import Text, and_, bindparam, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
@@ -43,19 +43,25 @@ class Sender:
     claim: InboundClaim | None  # set: this message was handled already (a retry)
 
 
+# Built once: constructing a statement costs more than running it (its cache key is
+# memoised on the object, so SQLAlchemy's compiled-SQL cache is hit directly).
+_SENDER = (
+    select(Member, DialogRow, ConsoleUser, InboundClaim)
+    .select_from(Member)
+    .outerjoin(DialogRow, col(DialogRow.openid) == col(Member.openid))
+    .outerjoin(ConsoleUser, and_(col(ConsoleUser.openid) == col(Member.openid),
+                                 col(ConsoleUser.active)))
+    .outerjoin(InboundClaim, col(InboundClaim.key) == bindparam("key"))
+    .where(col(Member.openid) == bindparam("openid"))
+)
+_RECORD = insert(InboundClaim.__table__)  # type: ignore[attr-defined]
+
+
 async def sender(session: AsyncSession, openid: str, key: str) -> Sender:
     """The member, their dialog and console account, and the message key's claim, in one
     round trip (most messages need nothing more before their handler runs)."""
-    stmt = (
-        select(Member, DialogRow, ConsoleUser, InboundClaim)
-        .select_from(Member)
-        .outerjoin(DialogRow, col(DialogRow.openid) == col(Member.openid))
-        .outerjoin(ConsoleUser, and_(col(ConsoleUser.openid) == col(Member.openid),
-                                     col(ConsoleUser.active)))
-        .outerjoin(InboundClaim, col(InboundClaim.key) == literal(key))
-        .where(col(Member.openid) == openid)
-    )
-    row = (await session.exec(stmt)).first()
+    result = await session.exec(_SENDER, params={"openid": openid, "key": key})  # type: ignore[call-overload]
+    row = result.first()
     if row is not None:
         return Sender(*row)
     return Sender(None, None, None, await session.get(InboundClaim, key))
@@ -64,9 +70,10 @@ async def sender(session: AsyncSession, openid: str, key: str) -> Sender:
 async def record(session: AsyncSession, key: str, now: datetime, reply: str | None,
                  deferred: bool) -> None:
     """Store the message's key and reply (a primary key: a second insert fails and rolls
-    its transaction back)."""
-    await session.exec(insert(InboundClaim).values(  # type: ignore[call-overload]
-        key=key, created_at=now, reply=reply, deferred=deferred))
+    its transaction back). A Core insert: the ORM's bulk path costs more than the SQL."""
+    conn = await session.connection()
+    await conn.execute(_RECORD, {"key": key, "created_at": now, "reply": reply,
+                                 "deferred": deferred})
 
 
 async def get(session: AsyncSession, key: str) -> InboundClaim | None:
