@@ -39,8 +39,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # No pre-ping (it cost three round trips per transaction): after a database restart
     # the first statement on a dead connection fails, SQLAlchemy then discards every
     # connection made before it, and the next transaction connects afresh.
-    return create_async_engine(url, pool_size=10, max_overflow=10, hide_parameters=True,
-                               **kwargs)
+    # Fail fast when the database is down or frozen (3 s to connect or to wait for a pooled
+    # connection), so a callback still answers within WeChat's 5 s.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_timeout=3,
+                               connect_args={"timeout": 3}, hide_parameters=True, **kwargs)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

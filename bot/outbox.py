@@ -226,7 +226,8 @@ class OutboxWorker:
                                 err.errcode, pause)
                 self._paused_until = max(self._paused_until, now + pause)
             return Outcome(pid, push.openid, "pending", None, err.errcode,
-                           f"重试中：{err.errmsg}"[:200], retry_in_s=backoff(push.attempts))
+                           f"重试中：{err.errmsg}"[:200], retry_in_s=backoff(push.attempts),
+                           not_tried=err.is_quota)
         log.warning("push %s to %s failed for good: %s", pid, anon(push.openid), err.errcode)
         reason = f"{err.errcode} {err.errmsg}"[:200]
         return Outcome(pid, push.openid, "failed", push.channel, err.errcode, reason)

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -131,19 +132,32 @@ class Pipeline:
                     await self._deferred_sink(msg, reply, None)
                 return Outcome(reply)
         except IntegrityError:
-            # The key's primary key caught a second attempt the locks did not: this
-            # attempt rolled back; the first one's reply stands.
-            async with self._sessions() as session, session.begin():
-                first = await claims.get(session, key)
-            return Outcome(first.reply if first and not first.deferred else None,
-                           duplicate=True)
-        except Exception:
-            # The transaction rolled back: no effect, no claim. A retry may run afresh.
+            # Either the key's primary key caught a second attempt the locks did not (this
+            # attempt rolled back; the first one's reply stands), or a handler broke a rule.
+            try:
+                async with self._sessions() as session, session.begin():
+                    first = await claims.get(session, key)
+            except Exception:
+                first = None
+            if first is not None:
+                return Outcome(None if first.deferred else first.reply, duplicate=True)
             log.exception("handler failed for a %s message", msg.event or msg.msg_type)
-            # Something the user did (a message, click, scan, follow) gets an apology,
-            # never silence; a bare event (a delivery report) gets "success".
-            user_act = msg.is_input or msg.opens_event_allowance
-            return Outcome(T.ERROR if user_act else None, failed=True)
+            return self._failed(msg)
+        except Exception as exc:
+            # The transaction rolled back: no effect, no claim. A retry may run afresh.
+            if _database_unreachable(exc):
+                log.warning("database unreachable (%s): %s message answered with an apology",
+                            type(exc).__name__, msg.event or msg.msg_type)
+            else:
+                log.exception("handler failed for a %s message", msg.event or msg.msg_type)
+            return self._failed(msg)
+
+    @staticmethod
+    def _failed(msg: Inbound) -> Outcome:
+        # Something the user did (a message, click, scan, follow) gets an apology, never
+        # silence; a bare event (a delivery report) gets "success".
+        user_act = msg.is_input or msg.opens_event_allowance
+        return Outcome(T.ERROR if user_act else None, failed=True)
 
     async def _dispatch(self, session: AsyncSession, msg: Inbound, sender: claims.Sender,
                         now: datetime) -> str | None:
@@ -178,3 +192,10 @@ class Pipeline:
         elif dialog.state is None and dialog.changed:
             await dialogs.clear(session, msg.openid)
         return reply
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """The database is down or not answering (one warning line, not a traceback each)."""
+    if isinstance(exc, (OSError, SATimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

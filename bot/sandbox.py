@@ -166,6 +166,10 @@ async def _api_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         if problem := state.token_error(request.query.get("access_token")):
             return web.json_response(problem)
     if path.startswith(_SEND_PATHS):
+        if state.faults:
+            # WeChat has the request once its bytes are in: read the body now, so a sender
+            # that dies during an injected delay still gets its message delivered.
+            await request.read()
         for fault in state.faults:
             if not fault.fire():
                 continue

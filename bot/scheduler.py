@@ -204,7 +204,11 @@ class _AdvisoryLock:
             conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
         except psycopg.Error:
             return False
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
+        try:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
+        except psycopg.Error:  # the database went away in between: try again later
+            conn.close()
+            return False
         if not got or not got[0]:
             conn.close()
             return False

@@ -202,7 +202,10 @@ class Outcome:
     wx_msgid: int | None = None
     retry_in_s: float | None = None
     unfollowed: bool = False  # WeChat said 43004: the member has left
-    not_tried: bool = False  # put back without a call (the worker was paused)
+    # Counts as no attempt: put back without a call (the worker was paused), or refused
+    # for the account's quota (which says nothing about this push; it waits as long as
+    # the quota does instead of running out of attempts).
+    not_tried: bool = False
 
 
 _T = Push.__table__  # type: ignore[attr-defined]

@@ -240,7 +240,27 @@ async def test_quota_pauses_the_worker(quiet_bot: Bot, sessions) -> None:
     await worker.run_once()
     [row] = await rows(sessions, "o-quota")
     assert row.status == "pending" and row.errcode == 45009
+    assert row.attempts == 0  # the account's quota says nothing of this push: no attempt spent
     assert await worker.run_once() == 0  # paused: nothing taken, no loop against the quota
+
+
+async def test_a_long_quota_stop_never_uses_up_the_attempts(make_bot: BotFactory,
+                                                              settings: Settings,
+                                                              sessions) -> None:
+    few = settings.model_copy(update={"push": settings.push.model_copy(
+        update={"max_attempts": 2})})
+    bot = await make_bot(few, background=False)
+    await registered(bot, "o-daily")
+    fault(bot, errcode=45009, times=5)  # five pauses in a row, more than max_attempts
+    await notify(bot, "member:o-daily")
+    worker = worker_of(bot)
+    for _ in range(8):
+        worker._paused_until = 0.0  # the pause is over (its length is tested elsewhere)
+        bot.clock.advance(minutes=20)
+        await worker.run_once()
+    [row] = await rows(sessions, "o-daily")
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(bot.sandbox.delivered("o-daily")) == 1
 
 
 async def test_expired_token_is_refreshed_once_and_the_push_still_goes(quiet_bot: Bot) -> None:

@@ -147,3 +147,47 @@ async def test_events_have_no_dedup_collision_across_users(bot: Bot, sessions) -
         assert await bot.phone(who).send(bot.peer.event(who, "subscribe", create_time=ts))
     async with sessions() as s:
         assert len((await s.exec(select(InboundClaim))).all()) == 2
+
+
+async def test_a_handler_breaking_a_unique_rule_gets_the_apology_not_silence(
+    make_bot: BotFactory, sessions
+) -> None:
+    router = Router("unique")
+
+    @router.words("重")
+    async def twice(member: Member, msg: Inbound, session) -> str:
+        member.points += 1
+        session.add(InboundClaim(key="same", created_at=member.created_at))
+        session.add(InboundClaim(key="same", created_at=member.created_at))
+        await session.flush()
+        return "不会到这里"
+
+    bot = await make_bot(router=router, profile_gate=require_profile)
+    reply = await bot.post(bot.peer.text("o-uniq", "重", create_time=bot.now_ts))
+    assert reply.status == 200 and reply.text == T.ERROR
+    async with sessions() as s:
+        assert (await s.exec(select(InboundClaim))).all() == []
+
+
+async def test_a_claim_committed_by_another_attempt_wins_over_this_one(
+    make_bot: BotFactory, sessions, db_url: str
+) -> None:
+    """Should a second attempt ever get past the sender's lock, the claim's primary key
+    rolls it back and it answers with the first attempt's reply."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite: BEGIN IMMEDIATE lets no other writer in while a handler runs")
+    router = Router("race")
+
+    @router.words("抢")
+    async def race(member: Member, msg: Inbound) -> str:
+        member.points += 1  # this attempt's effect: rolled back
+        async with sessions() as other, other.begin():  # "the other instance" commits first
+            other.add(InboundClaim(key=msg.dedup_key, created_at=member.created_at,
+                                   reply="先到的回复"))
+        return "后到的回复"
+
+    bot = await make_bot(router=router, profile_gate=require_profile)
+    reply = await bot.post(bot.peer.text("o-race", "抢", create_time=bot.now_ts))
+    assert reply.text == "先到的回复"
+    async with sessions() as s:  # this attempt left nothing, not even the new member row
+        assert (await s.exec(select(Member).where(Member.openid == "o-race"))).all() == []

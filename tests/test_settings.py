@@ -91,6 +91,7 @@ def test_defaults_from_config_yaml() -> None:
     assert s.reports.categories[-1].keywords == []
     assert s.dialog.idle_timeout == timedelta(minutes=30)
     assert s.checkin.default_radius_m == 200
+    assert (s.push.minute_quota_pause_s, s.push.daily_quota_pause_s) == (60, 600)
     w = s.wechat
     assert (w.token, w.app_id, w.app_secret, w.encoding_aes_key) == tuple(
         DEMO_CREDENTIALS[k] for k in ("token", "app_id", "app_secret", "encoding_aes_key"))
@@ -119,7 +120,7 @@ def test_code_defaults_match_the_shipped_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("", encoding="utf-8")
     from_code, shipped = load_settings(empty), load_settings(CONFIG)
-    for section in ("mode", "server", "database", "dialog", "checkin", "school"):
+    for section in ("mode", "server", "database", "push", "dialog", "checkin", "school"):
         assert getattr(from_code, section) == getattr(shipped, section), section
     assert from_code.wechat.token == shipped.wechat.token
     assert from_code.wechat.max_clock_skew_s == shipped.wechat.max_clock_skew_s
@@ -304,6 +305,7 @@ BAD_VALUES = [
     ("mode", "production", "mode"),
     ("dialog.idle_timeout", "30 minutes", "dialog.idle_timeout"),
     ("checkin.default_radius_m", 5, "checkin.default_radius_m"),
+    ("push.daily_quota_pause_s", 0, "push.daily_quota_pause_s"),
     ("reports.categories", [], "reports.categories"),
     ("reports.categories.1.deadline", "soon", "reports.categories[1].deadline"),
     ("reports.categories.0.name", "", "reports.categories[0].name"),
