@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, bindparam, func, update
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, bindparam, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Field, SQLModel, col, select
 
 from models.base import UTCDateTime, insert_for
@@ -42,9 +43,23 @@ REASON_CRASHED = "发送中断（进程退出），结果未知，未重发"
 
 class Push(SQLModel, table=True):
     __tablename__ = "outbox"
-    # Claims walk the pending rows in id order: (status, id) needs no sort however long
-    # the backlog.
-    __table_args__ = (Index("ix_outbox_due", "status", "id"),)
+    # Claims walk the pending rows in id order. A partial index holds just those rows: with
+    # (status, id) alone PostgreSQL chose the primary key and stepped over every row already
+    # sent, so a fan-out's claims grew slower as it went (7 ms per claim at 10,000 sent;
+    # by subject it sorted every pending row: 32 ms per claim with 20,000 queued).
+    # The in-flight rows (claimed, sending) get one too, for the lease sweep.
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "id"),
+        Index("ix_outbox_pending", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        # `notify` drains its own notice: by subject, in id order.
+        Index("ix_outbox_pending_subject", "subject", "id",
+              postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        Index("ix_outbox_inflight", "lease_until",
+              postgresql_where=text("status IN ('claimed', 'sending')"),
+              sqlite_where=text("status IN ('claimed', 'sending')")),
+    )
     # status: pending → claimed (taken by a worker) → sending (its call is under way)
     #         → sent | failed | undeliverable
 
@@ -137,18 +152,24 @@ def spend_kefu(member: Member, allowance: str) -> None:
 # --- claiming ----------------------------------------------------------------------------
 
 
+def _inline(status: str) -> BindParameter[str]:
+    """The status written into the SQL, not sent as a parameter: PostgreSQL's generic plan
+    for a prepared statement can use a partial index only when it sees the value."""
+    return bindparam(None, status, literal_execute=True)
+
+
 async def close_abandoned(session: AsyncSession, now: datetime) -> int:
     """Rows a dead worker left behind, once their lease is over: those it had only taken
     (`claimed`) go back to pending; those it was sending (`sending`) may have reached
     WeChat, so they are closed as unknown, never sent again."""
     await session.exec(
         update(Push)
-        .where(col(Push.status) == "claimed", col(Push.lease_until) < now)
+        .where(col(Push.status) == _inline("claimed"), col(Push.lease_until) < now)
         .values(status="pending", lease_until=None)
     )
     result = await session.exec(
         update(Push)
-        .where(col(Push.status) == "sending", col(Push.lease_until) < now)
+        .where(col(Push.status) == _inline("sending"), col(Push.lease_until) < now)
         .values(status="failed", reason=REASON_CRASHED, lease_until=None)
     )
     return result.rowcount or 0
@@ -165,7 +186,7 @@ async def claim(session: AsyncSession, now: datetime, limit: int, lease: timedel
     """Take up to `limit` due rows for this worker (other workers skip them)."""
     stmt = (
         select(Push)
-        .where(col(Push.status) == "pending", col(Push.next_attempt_at) <= now)
+        .where(col(Push.status) == _inline("pending"), col(Push.next_attempt_at) <= now)
         .order_by(col(Push.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
