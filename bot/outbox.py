@@ -125,18 +125,24 @@ class OutboxWorker:
         if self._producers:
             await self._produce()
         to_send, done = await self._claim(subject)
-        taken = len(done) + len(to_send)
-        # A wave at a time: mark it sending (in the same transaction that records the wave
-        # before), call, and so on. A crash leaves at most one wave's outcome unknown; the
-        # rest of the batch is still only claimed and goes back to pending.
+        await self._send_batch(to_send, done)
+        return len(done) + len(to_send)
+
+    async def _send_batch(self, to_send: list[Push], done: list[Outcome]) -> None:
+        """A wave at a time: mark it sending (in the same transaction that records the wave
+        before), call, and so on. A crash leaves at most one wave's outcome unknown; the
+        rest of the batch is still only claimed and goes back to pending."""
         step = self._settings.concurrency
         for start in range(0, len(to_send), step):
             wave = to_send[start : start + step]
-            await self._record(done, sending=[p.id or 0 for p in wave])
-            done = list(await asyncio.gather(*(self._paced(p) for p in wave)))
+            mine = await self._record(done, sending=wave)
+            if len(mine) < len(wave):
+                log.warning("%d pushes outlived this worker's lease and were taken over",
+                            len(wave) - len(mine))
+            done = list(await asyncio.gather(*(self._paced(p) for p in wave
+                                               if p.id in mine)))
         if done:
             await self._record(done)
-        return taken
 
     async def _paced(self, push: Push) -> Outcome:
         await self._limiter.acquire()
@@ -232,12 +238,19 @@ class OutboxWorker:
         reason = f"{err.errcode} {err.errmsg}"[:200]
         return Outcome(pid, push.openid, "failed", push.channel, err.errcode, reason)
 
-    async def _record(self, outcomes: list[Outcome], sending: list[int] | None = None) -> None:
+    async def _record(self, outcomes: list[Outcome], sending: list[Push] | None = None
+                      ) -> set[int]:
+        """Record outcomes, and mark the next wave sending; the ids of the wave this worker
+        still holds."""
+        mine: set[int] = set()
         async with self._sessions() as session, session.begin():
             await rows.record(session, outcomes, self._clock.now())
             if sending:
-                await rows.mark_sending(session, sending)
+                lease = sending[0].lease_until
+                assert lease is not None  # set by the claim
+                mine = await rows.mark_sending(session, [p.id or 0 for p in sending], lease)
         self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)
         for o in outcomes:
             metrics.PUSHES.labels(o.channel or "-", "retry" if o.status == "pending"
                                   else o.status).inc()
+        return mine

@@ -175,10 +175,21 @@ async def close_abandoned(session: AsyncSession, now: datetime) -> int:
     return result.rowcount or 0
 
 
-async def mark_sending(session: AsyncSession, ids: Sequence[int]) -> None:
-    """Just before their calls: from here on a crash leaves these rows' outcome unknown."""
-    await session.exec(update(Push).where(col(Push.id).in_(ids))
-                       .values(status="sending", attempts=Push.attempts + 1))
+async def mark_sending(session: AsyncSession, ids: Sequence[int], lease_until: datetime
+                       ) -> set[int]:
+    """Just before their calls: from here on a crash leaves these rows' outcome unknown.
+
+    Only rows this worker still holds: claimed under its lease (`lease_until` is the
+    claim's token). A worker slower than its lease may have lost rows to another one,
+    which then sends them; the ids returned are the ones this worker may send."""
+    result = await session.exec(
+        update(Push)
+        .where(col(Push.id).in_(ids), col(Push.status) == "claimed",
+               col(Push.lease_until) == lease_until)
+        .values(status="sending", attempts=Push.attempts + 1)
+        .returning(col(Push.id))
+    )
+    return set(result.scalars().all())
 
 
 async def claim(session: AsyncSession, now: datetime, limit: int, lease: timedelta,

@@ -263,6 +263,26 @@ async def test_a_long_quota_stop_never_uses_up_the_attempts(make_bot: BotFactory
     assert len(bot.sandbox.delivered("o-daily")) == 1
 
 
+async def test_a_worker_slower_than_its_lease_sends_nothing_another_took(
+    quiet_bot: Bot, settings: Settings, sessions
+) -> None:
+    bot = quiet_bot
+    for i in range(3):
+        await registered(bot, f"o-lease{i}")
+    await notify(bot, "all")
+    slow = worker_of(bot)
+    to_send, done = await slow._claim(None)  # taken, then the worker stalls
+    assert len(to_send) == 3
+    bot.clock.advance(seconds=settings.push.lease_s + 1)
+    other = OutboxWorker(slow._sessions, slow._api, slow._settings, slow._templates,
+                         slow._clock)
+    assert await other.run_once() == 3  # the lease is over: another worker sends them
+    await slow._send_batch(to_send, done)  # the slow one wakes up: it must send nothing
+    for i in range(3):
+        assert len(bot.sandbox.delivered(f"o-lease{i}")) == 1
+    assert {(r.status, r.attempts) for r in await rows(sessions)} == {("sent", 1)}
+
+
 async def test_expired_token_is_refreshed_once_and_the_push_still_goes(quiet_bot: Bot) -> None:
     bot = quiet_bot
     await registered(bot, "o-token")
