@@ -15,7 +15,8 @@ built before the clock starts) in the same run:
 
 Scenarios: `帮助` (a keyword reply, dedup included) closed loop; the full mix (scan and
 location check-ins, 附近, 我的, the six-step 上报 dialog, 课程, 帮助) closed loop; the full
-mix open loop at a steady 500 requests/s (latency from each request's due time).
+mix open loop at a steady 500 requests/s (latency from each request's due time), and, for
+the bot, open loop at half the rate it reached closed loop.
 Errors are non-200 answers plus, for the bot, callbacks its /metrics counted as failed
 or answered late. Peak RSS is VmHWM summed over the server's processes.
 """
