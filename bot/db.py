@@ -25,7 +25,6 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        if parsed.database and parsed.database != ":memory:":
             # One connection: this process's transactions queue on the pool (an asyncio
             # wait) instead of on SQLite's lock, whose busy handler sleeps in steps of
             # up to 100 ms and collapses throughput under concurrency.
@@ -37,8 +36,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     # hide_parameters: an error's text never carries openids, phones or tokens into a log.
     # No pre-ping (it cost three round trips per transaction): after a database restart
-    # the first statement on a dead connection fails, SQLAlchemy then discards every
-    # connection made before it, and the next transaction connects afresh.
+    # the first statement on a dead connection fails, SQLAlchemy discards every connection
+    # made before it, and the next transaction connects afresh (the callback pipeline
+    # tries such a callback once more).
     # Fail fast when the database is down or frozen (3 s to connect or to wait for a pooled
     # connection), so a callback still answers within WeChat's 5 s.
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_timeout=3,

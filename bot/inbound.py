@@ -91,7 +91,9 @@ class Inbound:
     def dedup_key(self) -> str:
         """Same for WeChat's retries of one message, different for distinct messages."""
         if self.msg_id:
-            raw = f"m:{self.msg_id}"
+            # Scoped to the sender: the lock that orders retries is per user, and a key
+            # clash with another user's message must never hand over their reply.
+            raw = f"m:{self.openid}:{self.msg_id}"
         else:
             raw = f"e:{self.openid}:{self.create_time}:{self.event}:{self.key or ''}"
         return hashlib.sha256(raw.encode()).hexdigest()[:40]

@@ -221,19 +221,22 @@ class OutboxWorker:
             return Outcome(pid, push.openid, status, push.channel, err.errcode,
                            PERMANENT_RECIPIENT_ERRORS[err.errcode],
                            unfollowed=err.errcode == 43004)
-        if err.transient and push.attempts < self._settings.max_attempts:
-            if err.is_quota:
-                pause = (self._settings.daily_quota_pause_s if err.errcode == 45009
-                         else self._settings.minute_quota_pause_s)
-                pause *= random.uniform(0.8, 1.2)
-                now = time.monotonic()
-                if self._paused_until <= now:  # one line per pause, not one per send in flight
-                    log.warning("WeChat quota %s reached: pausing pushes for %.0f s",
-                                err.errcode, pause)
-                self._paused_until = max(self._paused_until, now + pause)
+        if err.is_quota:
+            # The account's quota, not this push: pause every send, spend no attempt, and
+            # come back when the pause is over (other instances see the row wait as long).
+            pause = (self._settings.daily_quota_pause_s if err.errcode == 45009
+                     else self._settings.minute_quota_pause_s)
+            pause *= random.uniform(0.8, 1.2)
+            now = time.monotonic()
+            if self._paused_until <= now:  # one line per pause, not one per send in flight
+                log.warning("WeChat quota %s reached: pausing pushes for %.0f s",
+                            err.errcode, pause)
+            self._paused_until = max(self._paused_until, now + pause)
             return Outcome(pid, push.openid, "pending", None, err.errcode,
-                           f"重试中：{err.errmsg}"[:200], retry_in_s=backoff(push.attempts),
-                           not_tried=err.is_quota)
+                           f"重试中：{err.errmsg}"[:200], retry_in_s=pause, not_tried=True)
+        if err.transient and push.attempts < self._settings.max_attempts:
+            return Outcome(pid, push.openid, "pending", None, err.errcode,
+                           f"重试中：{err.errmsg}"[:200], retry_in_s=backoff(push.attempts))
         log.warning("push %s to %s failed for good: %s", pid, anon(push.openid), err.errcode)
         reason = f"{err.errcode} {err.errmsg}"[:200]
         return Outcome(pid, push.openid, "failed", push.channel, err.errcode, reason)

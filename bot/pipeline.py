@@ -52,11 +52,12 @@ class Outcome:
 
 
 class _Job:
-    __slots__ = ("deferred", "pushed")
+    __slots__ = ("deferred", "pushed", "retried")
 
     def __init__(self) -> None:
         self.deferred = False  # the callback has answered "success": the reply is a push
         self.pushed = False
+        self.retried = False  # tried again once after a dead pooled connection
 
 
 class Pipeline:
@@ -109,13 +110,26 @@ class Pipeline:
             await asyncio.wait(set(self._background), timeout=grace_s)
 
     async def _run(self, msg: Inbound, job: _Job) -> Outcome:
+        try:
+            return await self._attempt(msg, job)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # A pooled connection had died (the database restarted): this attempt rolled
+            # back. WeChat will not retry a callback that got an answer, so try once more
+            # here, on a fresh connection; if the first commit did land, this finds its claim.
+            log.warning("database connection lost mid-callback: trying the %s message again",
+                        msg.event or msg.msg_type)
+            return await self._attempt(msg, job)
+
+    async def _attempt(self, msg: Inbound, job: _Job) -> Outcome:
         key = msg.dedup_key
         try:
             async with self._sessions() as session:
                 reply = None
                 async with session.begin():
-                    now = self._clock.now()
                     await lock_user(session, msg.openid)
+                    now = self._clock.now()  # after the lock: after this user's last message
                     sender = await claims.sender(session, msg.openid, key)
                     if sender.claim is not None:  # a retry of a message handled already
                         first = sender.claim
@@ -131,7 +145,7 @@ class Pipeline:
                     # The deadline passed between the check above and the commit.
                     await self._deferred_sink(msg, reply, None)
                 return Outcome(reply)
-        except IntegrityError:
+        except IntegrityError as exc:
             # Either the key's primary key caught a second attempt the locks did not (this
             # attempt rolled back; the first one's reply stands), or a handler broke a rule.
             try:
@@ -141,16 +155,26 @@ class Pipeline:
                 first = None
             if first is not None:
                 return Outcome(None if first.deferred else first.reply, duplicate=True)
-            log.exception("handler failed for a %s message", msg.event or msg.msg_type)
+            # Not the exception's text: the database's DETAIL quotes the clashing values.
+            log.error("handler for a %s message broke a database rule (%s)",
+                      msg.event or msg.msg_type, type(exc.orig).__name__)
             return self._failed(msg)
+        except DBAPIError as exc:
+            if exc.connection_invalidated and not job.retried:
+                job.retried = True
+                raise  # _run tries once more on a fresh connection
+            return self._unexpected(msg, exc)
         except Exception as exc:
-            # The transaction rolled back: no effect, no claim. A retry may run afresh.
-            if _database_unreachable(exc):
-                log.warning("database unreachable (%s): %s message answered with an apology",
-                            type(exc).__name__, msg.event or msg.msg_type)
-            else:
-                log.exception("handler failed for a %s message", msg.event or msg.msg_type)
-            return self._failed(msg)
+            return self._unexpected(msg, exc)
+
+    def _unexpected(self, msg: Inbound, exc: Exception) -> Outcome:
+        # The transaction rolled back: no effect, no claim. A retry may run afresh.
+        if _database_unreachable(exc):
+            log.warning("database unreachable (%s): %s message answered with an apology",
+                        type(exc).__name__, msg.event or msg.msg_type)
+        else:
+            log.exception("handler failed for a %s message", msg.event or msg.msg_type)
+        return self._failed(msg)
 
     @staticmethod
     def _failed(msg: Inbound) -> Outcome:
@@ -195,7 +219,8 @@ class Pipeline:
 
 
 def _database_unreachable(exc: BaseException) -> bool:
-    """The database is down or not answering (one warning line, not a traceback each)."""
-    if isinstance(exc, (OSError, SATimeoutError)):
+    """The database is down or not answering (one warning line, not a traceback each):
+    refused or timed-out connections, no pooled connection free in time, a dropped link."""
+    if isinstance(exc, (ConnectionError, TimeoutError, SATimeoutError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated

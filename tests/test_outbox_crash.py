@@ -8,17 +8,13 @@ sends), killed with SIGKILL and started again.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import insert
 
@@ -27,31 +23,12 @@ from models import notice as notices
 from models import outbox
 from models.member import Member
 from models.outbox import Push
-from tests.test_processes import all_rows, env_for, free_port
+from tests.test_processes import all_rows, env_for, free_port, http_json, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 240
 BATCH = 12
 CONCURRENCY = 4
-
-
-def http_json(url: str, payload: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def wait_until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if result := check():
-                return result
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def seed(url: str) -> str:

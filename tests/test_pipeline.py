@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from bot import texts as T
@@ -165,8 +166,35 @@ async def test_a_handler_breaking_a_unique_rule_gets_the_apology_not_silence(
     bot = await make_bot(router=router, profile_gate=require_profile)
     reply = await bot.post(bot.peer.text("o-uniq", "重", create_time=bot.now_ts))
     assert reply.status == 200 and reply.text == T.ERROR
-    async with sessions() as s:
+    async with sessions() as s:  # rolled back whole: no claim, no point, no member row
         assert (await s.exec(select(InboundClaim))).all() == []
+        assert (await s.exec(select(Member))).all() == []
+
+
+async def test_a_connection_lost_mid_callback_is_tried_again_once(
+    make_bot: BotFactory, sessions
+) -> None:
+    """WeChat does not retry a callback that got an answer, so the bot retries itself
+    when the database dropped the connection under it (as after a restart)."""
+    router = Router("flaky-db")
+    calls: list[int] = []
+
+    @router.words("断")
+    async def dropped(member: Member) -> str:
+        calls.append(1)
+        member.points += 1
+        if len(calls) == 1:
+            raise DBAPIError("SELECT 1", {}, ConnectionResetError("gone"),
+                             connection_invalidated=True)
+        return "第二次成功"
+
+    bot = await make_bot(router=router, profile_gate=require_profile)
+    reply = await bot.post(bot.peer.text("o-drop", "断", create_time=bot.now_ts))
+    assert reply.text == "第二次成功" and len(calls) == 2
+    assert await points(sessions, "o-drop") == 1  # the first attempt's point rolled back
+    calls.clear()
+    again = await bot.post(bot.peer.text("o-drop2", "断", create_time=bot.now_ts))
+    assert again.text == "第二次成功"  # once per callback, not once per process
 
 
 async def test_a_claim_committed_by_another_attempt_wins_over_this_one(
