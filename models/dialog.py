@@ -21,13 +21,6 @@ class DialogRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-async def load(
-    session: AsyncSession, openid: str, now: datetime, idle_timeout: timedelta
-) -> tuple[DialogRow | None, bool]:
-    """The user's live dialog, and whether one had just expired (it is then removed)."""
-    return await live(session, await session.get(DialogRow, openid), now, idle_timeout)
-
-
 async def live(
     session: AsyncSession, row: DialogRow | None, now: datetime, idle_timeout: timedelta
 ) -> tuple[DialogRow | None, bool]:
