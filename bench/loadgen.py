@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.peer import WechatPeer  # noqa: E402
+from bot.dev.peer import WechatPeer  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 
 # The realistic mix: actions a rider does, with weights (a report is six requests).
@@ -54,7 +54,7 @@ LATE = -2  # answered, but after WeChat's deadline: counted as an error
 
 
 def _stations() -> list[tuple[str, float, float]]:
-    rows = yaml.safe_load((ROOT / "bot" / "demo_stations.yaml").read_text(encoding="utf-8"))
+    rows = yaml.safe_load((ROOT / "bot" / "dev" / "demo_stations.yaml").read_text(encoding="utf-8"))
     return [(r["code"], float(r["lat"]), float(r["lng"])) for r in rows]
 
 

@@ -54,10 +54,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.clock import SystemClock
 from bot.db import make_engine, session_factory
 from bot.migrate import upgrade
-from bot.outbox import OutboxWorker
+from bot.push.worker import OutboxWorker
 from bot.settings import PushSettings, Settings, load_settings
-from bot.tokens import SharedToken
-from bot.wechat_api import WechatApi
+from bot.wechat.client import WechatApi
+from bot.wechat.token import SharedToken
 from models import notice as notices
 from models import outbox
 from models.member import Member
@@ -100,7 +100,7 @@ def sandbox_process(workdir: Path) -> Iterator[SandboxProc]:
     port = free_port()
     log_path = workdir / f"sandbox-{port}.log"
     with log_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.sandbox", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "bot.dev.sandbox", "--port", str(port)],
                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     sb = SandboxProc(proc, f"http://127.0.0.1:{port}/sandbox", log_path)
     try:
@@ -618,7 +618,7 @@ def main() -> int:
     # A plain SIGTERM would skip the finally blocks that stop the sandbox process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.WARNING, format="    %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bot.outbox").setLevel(logging.ERROR)  # quota warnings, one per error
+    logging.getLogger("bot.push.worker").setLevel(logging.ERROR)  # quota warnings, one per error
 
     settings = load_settings()
     push = PushSettings(

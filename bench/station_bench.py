@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.db import make_engine, session_factory  # noqa: E402
+from bot.dev.peer import WechatPeer  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
-from bot.peer import WechatPeer  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from models import geo  # noqa: E402
 from models import hours as opening  # noqa: E402

@@ -1,4 +1,5 @@
-"""The aiohttp application: one factory that wires settings, database, router and routes."""
+"""The composition root: one factory that wires settings, database, the WeChat gateway and
+every feature (handlers/) into one aiohttp application."""
 
 from __future__ import annotations
 
@@ -13,31 +14,24 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.api import NoticeApi
 from bot.clock import Clock, SystemClock
-from bot.console import create_console
-from bot.course_api import CourseApi
 from bot.db import make_engine, ping, session_factory
-from bot.gateway import WechatGateway
-from bot.group_api import GroupApi
-from bot.inbound import Inbound
-from bot.jobs import bind_runtime
+from bot.dev.sandbox import create_sandbox
+from bot.features import Features, Loop, Platform
 from bot.metrics import metrics
-from bot.open311 import add_open311_routes
-from bot.openapi import add_openapi_routes
-from bot.outbox import OutboxWorker
-from bot.photos import PhotoFetcher
-from bot.pipeline import Pipeline
-from bot.report_api import ReportApi
+from bot.push.worker import OutboxWorker
 from bot.router import Dispatcher, ProfileGate, Router
-from bot.sandbox import create_sandbox
-from bot.scheduler import SchedulerLeader
+from bot.scheduler import SchedulerLeader, bind_runtime
 from bot.settings import Settings
-from bot.tokens import SharedToken
-from bot.wechat_api import WechatApi
-from models import dialog as dialogs
-from models import inbound as claims
-from models import notice as notices
+from bot.web.console import create_console
+from bot.web.openapi import add_openapi_routes
+from bot.wechat.client import WechatApi
+from bot.wechat.gateway import WechatGateway
+from bot.wechat.message import Inbound
+from bot.wechat.pipeline import Pipeline
+from bot.wechat.token import SharedToken
+from models import claim as claims
+from models import dialog_store as dialogs
 from models import outbox
 
 log = logging.getLogger(__name__)
@@ -58,13 +52,15 @@ class Services:
     """What talks to WeChat: the HTTP session, the shared token, the API client, the worker.
     Made at start-up (they need the running loop) and closed at shutdown."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, clock: Clock):
+    def __init__(self, settings: Settings, engine: AsyncEngine, clock: Clock,
+                 features: Features | None = None):
         self.settings, self.engine, self.clock = settings, engine, clock
+        self.features = features or Features()
         self.http: aiohttp.ClientSession | None = None
         self.worker: OutboxWorker | None = None
         self.api: WechatApi | None = None
         self.tokens: SharedToken | None = None
-        self.photos: PhotoFetcher | None = None
+        self.loops: dict[str, Loop] = {}  # the features' background loops, by name
 
     async def start(self) -> None:
         s = self.settings
@@ -79,8 +75,9 @@ class Services:
         self.tokens = SharedToken(sessions, s.wechat.app_id, fetch, self.clock)
         self.api = WechatApi(s.api_base_url, http, self.tokens)
         self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
-                                   producers=[notices.expand_due])
-        self.photos = PhotoFetcher(sessions, self.api, s.reports.photo_dir, self.clock)
+                                   producers=self.features.producers)
+        platform = Platform(s, sessions, self.clock, self)
+        self.loops = {name: make(platform) for name, make in self.features.loops.items()}
 
     async def close(self) -> None:
         if self.http:
@@ -105,22 +102,27 @@ def create_app(
     clock: Clock | None = None,
     router: Router | None = None,
     profile_gate: ProfileGate | None = None,
+    features: Features | None = None,
     background: bool = True,
     scheduler: bool | None = None,
     sandbox: bool | None = None,
 ) -> web.Application:
-    """The bot as an aiohttp app. Tests pass a FakeClock, or a router of their own."""
-    if router is None or profile_gate is None:
-        from handlers import build_router, require_profile
+    """The bot as an aiohttp app, with every feature of handlers/ unless `features` says
+    otherwise. Tests pass a FakeClock, or a router of their own."""
+    if features is None:
+        import handlers
 
-        router = router or build_router()
-        profile_gate = profile_gate or require_profile
+        features = handlers.install()
+    router = router or features.root_router()
+    gate = profile_gate or features.profile_gate
+    assert gate is not None, "a feature must register the profile gate"
     clock = clock or SystemClock()
     engine = make_engine(settings.database.url)
     sessions = session_factory(engine)
-    services = Services(settings, engine, clock)
-    pipeline = Pipeline(sessions, Dispatcher(router, profile_gate), settings, clock,
+    services = Services(settings, engine, clock, features)
+    pipeline = Pipeline(sessions, Dispatcher(router, gate), settings, clock,
                         services.push_reply)
+    platform = Platform(settings, sessions, clock, services)
 
     app = web.Application()
     app[SETTINGS] = settings
@@ -129,20 +131,18 @@ def create_app(
     app[CLOCK] = clock
     app[SERVICES] = services
     WechatGateway(settings, clock, pipeline).add_routes(app)
-    NoticeApi(settings.api.token, sessions, clock, services).add_routes(app)
-    ReportApi(settings.api.token, sessions, clock, services).add_routes(app)
-    GroupApi(settings.api.token, sessions, clock, services).add_routes(app)
-    CourseApi(settings.api.token, sessions, clock, services).add_routes(app)
-    add_open311_routes(app, sessions, settings, clock)
+    for add_routes in features.api:
+        add_routes(app, platform)
     add_openapi_routes(app)
     app.router.add_get("/console", _to_console)
-    app.add_subapp("/console", create_console(settings, sessions, clock, services))
+    app.add_subapp("/console", create_console(settings, sessions, clock, services,
+                                              features.pages))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))
-        from bot import simulator  # dev only: it signs callbacks as any user
+        from bot.dev import simulator  # dev only: it signs callbacks as any user
 
         simulator.mount(app, settings, clock, sessions)
     with_scheduler = background if scheduler is None else scheduler
@@ -174,10 +174,10 @@ def _services(background: bool, with_scheduler: bool):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
         await services.start()
-        loops: list[tuple[OutboxWorker | PhotoFetcher, asyncio.Task[None]]] = []
+        loops: list[tuple[Loop, asyncio.Task[None]]] = []
         scheduler = None
-        if background and services.worker and services.photos:
-            for part in (services.worker, services.photos):
+        if background and services.worker:
+            for part in (services.worker, *services.loops.values()):
                 loops.append((part, asyncio.create_task(part.run_forever())))
         if with_scheduler:
             bind_runtime(asyncio.get_running_loop(), services)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -114,7 +115,7 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
     if command == "qrcodes":
         return asyncio.run(qrcodes(settings, args.out))
     if command == "chat":
-        from bot.chat import run_chat
+        from bot.dev.chat import run_chat
 
         return asyncio.run(run_chat(settings, args.openid, url=args.url, aes=args.aes))
     raise AssertionError(command)
@@ -137,7 +138,7 @@ def serve(settings: Settings, port: int | None) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.demo import load_demo
+    from bot.dev.demo import load_demo
 
     if port:
         settings.server.port = port
@@ -246,8 +247,8 @@ async def _services(settings: Settings) -> AsyncIterator[Services]:
 
 async def notify(settings: Settings, audience: str, title: str, body: str, url: str | None,
                  at: str | None) -> int:
-    from bot.api import parse_time
     from bot.db import session_factory
+    from bot.web.api import BadTime, parse_time
     from models import notice as notices
     from models import outbox
 
@@ -258,7 +259,7 @@ async def notify(settings: Settings, audience: str, title: str, body: str, url: 
                 notice = await notices.create(session, title, body, audience,
                                               services.clock.now(), url=url,
                                               send_at=parse_time(at), created_by="cli")
-        except notices.NoticeError as exc:
+        except (BadTime, notices.NoticeError) as exc:
             print(f"通知未创建：{exc}", file=sys.stderr)
             return 2
         if notice.status == "scheduled":
@@ -312,7 +313,7 @@ def import_members(settings: Settings, path: str) -> int:
     async def _run() -> Any:
         async with _transaction(settings) as (session, now):
             # A report with rejected rows has written nothing: all or nothing.
-            return await do_import(session, rows, now)
+            return await do_import(session, rows, now, T.INVALID)
 
     report = asyncio.run(_run())
     if report.rejected:
@@ -325,8 +326,8 @@ def import_members(settings: Settings, path: str) -> int:
 
 
 async def push_menu(settings: Settings) -> int:
-    from bot.menu import MenuError, validate
-    from bot.wechat_api import WechatError
+    from bot.wechat.client import WechatError
+    from bot.wechat.menu import MenuError, validate
 
     try:
         menu = validate(settings.menu)
@@ -396,7 +397,7 @@ async def import_courses(settings: Settings, path: str) -> int:
     return await _import_file(settings, path, "课程", imports.COLUMNS, imports.REQUIRED,
                               lambda session, rows, now: imports.import_courses(
                                   session, rows, settings.checkin.default_radius_m, now,
-                                  "cli"))
+                                  T.COURSE_TEXTS, "cli"))
 
 
 async def _import_file(settings: Settings, path: str, item: str, columns: list[str],
@@ -491,7 +492,7 @@ async def qrcodes(settings: Settings, out: str) -> int:
     from sqlmodel import col, select
 
     from bot.db import session_factory
-    from bot.wechat_api import WechatError
+    from bot.wechat.client import WechatError
     from models import qr
     from models import station as stations
     from models.course import Course

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from models.base import SHANGHAI, local
+
+__all__ = ["SHANGHAI", "Clock", "FakeClock", "SystemClock", "local"]
 
 
 class Clock(Protocol):
@@ -35,7 +36,3 @@ class FakeClock:
     def set(self, when: datetime) -> None:
         self._now = when
 
-
-def local(dt: datetime) -> datetime:
-    """A stored UTC time as users see it (Asia/Shanghai)."""
-    return dt.astimezone(SHANGHAI)

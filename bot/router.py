@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts as T
 from bot.clock import Clock
 from bot.dialogs import ANY_STATE, DialogContext, State
-from bot.inbound import Inbound, normalize
 from bot.settings import Settings
+from bot.wechat.message import Inbound, normalize
 from models.member import Member
 from models.staff import ROLES, ConsoleUser
 

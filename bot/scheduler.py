@@ -15,9 +15,12 @@ still starts when planned, so a stale job never reminds of a wrong time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -41,7 +44,11 @@ from bot.clock import SHANGHAI
 from bot.settings import Settings
 from models.course import Plan
 
+if TYPE_CHECKING:
+    from bot.app import Services
+
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 JOBS_TABLE = "apscheduler_jobs"
 DIGEST_JOB = "reports.digest"
@@ -49,6 +56,32 @@ ACTIVITY_JOB = "activities.duties"
 ACTIVITY_EVERY_S = 30
 PLAN_JOB = "school.plan"
 PLAN_EVERY_S = 10
+
+_RUNTIME: dict[str, object] = {}  # the running process's loop and services, for the jobs
+
+
+def bind_runtime(loop: asyncio.AbstractEventLoop, services: Services) -> None:
+    _RUNTIME["loop"], _RUNTIME["services"] = loop, services
+
+
+def hop(coro_factory: Callable[[Services], Coroutine[Any, Any, R]]) -> R | None:
+    """Run a coroutine on the bot's loop from the scheduler's thread and wait for it;
+    None when the bot is not running."""
+    loop = _RUNTIME.get("loop")
+    services = _RUNTIME.get("services")
+    if (not isinstance(loop, asyncio.AbstractEventLoop) or services is None
+            or loop.is_closed() or not loop.is_running()):
+        log.warning("scheduled job skipped: the bot is not running")
+        return None
+    coro = coro_factory(services)
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:  # the loop stopped in between
+        coro.close()
+        log.warning("scheduled job skipped: the bot is stopping")
+        return None
+    return future.result(timeout=300)
+
 
 _current: Scheduler | None = None  # the scheduler this process runs, when it leads
 
@@ -94,12 +127,12 @@ class Scheduler:
         global _current
         hour, minute = (int(x) for x in self._settings.reports.digest_at.split(":"))
         self._scheduler.start()
-        self._scheduler.add_job("bot.jobs:digest_job", CronTrigger(hour=hour, minute=minute,
-                                                                  timezone=SHANGHAI),
+        self._scheduler.add_job("handlers.reports.jobs:digest_job",
+                                CronTrigger(hour=hour, minute=minute, timezone=SHANGHAI),
                                 id=DIGEST_JOB, replace_existing=True)
-        self._scheduler.add_job("bot.jobs:activity_job", IntervalTrigger(
+        self._scheduler.add_job("handlers.groups.jobs:activity_job", IntervalTrigger(
             seconds=ACTIVITY_EVERY_S), id=ACTIVITY_JOB, replace_existing=True)
-        self._scheduler.add_job("bot.jobs:plan_courses_job", IntervalTrigger(
+        self._scheduler.add_job("handlers.school.jobs:plan_courses_job", IntervalTrigger(
             seconds=PLAN_EVERY_S), id=PLAN_JOB, replace_existing=True,
             next_run_time=datetime.now(SHANGHAI))  # changes made while none led: now
         _current = self
@@ -126,7 +159,7 @@ class Scheduler:
     def plan_courses(self) -> int:
         """Bring the reminder jobs in line with the courses changed since the last plan.
         Runs in the scheduler's thread (or a worker thread), never on the event loop."""
-        from bot import jobs
+        from handlers.school import jobs
 
         planned = 0
         with self._plan_lock:
@@ -153,7 +186,7 @@ class Scheduler:
             # Late is fine until the course starts; after that the reminder is dropped.
             grace = max(1, plan.start_ts - int(at.timestamp()))
             self._scheduler.add_job(
-                "bot.jobs:course_reminder_job", DateTrigger(run_date=at),
+                "handlers.school.jobs:course_reminder_job", DateTrigger(run_date=at),
                 args=[plan.course_id, offset_s, plan.start_ts], id=job_id,
                 replace_existing=True, misfire_grace_time=grace)
 

@@ -5,6 +5,7 @@ Short lines for a phone screen; each reply says what to send next.
 
 from __future__ import annotations
 
+from models.course import CourseTexts
 from models.member import INDUSTRIES, PARTY_STATUSES
 
 
@@ -366,3 +367,6 @@ COURSE_ERRORS = {
     "full_walk_in": "这门课已满，您没有座位（候补未转正），不能签到。",
     "already_present": "您已经签到上过这门课了，不能再取消报名。",
 }
+
+# What a course change tells its enrollees (handed to the course rules).
+COURSE_TEXTS = CourseTexts(moved=COURSE_MOVED, promoted=COURSE_PROMOTED, where=COURSE_WHERE)

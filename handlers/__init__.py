@@ -1,41 +1,37 @@
-"""One router per feature: words and events in, a domain call, a reply out."""
+"""Every way into a feature, one package per feature. Each package has a `setup(features)`
+that registers its chat routers, API routes, console pages and jobs with the platform."""
 
 from __future__ import annotations
 
+from bot.features import Features
 from bot.router import Router
 from handlers import (
     common,
-    follow,
     groups,
-    profile,
+    notices,
     registration,
     reports,
     school,
     staff,
     stations,
 )
-from handlers.registration import require_profile
+from handlers.registration.chat import require_profile
+
+# Order matters only among chat handlers that could match the same input.
+FEATURES = (registration, stations, reports, groups, school, notices, staff, common)
+
+
+def install() -> Features:
+    """Every feature, registered."""
+    features = Features()
+    for feature in FEATURES:
+        feature.setup(features)
+    return features
 
 
 def build_router() -> Router:
-    """The root router. Order matters only among handlers that could match the same input:
-    feature routers first, the catch-alls of `common` last."""
-    root = Router("root")
-    root.include(
-        registration.router,
-        profile.router,
-        stations.router,
-        reports.router,
-        reports.officers,
-        groups.router,
-        groups.leaders,
-        school.router,
-        school.instructors,
-        staff.router,
-        follow.router,
-        common.router,
-    )
-    return root
+    """The root router (tests build apps around it)."""
+    return install().root_router()
 
 
-__all__ = ["build_router", "require_profile"]
+__all__ = ["FEATURES", "build_router", "install", "require_profile"]

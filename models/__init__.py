@@ -5,11 +5,11 @@ Nothing here knows aiohttp or WeChat's wire format.
 
 from models.activity import Activity, Attendance
 from models.checkin import Checkin
+from models.claim import InboundClaim
 from models.course import Course, Enrolment
-from models.dialog import DialogRow
+from models.dialog_store import DialogRow
 from models.grid import Grid
 from models.group import GroupMembership, PartyGroup
-from models.inbound import InboundClaim
 from models.login import LoginFailure
 from models.member import Member
 from models.notice import Notice

@@ -15,10 +15,9 @@ from sqlalchemy import UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.clock import SHANGHAI
 from models import geo, outbox
 from models.attendance import AttendanceWindow
-from models.base import UTCDateTime, insert_for
+from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.group import GroupMembership, PartyGroup, member_openids
 from models.member import Member
 from models.staff import CODE_ALPHABET

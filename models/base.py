@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
+
+# The district's time zone: days, opening hours and deadlines are Asia/Shanghai's.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(dt: datetime) -> datetime:
+    """A stored UTC time as users see it (Asia/Shanghai)."""
+    return dt.astimezone(SHANGHAI)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -11,9 +11,8 @@ from sqlalchemy import Date, Index, UniqueConstraint, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.clock import SHANGHAI
 from models import geo
-from models.base import UTCDateTime, insert_for
+from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.member import Member
 from models.station import Station
 

@@ -20,11 +20,10 @@ from sqlalchemy import Text, UniqueConstraint, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.clock import SHANGHAI
 from models import geo, outbox
 from models import group as groups
 from models.attendance import OPENS_BEFORE, AttendanceWindow
-from models.base import UTCDateTime
+from models.base import SHANGHAI, UTCDateTime
 from models.member import INDUSTRIES, Member
 
 STATUSES = ("draft", "published", "cancelled")

@@ -16,10 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts as T
-from bot.clock import SHANGHAI
 from models import course as courses
 from models import geo
+from models.base import SHANGHAI
 from models.course import CODE_RE, CourseData, CourseError, CourseTexts, check_audience, validate
 from models.member import INDUSTRIES
 
@@ -133,7 +132,6 @@ def parse_row(raw: dict[str, Any], default_radius_m: int) -> CourseData:
     return data
 
 
-TEXTS = CourseTexts(moved=T.COURSE_MOVED, promoted=T.COURSE_PROMOTED, where=T.COURSE_WHERE)
 
 
 @dataclass
@@ -145,8 +143,8 @@ class CourseImport:
 
 
 async def import_courses(session: AsyncSession, rows: Iterable[tuple[int, dict[str, Any]]],
-                         default_radius_m: int, now: datetime, by: str = "import"
-                         ) -> CourseImport:
+                         default_radius_m: int, now: datetime, texts: CourseTexts,
+                         by: str = "import") -> CourseImport:
     """Upsert the file's courses by code: new codes are created, existing ones updated (a
     moved course tells its enrollees, a publication plans its reminders). All or nothing:
     every row is tried inside a savepoint, and one bad row — broken, a duplicate code, a new
@@ -173,7 +171,7 @@ async def import_courses(session: AsyncSession, rows: Iterable[tuple[int, dict[s
             if c is None:
                 await courses.create(session, data, now, by)
                 report.added.append(data.code)
-            elif await courses.update_course(session, c, data, now, TEXTS):
+            elif await courses.update_course(session, c, data, now, texts):
                 report.changed.append(data.code)
             else:
                 report.unchanged.append(data.code)

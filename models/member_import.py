@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot import texts as T
 from models.member import Member
 from models.profile import PARSERS, InvalidAnswer
 
@@ -24,9 +23,10 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
-def check_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> tuple[list[dict[str, str]],
-                                                                    list[tuple[int, str]]]:
-    """Clean every row; a broken one is reported with its line and reason."""
+def check_rows(rows: Iterable[tuple[int, dict[str, str]]], reasons: Mapping[str, str]
+               ) -> tuple[list[dict[str, str]], list[tuple[int, str]]]:
+    """Clean every row; a broken one is reported with its line and reason (a field's reason
+    code put in words by `reasons`)."""
     clean: list[dict[str, str]] = []
     rejected: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
@@ -45,7 +45,7 @@ def check_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> tuple[list[dict[st
             try:
                 row[key] = parse(value)
             except InvalidAnswer as bad:
-                why = T.INVALID.get(bad.reason, bad.reason).rstrip("。")
+                why = reasons.get(bad.reason, bad.reason).rstrip("。")
                 rejected.append((line, f"{key}: {why}（{value}）"))
                 break
         else:
@@ -54,9 +54,9 @@ def check_rows(rows: Iterable[tuple[int, dict[str, str]]]) -> tuple[list[dict[st
 
 
 async def import_members(session: AsyncSession, rows: Iterable[tuple[int, dict[str, str]]],
-                         now: datetime) -> ImportReport:
+                         now: datetime, reasons: Mapping[str, str]) -> ImportReport:
     """Upsert by openid. Nothing is written when any row is rejected."""
-    clean, rejected = check_rows(rows)
+    clean, rejected = check_rows(rows, reasons)
     report = ImportReport(rejected=rejected)
     if rejected:
         return report

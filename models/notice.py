@@ -9,11 +9,10 @@ from sqlalchemy import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.clock import local
 from models import course as courses
 from models import group as groups
 from models import outbox
-from models.base import UTCDateTime
+from models.base import UTCDateTime, local
 from models.course import Enrolment
 from models.member import INDUSTRIES, Member
 

@@ -17,9 +17,8 @@ from sqlalchemy import Date, Index, Text, UniqueConstraint, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.clock import SHANGHAI
 from models import geo, outbox
-from models.base import UTCDateTime, insert_for
+from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.grid import Grid, officers_of
 from models.member import Member
 

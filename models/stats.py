@@ -12,9 +12,9 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.clock import SHANGHAI
 from models import grid as grids
 from models import report as reports
+from models.base import SHANGHAI
 from models.checkin import Checkin, local_day
 from models.course import Course, Enrolment
 from models.member import Member

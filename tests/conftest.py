@@ -26,11 +26,11 @@ import models  # noqa: F401  (every table, for truncating between tests)
 from bot.app import create_app
 from bot.clock import FakeClock
 from bot.db import make_engine, session_factory
-from bot.inbound import parse
+from bot.dev.peer import Mode, WechatPeer
+from bot.dev.sandbox import STATE, SandboxState, create_sandbox
 from bot.migrate import upgrade
-from bot.peer import Mode, WechatPeer
-from bot.sandbox import STATE, SandboxState, create_sandbox
 from bot.settings import Settings, load_settings
+from bot.wechat.message import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("XIAOGE_TEST_DATABASE_URL", "")

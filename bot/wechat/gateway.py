@@ -1,0 +1,155 @@
+"""The /wechat callback: verify, decrypt, parse, hand to the pipeline, reply.
+
+Plaintext, compatible and safe (AES) modes. Bad input is answered with a 4xx and
+a one-line reason, never a 500 or a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import web
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from bot import logs, metrics
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.wechat.message import Inbound, MalformedMessage, parse
+from bot.wechat.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.I)
+_ROOT = re.compile(r"<[A-Za-z_]")
+_TIMESTAMP = re.compile(r"\d{1,12}")
+
+
+def _reason(status: type[web.HTTPException], reason: str, **kw: int) -> web.HTTPException:
+    metrics.REJECTED.labels(str(status.status_code)).inc()
+    return status(text=reason + "\n", content_type="text/plain", **kw)
+
+
+def _too_large() -> web.HTTPException:
+    return _reason(web.HTTPRequestEntityTooLarge, "body over 64 KiB", max_size=MAX_BODY_BYTES)
+
+
+def _has_dtd(xml: str) -> bool:
+    """A DTD (and so an entity) can only stand before the root element; the same words in
+    a user's text are just text."""
+    root = _ROOT.search(xml)
+    return bool(_DTD.search(xml[: root.start()] if root else xml))
+
+
+def cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_text_reply(msg: Inbound, content: str, create_time: int) -> str:
+    return (
+        f"<xml><ToUserName>{cdata(msg.openid)}</ToUserName>"
+        f"<FromUserName>{cdata(msg.account)}</FromUserName>"
+        f"<CreateTime>{create_time}</CreateTime>"
+        f"<MsgType>{cdata('text')}</MsgType>"
+        f"<Content>{cdata(content)}</Content></xml>"
+    )
+
+
+class WechatGateway:
+    def __init__(self, settings: Settings, clock: Clock, pipeline: Pipeline):
+        w = settings.wechat
+        self._token = w.token
+        self._max_skew = w.max_clock_skew_s
+        self._clock = clock
+        self._pipeline = pipeline
+        # Current key first; during a rotation the previous key still opens old messages.
+        keys = [k for k in (w.encoding_aes_key, w.previous_encoding_aes_key) if k]
+        self._cryptos = [WeChatCrypto(w.token, k, w.app_id) for k in keys]
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/wechat", self.verify_url)
+        app.router.add_post("/wechat", self.callback)
+
+    def _check_signature(self, request: web.Request) -> tuple[str, str]:
+        q = request.query
+        signature, timestamp, nonce = q.get("signature"), q.get("timestamp"), q.get("nonce")
+        if not signature or not timestamp or not nonce:
+            raise _reason(web.HTTPForbidden, "missing signature")
+        try:
+            check_signature(self._token, signature, timestamp, nonce)
+        except InvalidSignatureException:
+            raise _reason(web.HTTPForbidden, "bad signature") from None
+        return timestamp, nonce
+
+    async def verify_url(self, request: web.Request) -> web.Response:
+        """WeChat's URL check: echo `echostr` when the signature is right."""
+        self._check_signature(request)
+        echostr = request.query.get("echostr")
+        if echostr is None:
+            raise _reason(web.HTTPForbidden, "missing echostr")
+        return web.Response(text=echostr, content_type="text/plain")
+
+    async def callback(self, request: web.Request) -> web.Response:
+        logs.new_request_id()  # every line this callback logs carries it
+        timestamp, nonce = self._check_signature(request)
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise _reason(web.HTTPForbidden, "bad timestamp")
+        if abs(self._clock.now().timestamp() - int(timestamp)) > self._max_skew:
+            raise _reason(web.HTTPForbidden, "timestamp outside the allowed clock skew")
+        body = await self._read_body(request)
+        aes = request.query.get("encrypt_type", "raw").lower() == "aes"
+        crypto = None
+        if aes:
+            msg_signature = request.query.get("msg_signature")
+            if not msg_signature:
+                raise _reason(web.HTTPForbidden, "missing msg_signature")
+            body, crypto = self._decrypt(body, msg_signature, timestamp, nonce)
+        try:
+            msg = parse(body)
+        except MalformedMessage as exc:
+            raise _reason(web.HTTPBadRequest, f"malformed message ({exc})") from None
+        reply = await self._pipeline.handle(msg)
+        if reply is None:
+            return web.Response(text="success", content_type="text/plain")
+        xml = render_text_reply(msg, reply, int(self._clock.now().timestamp()))
+        if crypto is not None:
+            xml = crypto.encrypt_message(xml, nonce, timestamp)
+        return web.Response(text=xml, content_type="application/xml")
+
+    async def _read_body(self, request: web.Request) -> str:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(16384):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _too_large()
+            chunks.append(chunk)
+        try:
+            text = b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _reason(web.HTTPBadRequest, "body is not UTF-8") from None
+        if not text.strip():
+            raise _reason(web.HTTPBadRequest, "empty body")
+        if _has_dtd(text):
+            raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted")
+        return text
+
+    def _decrypt(
+        self, body: str, msg_signature: str, timestamp: str, nonce: str
+    ) -> tuple[str, WeChatCrypto]:
+        for crypto in self._cryptos:
+            try:
+                plain = crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+            except InvalidSignatureException:
+                raise _reason(web.HTTPForbidden, "bad msg_signature") from None
+            except Exception:  # wrong key, bad padding, bad base64, foreign app id
+                continue
+            if _has_dtd(plain):
+                raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted")
+            return plain, crypto
+        raise _reason(web.HTTPBadRequest, "cannot decrypt message")

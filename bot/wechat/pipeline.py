@@ -1,0 +1,224 @@
+"""One inbound message, from claim to reply, under WeChat's deadline.
+
+take the user's lock → read member, dialog, staff account and the message's claim in
+one query → dispatch → save the dialog, and the claim with the reply, all in ONE
+transaction. A retry of the same message (always from the same user) waits on the
+lock for the first attempt's transaction and then finds its claim and stored reply; if
+the first attempt failed and rolled back, the retry runs afresh. Nothing is half-done.
+
+If the handler is not finished within the reply budget, the callback answers
+"success" (WeChat then stops retrying) and the reply goes out later through the
+deferred-reply sink (the push path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import metrics
+from bot import texts as T
+from bot.clock import Clock
+from bot.db import lock_user
+from bot.dialogs import DialogContext
+from bot.router import Context, Dispatcher
+from bot.settings import Settings
+from bot.wechat.message import Inbound
+from models import claim as claims
+from models import dialog_store as dialogs
+from models import member as members
+from models import staff as staff_rules
+
+log = logging.getLogger(__name__)
+
+# Queue a late reply as a push: in the given session (the handler's own transaction), or
+# in a transaction of its own when the session is None.
+DeferredSink = Callable[[Inbound, str, AsyncSession | None], Awaitable[None]]
+
+
+@dataclass
+class Outcome:
+    reply: str | None
+    duplicate: bool = False
+    failed: bool = False
+
+
+class _Job:
+    __slots__ = ("deferred", "pushed", "retried")
+
+    def __init__(self) -> None:
+        self.deferred = False  # the callback has answered "success": the reply is a push
+        self.pushed = False
+        self.retried = False  # tried again once after a dead pooled connection
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        dispatcher: Dispatcher,
+        settings: Settings,
+        clock: Clock,
+        deferred_sink: DeferredSink,
+    ):
+        self._sessions = sessions
+        self._dispatcher = dispatcher
+        self._settings = settings
+        self._clock = clock
+        self._deferred_sink = deferred_sink
+        self._background: set[asyncio.Task[Outcome]] = set()
+
+    async def handle(self, msg: Inbound) -> str | None:
+        """The passive reply for a message (None: answer "success")."""
+        if not msg.is_known:
+            return None
+        job = _Job()
+        timer = metrics.Timer()
+        kind = metrics.kind_of(msg.msg_type, msg.event)
+        task = asyncio.create_task(self._run(msg, job))
+        done, _ = await asyncio.wait({task}, timeout=self._settings.wechat.reply_budget_s)
+        metrics.HANDLER_SECONDS.labels(kind).observe(timer.seconds())
+        if task in done:
+            outcome = task.result()
+            if outcome.duplicate:
+                metrics.DEDUP_HITS.inc()
+            metrics.CALLBACKS.labels(kind, "duplicate" if outcome.duplicate else "error"
+                                     if outcome.failed else "replied" if outcome.reply
+                                     else "empty").inc()
+            return outcome.reply
+        metrics.CALLBACKS.labels(kind, "deferred").inc()
+        job.deferred = True
+        self._background.add(task)
+        task.add_done_callback(lambda t: self._after_deferred(msg, t))  # keep a reference
+        log.info("handler for %s over budget: answered success, reply follows", msg.msg_type)
+        return None
+
+    def _after_deferred(self, msg: Inbound, task: asyncio.Task[Outcome]) -> None:
+        self._background.discard(task)
+
+    async def drain(self, grace_s: float = 10.0) -> None:
+        """Let deferred work finish (on shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=grace_s)
+
+    async def _run(self, msg: Inbound, job: _Job) -> Outcome:
+        try:
+            return await self._attempt(msg, job)
+        except DBAPIError:  # only a dropped connection, and only once, comes out of it
+            # A pooled connection had died (the database restarted): this attempt rolled
+            # back. WeChat will not retry a callback that got an answer, so try once more
+            # here, on a fresh connection; if the first commit did land, this finds its claim.
+            log.warning("database connection lost mid-callback: trying the %s message again",
+                        msg.event or msg.msg_type)
+            return await self._attempt(msg, job)
+
+    async def _attempt(self, msg: Inbound, job: _Job) -> Outcome:
+        key = msg.dedup_key
+        try:
+            async with self._sessions() as session:
+                reply = None
+                async with session.begin():
+                    await lock_user(session, msg.openid)
+                    now = self._clock.now()  # after the lock: after this user's last message
+                    sender = await claims.sender(session, msg.openid, key)
+                    if sender.claim is not None:  # a retry of a message handled already
+                        first = sender.claim
+                        return Outcome(None if first.deferred else first.reply, duplicate=True)
+                    reply = await self._dispatch(session, msg, sender, now)
+                    if job.deferred and reply:
+                        # Past the deadline: the reply becomes a push, queued in the
+                        # same transaction as the effects it reports.
+                        await self._deferred_sink(msg, reply, session)
+                        job.pushed = True
+                    await claims.record(session, key, now, reply, job.deferred)
+                if job.deferred and reply and not job.pushed:
+                    # The deadline passed between the check above and the commit.
+                    await self._deferred_sink(msg, reply, None)
+                return Outcome(reply)
+        except IntegrityError as exc:
+            # Either the key's primary key caught a second attempt the locks did not (this
+            # attempt rolled back; the first one's reply stands), or a handler broke a rule.
+            try:
+                async with self._sessions() as session, session.begin():
+                    first = await claims.get(session, key)
+            except Exception:
+                first = None
+            if first is not None:
+                return Outcome(None if first.deferred else first.reply, duplicate=True)
+            # Not the exception's text: the database's DETAIL quotes the clashing values.
+            log.error("handler for a %s message broke a database rule (%s)",
+                      msg.event or msg.msg_type, type(exc.orig).__name__)
+            return self._failed(msg)
+        except DBAPIError as exc:
+            if exc.connection_invalidated and not job.retried:
+                job.retried = True
+                raise  # _run tries once more on a fresh connection
+            return self._unexpected(msg, exc)
+        except Exception as exc:
+            return self._unexpected(msg, exc)
+
+    def _unexpected(self, msg: Inbound, exc: Exception) -> Outcome:
+        # The transaction rolled back: no effect, no claim. A retry may run afresh.
+        if _database_unreachable(exc):
+            log.warning("database unreachable (%s): %s message answered with an apology",
+                        type(exc).__name__, msg.event or msg.msg_type)
+        else:
+            log.exception("handler failed for a %s message", msg.event or msg.msg_type)
+        return self._failed(msg)
+
+    @staticmethod
+    def _failed(msg: Inbound) -> Outcome:
+        # Something the user did (a message, click, scan, follow) gets an apology, never
+        # silence; a bare event (a delivery report) gets "success".
+        user_act = msg.is_input or msg.opens_event_allowance
+        return Outcome(T.ERROR if user_act else None, failed=True)
+
+    async def _dispatch(self, session: AsyncSession, msg: Inbound, sender: claims.Sender,
+                        now: datetime) -> str | None:
+        member = sender.member or await members.get_or_create(session, msg.openid, now)
+        if msg.opens_service_window and members.window_needs_update(member, now):
+            members.note_inbound(member, now)
+        elif msg.opens_event_allowance:
+            members.note_interaction(member, now)
+        if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
+            member.followed = msg.event != "unsubscribe"
+        session.add(member)
+        row, expired = await dialogs.live(
+            session, sender.dialog, now, self._settings.dialog.idle_timeout
+        )
+        dialog = DialogContext(row.state, row.data, expired) if row else DialogContext(
+            expired=expired)
+        ctx = Context(
+            msg=msg,
+            session=session,
+            clock=self._clock,
+            now=now,
+            settings=self._settings,
+            member=member,
+            dialog=dialog,
+            staff_loader=lambda: staff_rules.staff_for(session, msg.openid),
+        )
+        if sender.member is not None:  # the staff account came with the member
+            ctx._staff, ctx._staff_loaded = sender.staff, True
+        reply = await self._dispatcher.dispatch(ctx)
+        if dialog.state is not None and (dialog.changed or not msg.is_event):
+            await dialogs.save(session, msg.openid, dialog.state, dialog.data, now)
+        elif dialog.state is None and dialog.changed:
+            await dialogs.clear(session, msg.openid)
+        return reply
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """The database is down or not answering (one warning line, not a traceback each):
+    refused or timed-out connections, no pooled connection free in time, a dropped link."""
+    if isinstance(exc, (ConnectionError, TimeoutError, SATimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -1,0 +1,319 @@
+"""通知: compose a notice (audience, recipient-count preview, now or at a time), the list of
+notices with their delivery counts, a detail page whose counts refresh themselves, CSV.
+
+Who may send to whom: an admin to any audience; a group leader only to their own group; an
+instructor only to the enrollees of their own courses. A notice is seen by its author (and
+by admins); anyone else gets a 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import SHANGHAI
+from bot.web.console import (
+    SERVICES,
+    csv_response,
+    not_found,
+    now,
+    render,
+    require,
+    sessions,
+)
+from models import course as courses
+from models import course_access, outbox
+from models import group as groups
+from models import notice as notices
+from models.course import Course
+from models.group import PartyGroup
+from models.member import INDUSTRIES
+from models.notice import Notice, NoticeError
+from models.staff import ConsoleUser
+
+log = logging.getLogger(__name__)
+
+ROLES = ("admin", "instructor", "leader")
+PAGE_SIZE = 50
+NOT_ALLOWED = "无权向该受众发送"
+CHANNELS = {"kefu": "客服消息", "template": "模板消息"}
+STATUS = {"scheduled": "定时待发", "sent": "已发出"}
+
+
+# --- who owns what ---------------------------------------------------------------------------
+
+
+def author(user: ConsoleUser) -> str:
+    return course_access.created_by(user)
+
+
+def authors(user: ConsoleUser) -> list[str]:
+    """The created_by values of the user's own notices (a leader's 小组通知 sent from WeChat
+    are theirs too)."""
+    return [author(user), f"leader:{user.username}"]
+
+
+def own_course(course: Course, user: ConsoleUser) -> bool:
+    return course_access.may_see(user, course)
+
+
+def own_courses_clause(user: ConsoleUser) -> Any:
+    return course_access.owned(user)
+
+
+async def may_send(db: AsyncSession, user: ConsoleUser, audience: str) -> bool:
+    if user.role == "admin":
+        return True
+    kind, _, arg = audience.strip().partition(":")
+    if user.role == "leader" and kind == "group":
+        group = await groups.led_by(db, user)
+        return group is not None and arg.strip().upper() == group.code
+    if user.role == "instructor" and kind == "course":
+        course = await courses.by_code(db, arg)
+        return course is not None and own_course(course, user)
+    return False
+
+
+async def audience_options(db: AsyncSession, user: ConsoleUser) -> list[tuple[str, str]]:
+    """(value, label) of the audiences the user may pick."""
+    if user.role == "leader":
+        group = await groups.led_by(db, user)
+        return [(f"group:{group.code}", f"我的小组：{group.name}")] if group else []
+    stmt = select(Course).where(col(Course.status) != "cancelled") \
+        .order_by(col(Course.start_at).desc()).limit(100)
+    if user.role == "instructor":
+        stmt = stmt.where(own_courses_clause(user))
+    course_opts = [(f"course:{c.code}",
+                    f"课程学员：{c.title}（{c.code}，{c.start_at.astimezone(SHANGHAI):%m-%d}）")
+                   for c in (await db.exec(stmt)).all()]
+    if user.role == "instructor":
+        return course_opts
+    opts = [("all", "全部已登记成员")]
+    opts += [(f"industry:{name}", f"行业：{name}") for name in INDUSTRIES]
+    opts += [(f"group:{g.code}", f"小组：{g.name}（{g.code}）") for g in (await db.exec(
+        select(PartyGroup).order_by(col(PartyGroup.name)))).all()]
+    opts += course_opts
+    opts.append(("member:", "指定成员（填写 openid）"))
+    return opts
+
+
+def audience_label(audience: str) -> str:
+    """An audience as people read it."""
+    kind, _, arg = audience.partition(":")
+    if audience == "all":
+        return "全部已登记成员"
+    names = {"industry": "行业", "group": "小组", "course": "课程学员", "member": "指定成员"}
+    if kind in names and arg:
+        if kind == "member" and arg.count(",") >= 1:
+            return f"指定成员 {arg.count(',') + 1} 人"
+        return f"{names[kind]}：{arg}"
+    return audience
+
+
+def visible(user: ConsoleUser) -> Any:
+    """The notices a user sees (None: all)."""
+    return None if user.role == "admin" else col(Notice.created_by).in_(authors(user))
+
+
+async def _own_notice(request: web.Request, db: AsyncSession, user: ConsoleUser) -> Notice:
+    notice = await notices.get(db, int(request.match_info["id"]))
+    if notice is None or (user.role != "admin" and notice.created_by not in authors(user)):
+        raise not_found(request)
+    return notice
+
+
+# --- the form --------------------------------------------------------------------------------
+
+
+def parse_local(value: str) -> datetime | None:
+    """A datetime-local value (Asia/Shanghai) as an aware time; None if not one."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is not None or not 2000 <= when.year <= 2100:
+        return None
+    return when.replace(tzinfo=SHANGHAI)
+
+
+def field_of(message: str) -> str:
+    """Which field a NoticeError speaks of."""
+    for prefix, field in (("标题", "title"), ("正文", "body"), ("链接", "url"),
+                          ("发送时间", "send_at")):
+        if message.startswith(prefix):
+            return field
+    return "audience"
+
+
+def _form(data: Any) -> dict[str, str]:
+    form = {k: str(data.get(k, "")).strip() for k in
+            ("title", "body", "url", "audience", "member", "when", "send_at")}
+    form["title"], form["body"] = form["title"][:200], form["body"][:5000]
+    form["url"], form["member"] = form["url"][:2000], form["member"][:2000]
+    form["audience"], form["send_at"] = form["audience"][:2100], form["send_at"][:40]
+    form["when"] = "later" if form["when"] == "later" else "now"
+    kind, _, arg = form["audience"].partition(":")
+    if kind == "member" and arg and not form["member"]:
+        form["audience"], form["member"] = "member:", arg
+    return form
+
+
+def audience_of(form: dict[str, str]) -> str:
+    if form["audience"] == "member:":
+        return "member:" + ",".join(o.strip() for o in form["member"].split(",") if o.strip())
+    return form["audience"]
+
+
+async def _show_form(request: web.Request, db: AsyncSession, user: ConsoleUser,
+                     form: dict[str, str], errors: dict[str, str], preview: int | None = None,
+                     status: int = 200) -> web.Response:
+    options = await audience_options(db, user)
+    if form["audience"] and form["audience"] not in {v for v, _ in options}:
+        options.append((form["audience"], form["audience"]))  # keep what was asked for
+    return await render(request, "notices_form.html", {
+        "form": form, "errors": errors, "options": options, "preview": preview,
+        "min_at": now(request).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")}, status)
+
+
+async def compose(request: web.Request) -> web.Response:
+    user = require(request, ROLES)
+    form = _form({"audience": request.query.get("audience", "")})
+    async with sessions(request)() as db:
+        if not form["audience"]:
+            options = await audience_options(db, user)
+            form["audience"] = options[0][0] if options else ""
+        return await _show_form(request, db, user, form, {})
+
+
+async def submit(request: web.Request) -> web.Response:
+    user = require(request, ROLES)
+    form = _form(await request.post())
+    action = str((await request.post()).get("action", "send"))
+    audience = audience_of(form)
+    errors: dict[str, str] = {}
+    at = now(request)
+    async with sessions(request)() as db:
+        if not audience or audience == "member:":
+            errors["audience"] = "请选择受众" if not audience else "请填写成员 openid"
+        elif not await may_send(db, user, audience):
+            errors["audience"] = NOT_ALLOWED
+        if action == "preview":
+            count = None
+            if not errors:
+                try:
+                    count = len(await notices.resolve_audience(db, audience))
+                except NoticeError as exc:
+                    errors["audience"] = str(exc)
+            return await _show_form(request, db, user, form, errors, count,
+                                    400 if errors else 200)
+    if not form["title"]:
+        errors["title"] = "标题不能为空"
+    if not form["body"]:
+        errors["body"] = "正文不能为空"
+    send_at = None
+    if form["when"] == "later":
+        send_at = parse_local(form["send_at"])
+        if send_at is None:
+            errors["send_at"] = "请选择发送时间（年-月-日 时:分）"
+        elif send_at <= at:
+            errors["send_at"] = "定时发送的时间须晚于现在"
+    if not errors:
+        try:
+            async with sessions(request)() as db, db.begin():
+                notice = await notices.create(
+                    db, form["title"], form["body"], audience, at, url=form["url"] or None,
+                    send_at=send_at, created_by=author(user))
+                notice_id = notice.id
+        except NoticeError as exc:
+            errors[field_of(str(exc))] = str(exc)
+    if errors:
+        async with sessions(request)() as db:
+            return await _show_form(request, db, user, form, errors, status=400)
+    worker = getattr(request.app[SERVICES], "worker", None)
+    if worker is not None:
+        worker.wake()
+    log.info("console: notice %s created by user %s", notice_id, user.id)
+    raise web.HTTPSeeOther(f"/console/notices/{notice_id}")
+
+
+# --- the list and one notice ------------------------------------------------------------------
+
+
+def summary(counts: dict[str, Any]) -> dict[str, Any]:
+    """The counts as the pages show them."""
+    sent = counts["sent"]
+    failed = {**counts["failed"]}
+    for reason, n in counts["undeliverable"].items():
+        failed[reason] = failed.get(reason, 0) + n
+    return {
+        "total": counts["total"], "pending": counts["pending"],
+        "sent": sum(sent.values()), "kefu": sent.get("kefu", 0),
+        "template": sent.get("template", 0),
+        "failed": sum(failed.values()),
+        "reasons": sorted(failed.items(), key=lambda kv: -kv[1]),
+    }
+
+
+async def listing(request: web.Request) -> web.StreamResponse:
+    user = require(request, ROLES)
+    where = visible(user)
+    try:
+        page = max(1, min(int(request.query.get("page", "1")), 10_000))
+    except ValueError:
+        page = 1
+    csv = request.query.get("format") == "csv"
+    async with sessions(request)() as db:
+        stmt = select(Notice).order_by(col(Notice.id).desc())
+        total_stmt = select(func.count()).select_from(Notice)
+        if where is not None:
+            stmt, total_stmt = stmt.where(where), total_stmt.where(where)
+        if not csv:
+            stmt = stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        rows = (await db.exec(stmt)).all()
+        total = (await db.exec(total_stmt)).one()
+        items = [(n, summary(await outbox.counts(db, n.subject))) for n in rows]
+    if csv:
+        return csv_response("通知.csv", [
+            "编号", "标题", "受众", "状态", "发送时间", "创建人", "收件人", "已送达", "客服消息",
+            "模板消息", "待发", "失败", "失败原因"], [
+            [n.id, n.title, n.audience, STATUS.get(n.status, n.status),
+             n.send_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), n.created_by,
+             n.recipients, s["sent"], s["kefu"], s["template"], s["pending"], s["failed"],
+             "；".join(f"{r}×{k}" for r, k in s["reasons"])] for n, s in items])
+    return await render(request, "notices_list.html", {
+        "items": items, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "total": total, "status_names": STATUS, "audience_label": audience_label})
+
+
+async def detail(request: web.Request) -> web.Response:
+    user = require(request, ROLES)
+    async with sessions(request)() as db:
+        notice = await _own_notice(request, db, user)
+        counts = summary(await outbox.counts(db, notice.subject))
+    return await render(request, "notices_detail.html", {
+        "notice": notice, "c": counts, "status_names": STATUS,
+        "audience_label": audience_label})
+
+
+async def counts_json(request: web.Request) -> web.Response:
+    user = require(request, ROLES)
+    async with sessions(request)() as db:
+        notice = await _own_notice(request, db, user)
+        counts = summary(await outbox.counts(db, notice.subject))
+    return web.json_response({"status": notice.status, "recipients": notice.recipients,
+                              "status_name": STATUS.get(notice.status, notice.status),
+                              **counts})
+
+
+def add_routes(console: web.Application) -> None:
+    console.router.add_get("/notices", listing, name="notices")
+    console.router.add_get("/notices/new", compose)
+    console.router.add_post("/notices/new", submit)
+    # Ids are 32-bit integers in the database: longer numbers are simply not found.
+    console.router.add_get("/notices/{id:\\d{1,9}}", detail)
+    console.router.add_get("/notices/{id:\\d{1,9}}/counts.json", counts_json)

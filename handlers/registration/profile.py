@@ -1,0 +1,105 @@
+"""我的, 修改资料, 注销."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts as T
+from bot.clock import local
+from bot.dialogs import DialogContext, State, StatesGroup
+from bot.router import Router, join, text_input
+from bot.wechat.message import Inbound
+from models import course as courses
+from models import group as groups
+from models import member as members
+from models.member import EDITABLE_FIELDS, Member
+from models.profile import PARSERS, InvalidAnswer, mask_mobile, parse_choice
+
+router = Router("profile", help=[T.HELP_PROFILE, T.HELP_EDIT, T.HELP_ERASE])
+
+
+class EditProfile(StatesGroup):
+    field = State(T.EDIT_ASK_FIELD)
+    value = State(T.EDIT_ASK_VALUE_ANY)
+
+
+class Erase(StatesGroup):
+    confirm = State(T.ERASE_CONFIRM)
+
+
+def _shown(field: str, value: str | None) -> str:
+    return mask_mobile(value) if field == "mobile" else (value or "")
+
+
+@router.words("我的", "个人中心", needs_profile=True)
+async def my_profile(member: Member, session: AsyncSession, now: datetime) -> str:
+    assert member.registered_at is not None
+    group = await groups.current(session, member)
+    mine = [m for m in await courses.of_member(session, member, now) if m.status == "enrolled"]
+    hours = courses.hours_text(await courses.study_hours(session, member))
+    extra = [T.PROFILE_GROUP.format(name=group.name) if group else None,
+             T.PROFILE_COURSES.format(hours=hours, n=len(mine)),
+             T.PROFILE_NEXT_COURSE.format(what=courses.describe(mine[0].course))
+             if mine else None]
+    return join(T.PROFILE.format(
+        name=member.name,
+        mobile=mask_mobile(member.mobile),
+        industry=member.industry,
+        platform=member.platform,
+        party_status=member.party_status,
+        points=member.points,
+        registered=local(member.registered_at).strftime("%Y-%m-%d"),
+    ), *extra)
+
+
+@router.words("修改资料", needs_profile=True)
+async def edit_start(dialog: DialogContext) -> str:
+    dialog.start(EditProfile.field)
+    return join(T.EDIT_ASK_FIELD, T.DIALOG_HINT)
+
+
+@router.state(EditProfile.field, text_input())
+async def edit_pick(msg: Inbound, dialog: DialogContext) -> str:
+    try:
+        label = parse_choice(msg.text, list(T.FIELD_NAMES.values()))
+    except InvalidAnswer as wrong:
+        return join(T.INVALID[wrong.reason], T.EDIT_ASK_FIELD)
+    field = EDITABLE_FIELDS[list(T.FIELD_NAMES.values()).index(label)]
+    dialog.go(EditProfile.value, field=field)
+    return T.EDIT_ASK_VALUE[field]
+
+
+@router.state(EditProfile.value, text_input())
+async def edit_value(
+    msg: Inbound, dialog: DialogContext, member: Member, session: AsyncSession
+) -> str:
+    field = dialog.data["field"]
+    try:
+        value = PARSERS[field](msg.text)
+    except InvalidAnswer as wrong:
+        return join(T.INVALID[wrong.reason], T.EDIT_ASK_VALUE[field])
+    await members.update_field(session, member, field, value)
+    dialog.finish()
+    return T.EDIT_DONE.format(field=T.FIELD_NAMES[field], value=_shown(field, value))
+
+
+@router.words("注销")
+async def erase_start(member: Member, dialog: DialogContext) -> str:
+    if not member.registered:
+        return T.ERASE_NOTHING
+    dialog.start(Erase.confirm)
+    return T.ERASE_CONFIRM
+
+
+@router.state(Erase.confirm, text_input())
+async def erase_confirm(
+    msg: Inbound, dialog: DialogContext, member: Member, session: AsyncSession, now: datetime
+) -> str:
+    if msg.text not in T.ERASE_WORDS:
+        return T.ERASE_ASK_AGAIN
+    await courses.release(session, member, now, T.COURSE_PROMOTED)
+    await members.erase(session, member, now)
+    dialog.finish()
+    return T.ERASE_DONE

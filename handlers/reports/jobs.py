@@ -1,0 +1,70 @@
+"""随手拍's periodic job: the daily digest of overdue reports to officers and admins."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, select
+
+from bot import texts as T
+from bot.clock import SHANGHAI
+from bot.db import session_factory
+from bot.scheduler import hop
+from models import grid as grids
+from models import outbox
+from models import report as reports
+from models.outbox import Push
+from models.staff import ConsoleUser
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+
+def digest_job() -> None:
+    """The daily digest of overdue reports (APScheduler calls this in its thread)."""
+    hop(lambda services: send_digest(services, services.clock.now()))
+
+
+async def send_digest(services: Services, now: datetime) -> int:
+    """Tell each officer the overdue reports of their grids and each admin all of them,
+    once a day (the outbox key holds the day). Returns how many digests were queued."""
+    day = now.astimezone(SHANGHAI).date().isoformat()
+    subject = f"digest:{day}"
+    queued = 0
+    async with session_factory(services.engine)() as session, session.begin():
+        late = list(await reports.overdue(session, now))
+        if not late:
+            return 0
+        names = {g.code: g.name for g in (await session.exec(select(grids.Grid))).all()}
+        sent = set((await session.exec(select(Push.openid).where(Push.subject == subject))
+                    ).all())
+        staff = (await session.exec(select(ConsoleUser).where(
+            ConsoleUser.active, col(ConsoleUser.openid).is_not(None),
+            col(ConsoleUser.role).in_(("officer", "admin"))))).all()
+        for user in staff:
+            if user.openid in sent:
+                continue
+            mine = late if user.role == "admin" else [
+                r for r in late if r.grid_code in await grids.codes_of_officer(session, user)]
+            if not mine:
+                continue
+            lines = [T.DIGEST_LINE.format(ticket=r.ticket, status=r.status,
+                                          grid=names.get(r.grid_code or "", "待分派"),
+                                          days=max(1, (now - r.due_at).days + 1))
+                     for r in mine[:20]]
+            text = "\n".join([T.DIGEST_HEADER.format(n=len(mine)), *lines])
+            data = {"thing1": "逾期上报日报", "character_string2": str(len(mine)),
+                    "time3": now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+            await outbox.enqueue(session, "report_status", subject,
+                                 [outbox.Outgoing(user.openid or "", text, data)], now)
+            queued += 1
+    if queued and services.worker:
+        services.worker.wake()
+    log.info("overdue digest: %d reports, %d digests", len(late), queued)
+    return queued
+
+

@@ -1,0 +1,202 @@
+"""/api/v1/courses: 小哥党校 courses for instructors and admins (the console comes later),
+behind the API token. A change to a course's time or status re-plans its reminders."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bot import texts as T
+from bot.clock import SHANGHAI
+from bot.web.api import TokenApi, json_error
+from handlers.notices.api import NoticeApi
+from handlers.school import jobs
+from models import course as courses
+from models.course import Course, CourseError, Enrolment
+from models.course_import import BadRow, parse_row, reason
+
+CODE = "{code:[A-Za-z0-9-]{1,16}}"
+log = logging.getLogger(__name__)
+STATUS_OF = {"cancelled": web.HTTPConflict, "ended": web.HTTPConflict,
+             "unpublish": web.HTTPConflict, "code_taken": web.HTTPConflict}
+
+
+def _local(dt: Any) -> str:
+    return dt.astimezone(SHANGHAI).isoformat()
+
+
+def describe(c: Course, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    counts = counts or {}
+    return {
+        "code": c.code, "title": c.title, "instructor": c.instructor,
+        "description": c.description, "start": _local(c.start_at), "end": _local(c.end_at),
+        "place": c.place, "lat": c.lat, "lng": c.lng, "radius_m": c.radius_m,
+        "online_url": c.online_url, "capacity": c.capacity, "hours": c.hours,
+        "audience": c.audience, "status": c.status, "qr_scene": f"crs:{c.code}",
+        "enrolled": counts.get("enrolled", 0), "waitlist": counts.get("waitlist", 0),
+    }
+
+
+def _as_row(c: Course) -> dict[str, Any]:
+    """A course as the fields parse_row reads, for merging an edit into."""
+    return {"code": c.code, "title": c.title, "instructor": c.instructor,
+            "description": c.description, "start": _local(c.start_at), "end": _local(c.end_at),
+            "place": c.place, "lat": c.lat, "lng": c.lng, "radius_m": c.radius_m,
+            "online_url": c.online_url, "capacity": c.capacity, "hours": c.hours,
+            "audience": c.audience, "status": "draft" if c.status == "draft" else "published"}
+
+
+def _refused(err: CourseError) -> web.HTTPException:
+    return json_error(STATUS_OF.get(err.reason, web.HTTPBadRequest), reason(err))
+
+
+class CourseApi(TokenApi):
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/v1/courses", self.list)
+        app.router.add_post("/api/v1/courses", self.create)
+        app.router.add_get(f"/api/v1/courses/{CODE}", self.read)
+        app.router.add_post(f"/api/v1/courses/{CODE}", self.edit)
+        app.router.add_post(f"/api/v1/courses/{CODE}/publish", self.publish)
+        app.router.add_post(f"/api/v1/courses/{CODE}/move", self.move)
+        app.router.add_post(f"/api/v1/courses/{CODE}/cancel", self.cancel)
+        app.router.add_post(f"/api/v1/courses/{CODE}/notices", self.notice)
+
+    def _parse(self, raw: dict[str, Any]) -> courses.CourseData:
+        try:
+            return parse_row(raw, self._services.settings.checkin.default_radius_m)
+        except BadRow as err:
+            raise json_error(web.HTTPBadRequest, str(err)) from None
+
+    async def _changed(self) -> None:
+        """After a commit: reminders re-planned (here if this process leads), pushes sent.
+        The change is committed whatever happens here: if planning fails now, the leader's
+        planning job finds the course's new revision within seconds."""
+        self._wake_worker()
+        try:
+            await jobs.plan_soon()
+        except Exception:
+            log.exception("planning course reminders failed; the planning job will retry")
+
+    @staticmethod
+    async def _counts(session: Any, c: Course) -> dict[str, int]:
+        return dict((await session.exec(select(Enrolment.status, func.count()).where(
+            Enrolment.course_id == c.id).group_by(col(Enrolment.status)))).all())
+
+    async def _get(self, session: Any, request: web.Request, lock: bool = False) -> Course:
+        c = await courses.by_code(session, request.match_info["code"], lock=lock)
+        if c is None:
+            raise json_error(web.HTTPNotFound, "no such course")
+        return c
+
+    async def list(self, request: web.Request) -> web.Response:
+        await self._authorize(request)
+        status = request.query.get("status")
+        if status is not None and status not in courses.STATUSES:
+            raise json_error(web.HTTPBadRequest,
+                             f"status must be one of {', '.join(courses.STATUSES)}")
+        async with self._sessions() as session:
+            stmt = select(Course).order_by(col(Course.start_at))
+            if status:
+                stmt = stmt.where(Course.status == status)
+            found = (await session.exec(stmt.limit(1000))).all()
+            return web.json_response({"courses": [
+                describe(c, await self._counts(session, c)) for c in found]})
+
+    async def create(self, request: web.Request) -> web.Response:
+        await self._authorize(request)
+        data = self._parse(await self._json_object(request))
+        async with self._sessions() as session, session.begin():
+            try:
+                c = await courses.create(session, data, self._clock.now(), by="api")
+            except CourseError as err:
+                raise _refused(err) from None
+            result = describe(c)
+        await self._changed()
+        return web.json_response(result, status=201)
+
+    async def read(self, request: web.Request) -> web.Response:
+        """The course with its enrollees: present and absent (after or during the course),
+        and the waitlist in order."""
+        await self._authorize(request)
+        async with self._sessions() as session:
+            c = await self._get(session, request)
+            r = await courses.roll(session, c)
+            return web.json_response({**describe(c, await self._counts(session, c)),
+                                      "present": r.present, "absent": r.absent,
+                                      "waitlist_names": r.waitlist})
+
+    async def edit(self, request: web.Request) -> web.Response:
+        """Any of the course file's fields; those not given keep their value."""
+        await self._authorize(request)
+        given = await self._json_object(request)
+        if "code" in given and str(given["code"]).upper() != request.match_info["code"].upper():
+            raise json_error(web.HTTPBadRequest, "code cannot be changed")
+        async with self._sessions() as session, session.begin():
+            c = await self._get(session, request, lock=True)
+            data = self._parse({**_as_row(c), **given, "code": c.code})
+            try:
+                changed = await courses.update_course(session, c, data, self._clock.now(),
+                                                      T.COURSE_TEXTS)
+            except CourseError as err:
+                raise _refused(err) from None
+            result = {**describe(c, await self._counts(session, c)), "changed": changed}
+        await self._changed()
+        return web.json_response(result)
+
+    async def publish(self, request: web.Request) -> web.Response:
+        await self._authorize(request)
+        async with self._sessions() as session, session.begin():
+            c = await self._get(session, request, lock=True)
+            try:
+                await courses.publish(session, c, self._clock.now())
+            except CourseError as err:
+                raise _refused(err) from None
+            result = describe(c)
+        await self._changed()
+        return web.json_response(result)
+
+    async def move(self, request: web.Request) -> web.Response:
+        """{"start", "end"}: the enrollees and the waitlist are told; reminders follow."""
+        await self._authorize(request)
+        given = await self._json_object(request)
+        if not {"start", "end"} <= given.keys():
+            raise json_error(web.HTTPBadRequest, "start and end are required")
+        async with self._sessions() as session, session.begin():
+            c = await self._get(session, request, lock=True)
+            data = self._parse({**_as_row(c), "start": given["start"], "end": given["end"]})
+            try:
+                await courses.move(session, c, data.start, data.end, self._clock.now(),
+                                   T.COURSE_MOVED)
+            except CourseError as err:
+                raise _refused(err) from None
+            result = describe(c, await self._counts(session, c))
+        await self._changed()
+        return web.json_response(result)
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        await self._authorize(request)
+        async with self._sessions() as session, session.begin():
+            c = await self._get(session, request, lock=True)
+            try:
+                await courses.cancel(session, c, self._clock.now(), T.COURSE_CANCELLED)
+            except CourseError as err:
+                raise _refused(err) from None
+            result = describe(c, await self._counts(session, c))
+        await self._changed()
+        return web.json_response(result)
+
+    async def notice(self, request: web.Request) -> web.Response:
+        """An instructor's notice to the course's enrollees: a notice whose audience is
+        course:CODE (Idempotency-Key honoured, counts at /api/v1/notices/ID)."""
+        await self._authorize(request)
+        given = await self._json_object(request)
+        async with self._sessions() as session:
+            c = await self._get(session, request)
+        if c.status != "published":
+            raise json_error(web.HTTPConflict, "only a published course's enrollees are told")
+        notices = NoticeApi(self._token, self._sessions, self._clock, self._services)
+        return await notices.create_from(request, {**given, "audience": f"course:{c.code}"})
