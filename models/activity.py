@@ -12,24 +12,26 @@ from enum import Enum
 from typing import ClassVar
 
 from sqlalchemy import UniqueConstraint
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import geo, outbox
+from models import due, geo, outbox
 from models.attendance import AttendanceWindow
 from models.base import SHANGHAI, UTCDateTime, insert_for
-from models.group import GroupMembership, PartyGroup, member_openids
+from models.errors import DomainError
+from models.group import GroupMembership, PartyGroup, leader_of, member_openids
 from models.member import Member
 from models.staff import CODE_ALPHABET
 
 KINDS = ("党员大会", "支委会", "党小组会", "党课")
 POINTS_ATTENDED = 3
+REMIND_KIND = "activity_reminder"  # due rows (models/due.py): one per reminder offset
+ROLL_KIND = "activity_roll"  # and one for the roll, to the leader once it has ended
+ROLL_WITHIN = timedelta(days=1)  # a roll found later than this after the end is dropped
 
 
-class ActivityError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class ActivityError(DomainError):
+    """An activity rule broken (a code, see models/errors.py)."""
 
 
 class Activity(AttendanceWindow, SQLModel, table=True):
@@ -102,7 +104,9 @@ async def _tell(session: AsyncSession, a: Activity, group: PartyGroup, what: str
 async def schedule(session: AsyncSession, group: PartyGroup, kind: str, topic: str,
                    start: datetime, end: datetime, now: datetime, *, place: str = "",
                    point: geo.Point | None = None, radius_m: int = 200,
-                   online_url: str | None = None, by: str = "", text: str = "") -> Activity:
+                   online_url: str | None = None, by: str = "", text: str = "",
+                   offsets: Sequence[timedelta] = ()) -> Activity:
+    """`offsets`: school.reminder_offsets, the reminders planned with the activity."""
     if kind not in KINDS:
         raise ActivityError("kind")
     if not 2 <= len(topic.strip()) <= 60:
@@ -122,11 +126,12 @@ async def schedule(session: AsyncSession, group: PartyGroup, kind: str, topic: s
     session.add(a)
     await session.flush()
     await _tell(session, a, group, "new", text.format(what=describe(a), code=a.code), now)
+    await plan_due(session, a, offsets)
     return a
 
 
 async def move(session: AsyncSession, a: Activity, start: datetime, end: datetime,
-               now: datetime, text: str) -> None:
+               now: datetime, text: str, offsets: Sequence[timedelta] = ()) -> None:
     """A new time: the members are told, and the reminders follow the new start."""
     if a.status != "scheduled":
         raise ActivityError("cancelled")
@@ -137,6 +142,7 @@ async def move(session: AsyncSession, a: Activity, start: datetime, end: datetim
     a.start_at, a.end_at = start, end
     a.revision += 1
     session.add(a)
+    await plan_due(session, a, offsets)
     group = await session.get(PartyGroup, a.group_id)
     assert group is not None
     await _tell(session, a, group, "moved", text.format(what=describe(a)), now)
@@ -147,6 +153,8 @@ async def cancel(session: AsyncSession, a: Activity, now: datetime, text: str) -
         raise ActivityError("cancelled")
     a.status = "cancelled"
     session.add(a)
+    await due.withdraw(session, REMIND_KIND, due_subject(a.id or 0))
+    await due.withdraw(session, ROLL_KIND, due_subject(a.id or 0))
     group = await session.get(PartyGroup, a.group_id)
     assert group is not None
     await _tell(session, a, group, "cancelled", text.format(what=describe(a)), now)
@@ -243,39 +251,84 @@ async def roll(session: AsyncSession, a: Activity) -> Roll:
     return Roll(present, leave, absent)
 
 
-# --- what the scheduled job finds to do ----------------------------------------------------
+# --- pushes due later: reminders before, the roll after ------------------------------------
 
 
-async def due_reminders(session: AsyncSession, offsets: Sequence[timedelta], now: datetime,
-                        text: str) -> int:
-    """Queue every reminder whose moment has come and whose activity has not started. A
-    reminder missed while the bot was down goes out late, before the start, never twice
-    (the outbox key holds activity, start and offset); a moved activity is reminded for
-    its new time."""
-    if not offsets:
-        return 0
-    horizon = now + max(offsets)
-    found = (await session.exec(select(Activity).where(
-        Activity.status == "scheduled", col(Activity.start_at) > now,
-        col(Activity.start_at) <= horizon))).all()
-    queued = 0
-    for a in found:
-        group = await session.get(PartyGroup, a.group_id)
-        if group is None:
-            continue
-        # Only the nearest offset that has come: no burst of old reminders at once.
-        due = [o for o in offsets if a.start_at - o <= now]
-        if not due:
-            continue
-        offset = min(due)
-        what = f"remind{int(offset.total_seconds())}"
-        await _tell(session, a, group, what, text.format(what=describe(a), code=a.code), now)
-        queued += 1
-    return queued
+def due_subject(activity_id: int) -> str:
+    return f"activity:{activity_id}"
 
 
-async def ended_without_roll(session: AsyncSession, now: datetime, since: timedelta
-                             ) -> Sequence[Activity]:
-    return (await session.exec(select(Activity).where(
-        Activity.status == "scheduled", col(Activity.end_at) <= now,
-        col(Activity.end_at) > now - since))).all()
+async def plan_due(session: AsyncSession, a: Activity, offsets: Sequence[timedelta]) -> None:
+    """The activity's reminders (one per offset, late after downtime but never after the
+    start) and its roll (at the end, to the leader) as due rows, in the transaction that
+    scheduled or moved it. A moment already passed falls due at once."""
+    subject = due_subject(a.id or 0)
+    await due.withdraw(session, REMIND_KIND, subject)
+    planned = [int(o.total_seconds()) for o in offsets if o > timedelta(0)]
+    for offset_s in planned:
+        await due.plan(session, REMIND_KIND, subject, str(offset_s),
+                       a.start_at - timedelta(seconds=offset_s), a.start_at,
+                       {"revision": a.revision, "offsets": planned})
+    await due.plan(session, ROLL_KIND, subject, "roll", a.end_at, a.end_at + ROLL_WITHIN,
+                   {"revision": a.revision})
+
+
+async def send_reminder(session: AsyncSession, activity_id: int, offset_s: int, revision: int,
+                        offsets: Sequence[int], now: datetime, text: str) -> int | None:
+    """A reminder's work when due: the group's members at that moment, once (the outbox key
+    holds activity, offset and revision: a moved activity is reminded for its new time).
+    Dropped (None) when the activity moved or was cancelled since, has started, or a nearer
+    reminder's moment has come too (after downtime only the latest goes: no burst)."""
+    a = await session.get(Activity, activity_id)
+    if a is None or a.status != "scheduled" or a.revision != revision or now >= a.start_at:
+        return None
+    if any(0 < o < offset_s and a.start_at - timedelta(seconds=o) <= now for o in offsets):
+        return None
+    group = await session.get(PartyGroup, a.group_id)
+    if group is None:
+        return None
+    await _tell(session, a, group, f"remind{offset_s}",
+                text.format(what=describe(a), code=a.code), now)
+    return 1
+
+
+async def expand_reminder(session: AsyncSession, row: due.DuePush, now: datetime, text: str
+                          ) -> int | None:
+    return await send_reminder(session, int(row.subject.split(":")[1]), int(row.slot),
+                               int(row.payload.get("revision", 0)),
+                               [int(o) for o in row.payload.get("offsets", [])], now, text)
+
+
+def roll_text(a: Activity, r: Roll, text: str) -> str:
+    return text.format(
+        what=describe(a), np=len(r.present), present="、".join(r.present) or "—",
+        nl=len(r.leave), leave="、".join(f"{n}（{why}）" for n, why in r.leave) or "—",
+        na=len(r.absent), absent="、".join(r.absent) or "—")
+
+
+async def send_roll(session: AsyncSession, activity_id: int, now: datetime, text: str
+                    ) -> int | None:
+    """Once it has ended: the roll to the group's leader, once. None when there is no roll
+    to send (cancelled, not ended, no leader) or it went already."""
+    a = await session.get(Activity, activity_id)
+    if a is None or a.status != "scheduled" or a.end_at > now:
+        return None
+    subject = f"activity:{a.id}:roll"
+    if (await session.exec(select(outbox.Push.id).where(outbox.Push.subject == subject))
+            ).first():
+        return None
+    group = await session.get(PartyGroup, a.group_id)
+    leader = await leader_of(session, group) if group else None
+    if leader is None or not leader.openid:
+        return None
+    r = await roll(session, a)
+    data = {"thing1": a.topic[:20], "thing2": f"到会{len(r.present)}人",
+            "time3": a.end_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+    await outbox.enqueue(session, "group_activity", subject,
+                         [outbox.Outgoing(leader.openid, roll_text(a, r, text), data)], now)
+    return 1
+
+
+async def expand_roll(session: AsyncSession, row: due.DuePush, now: datetime, text: str
+                      ) -> int | None:
+    return await send_roll(session, int(row.subject.split(":")[1]), now, text)

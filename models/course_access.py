@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from models.course import Course, Enrolment
@@ -125,15 +125,13 @@ async def enrollees(session: AsyncSession, c: Course) -> list[Enrollee]:
     """The course's enrollees and waitlist, in the order they joined (the waitlist's
     order). A member who deleted their data shows as such, without a phone."""
     rows = (await session.exec(
-        select(Member.name, Member.mobile, Member.erased_at, Enrolment.status,
-               Enrolment.queued_at, Enrolment.enrolled_at, Enrolment.attended_at,
-               Enrolment.method)
+        select(Member.name, Member.mobile, Member.erased_at, Enrolment)
         .join(Enrolment, col(Enrolment.member_id) == Member.id)
         .where(Enrolment.course_id == c.id,
                col(Enrolment.status).in_(("enrolled", "waitlist")))
         .order_by(col(Enrolment.queued_at), col(Enrolment.id)))).all()
     return [Enrollee(name=(name if erased is None and name else "（已注销）"),
-                     mobile=None if erased is not None else mobile, status=status,
-                     queued_at=queued, enrolled_at=enrolled, attended_at=attended,
-                     method=method or "")
-            for name, mobile, erased, status, queued, enrolled, attended, method in rows]
+                     mobile=None if erased is not None else mobile, status=e.status,
+                     queued_at=e.queued_at, enrolled_at=e.enrolled_at,
+                     attended_at=e.attended_at, method=e.method or "")
+            for name, mobile, erased, e in rows]

@@ -9,14 +9,15 @@ capacity,hours,audience,status — start/end ISO 8601, Asia/Shanghai unless an o
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import course as courses
+from models import course_lifecycle as lifecycle
 from models import geo
 from models.base import SHANGHAI
 from models.course import CODE_RE, CourseData, CourseError, CourseTexts, check_audience, validate
@@ -25,6 +26,8 @@ from models.member import INDUSTRIES
 COLUMNS = ["code", "title", "instructor", "start", "end", "place", "lat", "lng", "radius_m",
            "online_url", "capacity", "hours", "audience", "status"]
 REQUIRED = ["code", "title", "start", "end", "capacity", "hours"]
+# school.reminder_offsets' defaults, for callers that pass none.
+DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(hours=1))
 
 
 class BadRow(ValueError):
@@ -144,12 +147,16 @@ class CourseImport:
 
 async def import_courses(session: AsyncSession, rows: Iterable[tuple[int, dict[str, Any]]],
                          default_radius_m: int, now: datetime, texts: CourseTexts,
-                         by: str = "import") -> CourseImport:
+                         by: str = "import", *,
+                         offsets: Sequence[timedelta] | None = None) -> CourseImport:
     """Upsert the file's courses by code: new codes are created, existing ones updated (a
     moved course tells its enrollees, a publication plans its reminders). All or nothing:
     every row is tried inside a savepoint, and one bad row — broken, a duplicate code, a new
     course already started, a change the course refuses — rolls it all back; then the report
-    lists every bad row with its line and nothing else."""
+    lists every bad row with its line and nothing else.
+
+    `offsets` are school.reminder_offsets (None: the default ones, 24 h and 1 h)."""
+    offsets = DEFAULT_REMINDER_OFFSETS if offsets is None else offsets
     report = CourseImport()
     parsed: list[tuple[int, CourseData]] = []
     seen: dict[str, int] = {}
@@ -169,9 +176,9 @@ async def import_courses(session: AsyncSession, rows: Iterable[tuple[int, dict[s
         c = await courses.by_code(session, data.code, lock=True)
         try:
             if c is None:
-                await courses.create(session, data, now, by)
+                await lifecycle.create(session, data, now, by, offsets=offsets)
                 report.added.append(data.code)
-            elif await courses.update_course(session, c, data, now, texts):
+            elif await lifecycle.update_course(session, c, data, now, texts, offsets=offsets):
                 report.changed.append(data.code)
             else:
                 report.unchanged.append(data.code)

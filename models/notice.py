@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import course as courses
+from models import due, outbox
 from models import group as groups
-from models import outbox
-from models.base import UTCDateTime, local
+from models.base import SHANGHAI, UTCDateTime, local
 from models.course import Enrolment
+from models.errors import DomainError
 from models.member import INDUSTRIES, Member
 
 TITLE_MAX = 40
 URL_MAX = 1024
 AUDIENCE_MAX = 2000
 TEMPLATE_THING_MAX = 20  # a template's "thing" keyword holds at most 20 characters
+DUE_KIND = "notice"  # a notice with a time ahead is a due row of this kind
 
 
-class NoticeError(ValueError):
-    """A notice that cannot be sent as asked; the message says why, in Chinese."""
+class NoticeError(DomainError):
+    """A notice that cannot be sent as asked: a code (models/errors.py) with details; the
+    words for each code are bot/texts.py's NOTICE_ERRORS (`notice_error`)."""
 
 
 class Notice(SQLModel, table=True):
@@ -67,21 +73,18 @@ def template_data(title: str, body: str, send_at: datetime) -> dict[str, str]:
 def validate(title: str, body: str, url: str | None) -> None:
     title, body = title.strip(), body.strip()
     if not title:
-        raise NoticeError("标题不能为空")
+        raise NoticeError("title_empty")
     if len(title) > TITLE_MAX:
-        raise NoticeError(f"标题最多{TITLE_MAX}个字，现在{len(title)}个字")
+        raise NoticeError("title_long", max=TITLE_MAX, n=len(title))
     if not body:
-        raise NoticeError("正文不能为空")
+        raise NoticeError("body_empty")
     size = len(render_text(title, body, url).encode())
     if size > outbox.KEFU_TEXT_MAX_BYTES:
-        raise NoticeError(
-            f"正文过长：微信客服消息最多约{outbox.KEFU_TEXT_MAX_BYTES}字节（约660个汉字），"
-            f"这条有{size}字节。请精简，或分成几条通知发送"
-        )
+        raise NoticeError("body_long", max=outbox.KEFU_TEXT_MAX_BYTES, size=size)
     if url and not url.startswith(("https://", "http://")):
-        raise NoticeError("链接须以 http:// 或 https:// 开头")
+        raise NoticeError("url_scheme")
     if url and len(url) > URL_MAX:
-        raise NoticeError(f"链接最长{URL_MAX}个字符")
+        raise NoticeError("url_long", max=URL_MAX)
 
 
 async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str]:
@@ -97,47 +100,46 @@ async def resolve_audience(session: AsyncSession, audience: str) -> Sequence[str
         openids = (await session.exec(registered)).all()
     elif kind == "industry":
         if arg not in INDUSTRIES:
-            raise NoticeError(f"没有这个行业：{arg}（可选：{'、'.join(INDUSTRIES)}）")
+            raise NoticeError("industry", industry=arg, options="、".join(INDUSTRIES))
         openids = (await session.exec(registered.where(Member.industry == arg))).all()
     elif kind == "member":
         wanted = [o.strip() for o in arg.split(",") if o.strip()]
         if not wanted:
-            raise NoticeError("member: 后面要写至少一个 openid")
+            raise NoticeError("member_empty")
         found = set((await session.exec(registered.where(col(Member.openid).in_(wanted)))).all())
         if missing := [o for o in wanted if o not in found]:
-            raise NoticeError(f"这些用户不存在或未登记：{', '.join(missing[:5])}")
+            raise NoticeError("member_missing", openids=", ".join(missing[:5]))
         openids = wanted
     elif kind == "group":
         if await groups.by_code(session, arg) is None:
-            raise NoticeError(f"没有邀请码为 {arg} 的小组")
+            raise NoticeError("group_unknown", code=arg)
         openids = await groups.member_openids(session, arg)
     elif kind == "course":
         course = await courses.by_code(session, arg)
         if course is None:
-            raise NoticeError(f"没有课程码为 {arg} 的课程")
+            raise NoticeError("course_unknown", code=arg)
         openids = (await session.exec(
             select(Member.openid).join(Enrolment, col(Enrolment.member_id) == Member.id)
             .where(Enrolment.course_id == course.id, Enrolment.status == "enrolled",
                    col(Member.erased_at).is_(None))
             .order_by(col(Enrolment.id)))).all()
     else:
-        raise NoticeError(
-            "受众须为 all、industry:行业、group:小组码、course:课程码 或 member:openid")
+        raise NoticeError("audience_kind")
     if not openids:
-        raise NoticeError(f"受众「{audience}」目前没有任何已登记的用户，通知未创建")
+        raise NoticeError("audience_empty", audience=audience)
     return list(dict.fromkeys(openids))
 
 
 async def create(session: AsyncSession, title: str, body: str, audience: str,
                  now: datetime, url: str | None = None, send_at: datetime | None = None,
                  created_by: str | None = None, client_key: str | None = None) -> Notice:
-    """Make a notice; one due now is expanded into the outbox in the same transaction."""
+    """Make a notice; one due now is expanded into the outbox in the same transaction, one
+    due later is a due row (models/due.py) the outbox worker expands at its time."""
     validate(title, body, url)
     if len(audience) > AUDIENCE_MAX:
-        raise NoticeError(
-            f"受众写得太长（最多{AUDIENCE_MAX}个字符）；人多时请用 industry: 或 group:")
+        raise NoticeError("audience_long", max=AUDIENCE_MAX)
     if send_at is not None and send_at.tzinfo is None:
-        raise NoticeError("发送时间须带时区")
+        raise NoticeError("naive_time")
     recipients = await resolve_audience(session, audience)  # fails early if nobody
     notice = Notice(title=title.strip(), body=body.strip(), url=url, audience=audience.strip(),
                     send_at=send_at or now, created_by=created_by, client_key=client_key,
@@ -146,6 +148,8 @@ async def create(session: AsyncSession, title: str, body: str, audience: str,
     await session.flush()
     if notice.send_at <= now:
         await expand(session, notice, now, recipients)
+    else:
+        await due.plan(session, DUE_KIND, notice.subject, "", notice.send_at)
     return notice
 
 
@@ -166,14 +170,14 @@ async def expand(session: AsyncSession, notice: Notice, now: datetime,
     return len(recipients)
 
 
-async def expand_due(session: AsyncSession, now: datetime) -> int:
-    """Expand scheduled notices whose time has come. Returns how many."""
-    stmt = select(Notice).where(Notice.status == "scheduled", col(Notice.send_at) <= now) \
-        .with_for_update(skip_locked=True)
-    due = (await session.exec(stmt)).all()
-    for notice in due:
-        await expand(session, notice, now)
-    return len(due)
+async def expand_scheduled(session: AsyncSession, row: due.DuePush, now: datetime
+                           ) -> int | None:
+    """A scheduled notice's due row, at its time: the audience as it is now, into the
+    outbox. None when the notice went already."""
+    notice = await session.get(Notice, int(row.subject.split(":")[1]))
+    if notice is None or notice.status != "scheduled":
+        return None
+    return await expand(session, notice, now)
 
 
 async def get(session: AsyncSession, notice_id: int) -> Notice | None:
@@ -182,3 +186,75 @@ async def get(session: AsyncSession, notice_id: int) -> Notice | None:
 
 async def by_client_key(session: AsyncSession, key: str) -> Notice | None:
     return (await session.exec(select(Notice).where(Notice.client_key == key))).first()
+
+
+# --- a notice from a JSON object (/api/v1/notices, a course's enrollees) --------------------
+
+
+@dataclass(frozen=True)
+class Submitted:
+    notice_id: int
+    created: bool  # False: the Idempotency-Key's first notice, replayed
+
+
+def parse_at(value: Any) -> datetime | None:
+    """ISO 8601 (Asia/Shanghai when no offset is given), in 2000–2100; None for none."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise NoticeError("bad_time")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise NoticeError("bad_time") from None
+    when = when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+    if not 2000 <= when.year <= 2100:
+        raise NoticeError("at_range")
+    return when
+
+
+async def _replay(sessions: Callable[[], Any], key: str, data: dict[str, Any]
+                  ) -> Submitted | None:
+    """The notice made under this key, or None; key_reused if it was made for another
+    notice (say, another course's enrollees)."""
+    async with sessions() as session:
+        notice = await by_client_key(session, key)
+        if notice is None:
+            return None
+        if (notice.title, notice.body, notice.audience) != (
+                data["title"].strip(), data["body"].strip(), data["audience"].strip()):
+            raise NoticeError("key_reused")
+        assert notice.id is not None
+        return Submitted(notice.id, created=False)
+
+
+async def submit(sessions: Callable[[], Any], data: dict[str, Any], now: datetime, *,
+                 client_key: str | None = None, created_by: str = "api") -> Submitted:
+    """A notice from a JSON object {title, body, audience, url?, at?}, checked whole before
+    a known key replays the first one: idempotent under `client_key`, also when the same
+    key is sent twice at once. Each step opens its own session from `sessions`."""
+    for name in ("title", "body", "audience"):
+        if not isinstance(data.get(name), str):
+            raise NoticeError("field_required", field=name)
+    url = data.get("url")
+    if url is not None and not isinstance(url, str):
+        raise NoticeError("url_type")
+    if client_key is not None and len(client_key) > 100:
+        raise NoticeError("key_long")
+    send_at = parse_at(data.get("at"))
+    validate(data["title"], data["body"], url)
+    if client_key is not None and (again := await _replay(sessions, client_key, data)):
+        return again
+    try:
+        async with sessions() as session, session.begin():
+            notice = await create(session, data["title"], data["body"], data["audience"], now,
+                                  url=url, send_at=send_at, created_by=created_by,
+                                  client_key=client_key)
+            assert notice.id is not None
+            made = Submitted(notice.id, created=True)
+    except IntegrityError:  # the same key, sent twice at once: the other one won
+        again = await _replay(sessions, client_key or "", data)
+        if again is None:
+            raise
+        return again
+    return made

@@ -1,10 +1,16 @@
 """The outbox worker: claims due pushes, picks each recipient's channel, sends, records.
 
-Per recipient: 客服 text inside WeChat's window while allowance lasts (reserved in the
-claiming transaction, so two workers never spend the same allowance), else the
-kind's template from config, else undeliverable with the reason. Sends are rate
-limited; quota answers (45009/45011), WeChat busy and network errors are retried
-with exponential backoff and jitter; permanent answers are not retried.
+Per recipient the channel policy (bot/push/channels.py) decides: 客服 text inside
+WeChat's window while allowance lasts (spent in the claiming transaction, so two workers
+never spend the same allowance), else the kind's template from config, else
+undeliverable with the reason. Sends are rate limited; quota answers (45009/45011),
+WeChat busy and network errors are retried with exponential backoff and jitter;
+permanent answers are not retried.
+
+Before each batch it expands the pushes due later (models/due.py: reminders, rolls,
+scheduled notices…) whose time has come, through the expander registered for the row's
+kind: claim, expand, mark done — one transaction, so a crash never sends one twice and
+never loses one.
 
 On PostgreSQL any number of workers (processes) share the outbox: claims use
 FOR UPDATE SKIP LOCKED. On SQLite the write lock serialises claims.
@@ -13,11 +19,12 @@ FOR UPDATE SKIP LOCKED. On SQLite the write lock serialises claims.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -26,15 +33,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import metrics
 from bot.clock import Clock
 from bot.logs import anon
+from bot.push import channels
 from bot.settings import PushSettings
 from bot.wechat.client import PERMANENT_RECIPIENT_ERRORS, WechatApi, WechatError
+from models import due
 from models import outbox as rows
-from models.member import Member
 from models.outbox import Outcome, Push
 
 log = logging.getLogger(__name__)
 
-Producer = Callable[[AsyncSession, datetime], Awaitable[int]]
+# Turns one due row into outbox rows: how many were queued, None when it was dropped.
+Expander = Callable[[AsyncSession, due.DuePush, datetime], Awaitable[int | None]]
 IDLE_POLL_S = 0.5
 
 
@@ -69,13 +78,13 @@ def backoff(attempt: int, base_s: float = 2.0, cap_s: float = 600.0) -> float:
 class OutboxWorker:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], api: WechatApi,
                  settings: PushSettings, templates: dict[str, str], clock: Clock,
-                 producers: Sequence[Producer] = ()):
+                 expanders: Mapping[str, Expander] | None = None):
         self._sessions = sessions
         self._api = api
         self._settings = settings
         self._templates = templates
         self._clock = clock
-        self._producers = list(producers)
+        self._expanders = dict(expanders or {})
         self._limiter = RateLimiter(settings.rate_per_s)
         self._paused_until = 0.0
         self._wake = asyncio.Event()
@@ -100,10 +109,8 @@ class OutboxWorker:
                 done = 0
             if done == 0 and not self._stopping:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_S)
-                except TimeoutError:
-                    pass
 
     async def drain(self, subject: str | None = None, timeout_s: float = 60.0) -> bool:
         """Work until nothing of `subject` is pending or sending (True), or time runs out."""
@@ -122,8 +129,7 @@ class OutboxWorker:
         if wait > 0:
             await asyncio.sleep(min(wait, 1.0))
             return 0
-        if self._producers:
-            await self._produce()
+        await self.expand_due()
         to_send, done = await self._claim(subject)
         await self._send_batch(to_send, done)
         return len(done) + len(to_send)
@@ -149,11 +155,37 @@ class OutboxWorker:
         push.attempts += 1
         return await self._send(push)
 
-    async def _produce(self) -> None:
-        """Let the producers (scheduled notices, …) write rows that are due."""
+    async def expand_due(self) -> int:
+        """Turn the due rows whose time has come into outbox rows; how many were taken.
+
+        Claimed, expanded and marked in one transaction: another instance skips the rows
+        held here, and a crash leaves them pending for the next pass. Each row's expansion
+        has a savepoint of its own: one that fails stays pending (and is logged) without
+        holding up the others."""
         async with self._sessions() as session, session.begin():
-            for produce in self._producers:
-                await produce(session, self._clock.now())
+            now = self._clock.now()
+            claimed = await due.claim_due(session, now, self._settings.batch_size)
+            for row in claimed:
+                expand = self._expanders.get(row.kind)
+                if expand is None:
+                    log.warning("due push %s %s/%s: no expander for its kind; dropped",
+                                row.kind, row.subject, row.slot)
+                    due.finish(session, row, now, "dropped")
+                    continue
+                if row.not_after is not None and now > row.not_after:
+                    log.info("due push %s %s/%s: too late (due %s); dropped", row.kind,
+                             row.subject, row.slot, row.due_at.isoformat())
+                    due.finish(session, row, now, "dropped")
+                    continue
+                try:
+                    async with session.begin_nested():
+                        queued = await expand(session, row, now)
+                except Exception:
+                    log.exception("due push %s %s/%s failed; will try again", row.kind,
+                                  row.subject, row.slot)
+                    continue
+                due.finish(session, row, now, "dropped" if queued is None else "done")
+        return len(claimed)
 
     async def _claim(self, subject: str | None) -> tuple[list[Push], list[Outcome]]:
         async with self._sessions() as session, session.begin():
@@ -165,30 +197,20 @@ class OutboxWorker:
             to_send: list[Push] = []
             decided: list[Outcome] = []
             for push in claimed:
-                channel, reason = self._choose(push, members.get(push.openid), now)
-                if channel is None:
+                member = members.get(push.openid)
+                choice = channels.choose(member, push.kind, bool(push.template_data),
+                                         self._templates, now)
+                if choice.channel is None:
                     decided.append(Outcome(push.id or 0, push.openid, "undeliverable",
-                                           reason=reason))
+                                           reason=choice.reason))
                     continue
-                push.channel = channel
+                if member is not None and choice.allowance is not None:
+                    channels.spend(member, choice.allowance)
+                push.channel = choice.channel
                 to_send.append(push)
             for m in members.values():
                 session.add(m)
             return to_send, decided
-
-    def _choose(self, push: Push, member: Member | None, now: datetime
-                ) -> tuple[str | None, str | None]:
-        if member is None:
-            return None, rows.REASON_UNKNOWN_MEMBER
-        if not member.followed:
-            return None, rows.REASON_UNFOLLOWED
-        allowance = rows.kefu_allowance(member, now)
-        if allowance is not None:
-            rows.spend_kefu(member, allowance)
-            return "kefu", None
-        if self._templates.get(push.kind) and push.template_data:
-            return "template", None
-        return None, rows.REASON_NO_CHANNEL
 
     async def _send(self, push: Push) -> Outcome:
         pid = push.id or 0
@@ -203,12 +225,15 @@ class OutboxWorker:
                     return Outcome(pid, push.openid, "sent", "kefu")
                 except WechatError as err:
                     # Our view of the window was off: fall back to the template, once.
-                    if err.errcode not in (45015, 45047) or not (
-                        self._templates.get(push.kind) and push.template_data):
+                    template_id = channels.template_fallback(
+                        err.errcode, push.kind, bool(push.template_data), self._templates)
+                    if template_id is None:
                         raise
                     push.channel = "template"
+            else:
+                template_id = self._templates[push.kind]
             msgid = await self._api.send_template(
-                push.openid, self._templates[push.kind], push.template_data, push.url)
+                push.openid, template_id, push.template_data, push.url)
             return Outcome(pid, push.openid, "sent", "template", wx_msgid=msgid)
         except WechatError as err:
             return self._failure(push, err)

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from datetime import datetime
+from pathlib import Path
 
-from bot.features import Features, Platform
-from handlers.groups import api, chat, console
+from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import texts as T
+from bot.features import Features, MenuEntry, Platform
+from handlers.groups import api, chat, console, openapi
+from models import activity as activities
+from models.due import DuePush
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _routes(app: web.Application, p: Platform) -> None:
     api.GroupApi(p.settings.api.token, p.sessions, p.clock, p.services).add_routes(app)
 
 
+async def remind(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
+    """An activity's reminder, due: the group's members at this moment."""
+    return await activities.expand_reminder(session, row, now, T.ACTIVITY_REMIND)
+
+
+async def send_roll(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
+    """Its attendance list to the group's leader, once it has ended."""
+    return await activities.expand_roll(session, row, now, T.ACTIVITY_ROLL)
+
+
 def setup(features: Features) -> None:
     features.chat(chat.router, chat.leaders)
     features.api.append(_routes)
-    features.pages.append(console.add_routes)
+    features.openapi.append(openapi.part)
+    features.console(console.add_routes, TEMPLATES,
+                     MenuEntry("/console/groups", "小组", frozenset({"admin", "leader"}), 50))
+    features.due[activities.REMIND_KIND] = remind
+    features.due[activities.ROLL_KIND] = send_roll

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
-from bot.features import Features, Platform
-from handlers.notices import api, console
+from bot.features import Features, MenuEntry, Platform
+from handlers.notices import api, console, openapi
 from models import notice as notices
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _routes(app: web.Application, p: Platform) -> None:
@@ -15,5 +19,8 @@ def _routes(app: web.Application, p: Platform) -> None:
 
 def setup(features: Features) -> None:
     features.api.append(_routes)
-    features.pages.append(console.add_routes)
-    features.producers.append(notices.expand_due)  # scheduled notices, when due
+    features.openapi.append(openapi.part)
+    features.console(console.add_routes, TEMPLATES,
+                     MenuEntry("/console/notices", "通知",
+                               frozenset({"admin", "instructor", "leader"}), 20))
+    features.due[notices.DUE_KIND] = notices.expand_scheduled  # scheduled notices, when due

@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import logging
+from datetime import datetime
+from pathlib import Path
 
-from bot.features import Features, Platform
-from handlers.school import api, chat, console
+from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import texts as T
+from bot.features import Features, MenuEntry, Platform
+from handlers.school import api, chat, console, openapi
+from models import course as courses
+from models import course_reminders as reminders
+from models.due import DuePush
+
+log = logging.getLogger(__name__)
+
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _routes(app: web.Application, p: Platform) -> None:
     api.CourseApi(p.settings.api.token, p.sessions, p.clock, p.services).add_routes(app)
 
 
+async def remind(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
+    """A course reminder, due (planned when the course was published or moved): every
+    enrollee at this moment, once (the outbox key holds course, offset and start time)."""
+    sent = await reminders.expand_reminder(session, row, now, T.COURSE_REMIND)
+    log.info("course reminder %s/%ss: %s", row.subject.split(":")[1], row.slot,
+             "dropped" if sent is None else f"{sent} queued")
+    return sent
+
+
 def setup(features: Features) -> None:
     features.chat(chat.router, chat.instructors)
     features.api.append(_routes)
-    features.pages.append(console.add_routes)
+    features.openapi.append(openapi.part)
+    features.console(console.add_routes, TEMPLATES,
+                     MenuEntry("/console/courses", "课程", frozenset({"admin", "instructor"}), 10))
+    features.due[courses.PUSH_KIND] = remind

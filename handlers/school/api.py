@@ -1,5 +1,5 @@
-"""/api/v1/courses: 小哥党校 courses for instructors and admins (the console comes later),
-behind the API token. A change to a course's time or status re-plans its reminders."""
+"""/api/v1/courses: 小哥党校 courses for integrations and admins, behind the API token or an
+admin's console session. A change to a course's time or status re-plans its reminders."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.web.api import TokenApi, json_error
-from handlers.notices.api import NoticeApi
-from handlers.school import jobs
+from handlers.school.wording import COURSE_TEXTS
 from models import course as courses
-from models.course import Course, CourseError, Enrolment
+from models import course_attendance as attendance
+from models import course_lifecycle as lifecycle
+from models import notice as notices
+from models.course import Course, CourseError
 from models.course_import import BadRow, parse_row, reason
+from models.views import courses as course_views
+from models.views import notices as notice_views
 
 CODE = "{code:[A-Za-z0-9-]{1,16}}"
 log = logging.getLogger(__name__)
@@ -72,19 +74,17 @@ class CourseApi(TokenApi):
             raise json_error(web.HTTPBadRequest, str(err)) from None
 
     async def _changed(self) -> None:
-        """After a commit: reminders re-planned (here if this process leads), pushes sent.
-        The change is committed whatever happens here: if planning fails now, the leader's
-        planning job finds the course's new revision within seconds."""
+        """After a commit: the pushes it queued sent now (its reminders were planned as due
+        rows in the same transaction)."""
         self._wake_worker()
-        try:
-            await jobs.plan_soon()
-        except Exception:
-            log.exception("planning course reminders failed; the planning job will retry")
+
+    @property
+    def _offsets(self) -> Any:
+        return self._services.settings.school.reminder_offsets
 
     @staticmethod
     async def _counts(session: Any, c: Course) -> dict[str, int]:
-        return dict((await session.exec(select(Enrolment.status, func.count()).where(
-            Enrolment.course_id == c.id).group_by(col(Enrolment.status)))).all())
+        return await course_views.enrolment_counts(session, c)
 
     async def _get(self, session: Any, request: web.Request, lock: bool = False) -> Course:
         c = await courses.by_code(session, request.match_info["code"], lock=lock)
@@ -99,10 +99,7 @@ class CourseApi(TokenApi):
             raise json_error(web.HTTPBadRequest,
                              f"status must be one of {', '.join(courses.STATUSES)}")
         async with self._sessions() as session:
-            stmt = select(Course).order_by(col(Course.start_at))
-            if status:
-                stmt = stmt.where(Course.status == status)
-            found = (await session.exec(stmt.limit(1000))).all()
+            found = await course_views.course_list(session, status)
             return web.json_response({"courses": [
                 describe(c, await self._counts(session, c)) for c in found]})
 
@@ -111,7 +108,8 @@ class CourseApi(TokenApi):
         data = self._parse(await self._json_object(request))
         async with self._sessions() as session, session.begin():
             try:
-                c = await courses.create(session, data, self._clock.now(), by="api")
+                c = await lifecycle.create(session, data, self._clock.now(), by="api",
+                                         offsets=self._offsets)
             except CourseError as err:
                 raise _refused(err) from None
             result = describe(c)
@@ -124,7 +122,7 @@ class CourseApi(TokenApi):
         await self._authorize(request)
         async with self._sessions() as session:
             c = await self._get(session, request)
-            r = await courses.roll(session, c)
+            r = await attendance.roll(session, c)
             return web.json_response({**describe(c, await self._counts(session, c)),
                                       "present": r.present, "absent": r.absent,
                                       "waitlist_names": r.waitlist})
@@ -139,8 +137,8 @@ class CourseApi(TokenApi):
             c = await self._get(session, request, lock=True)
             data = self._parse({**_as_row(c), **given, "code": c.code})
             try:
-                changed = await courses.update_course(session, c, data, self._clock.now(),
-                                                      T.COURSE_TEXTS)
+                changed = await lifecycle.update_course(session, c, data, self._clock.now(),
+                                                      COURSE_TEXTS, offsets=self._offsets)
             except CourseError as err:
                 raise _refused(err) from None
             result = {**describe(c, await self._counts(session, c)), "changed": changed}
@@ -152,7 +150,7 @@ class CourseApi(TokenApi):
         async with self._sessions() as session, session.begin():
             c = await self._get(session, request, lock=True)
             try:
-                await courses.publish(session, c, self._clock.now())
+                await lifecycle.publish(session, c, self._clock.now(), offsets=self._offsets)
             except CourseError as err:
                 raise _refused(err) from None
             result = describe(c)
@@ -169,8 +167,8 @@ class CourseApi(TokenApi):
             c = await self._get(session, request, lock=True)
             data = self._parse({**_as_row(c), "start": given["start"], "end": given["end"]})
             try:
-                await courses.move(session, c, data.start, data.end, self._clock.now(),
-                                   T.COURSE_MOVED)
+                await lifecycle.move(session, c, data.start, data.end, self._clock.now(),
+                                   T.COURSE_MOVED, offsets=self._offsets)
             except CourseError as err:
                 raise _refused(err) from None
             result = describe(c, await self._counts(session, c))
@@ -182,7 +180,7 @@ class CourseApi(TokenApi):
         async with self._sessions() as session, session.begin():
             c = await self._get(session, request, lock=True)
             try:
-                await courses.cancel(session, c, self._clock.now(), T.COURSE_CANCELLED)
+                await lifecycle.cancel(session, c, self._clock.now(), T.COURSE_CANCELLED)
             except CourseError as err:
                 raise _refused(err) from None
             result = describe(c, await self._counts(session, c))
@@ -198,5 +196,15 @@ class CourseApi(TokenApi):
             c = await self._get(session, request)
         if c.status != "published":
             raise json_error(web.HTTPConflict, "only a published course's enrollees are told")
-        notices = NoticeApi(self._token, self._sessions, self._clock, self._services)
-        return await notices.create_from(request, {**given, "audience": f"course:{c.code}"})
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        try:
+            done = await notices.submit(self._sessions, {**given, "audience": f"course:{c.code}"},
+                                        self._clock.now(), client_key=key, created_by="api")
+        except notices.NoticeError as exc:
+            status = web.HTTPConflict if exc.code == "key_reused" else web.HTTPBadRequest
+            raise json_error(status, T.notice_error(exc.code, exc.details)) from None
+        if done.created:
+            self._wake_worker()
+        async with self._sessions() as session:
+            result = await notice_views.delivery(session, done.notice_id)
+        return web.json_response(result, status=201 if done.created else 200)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.router import Router
 from bot.settings import Settings
+from models import arrival
 from models import course as courses
-from models import geo
-from models.course import Course, CourseError
+from models import course_attendance as attendance
+from models import course_enrolment as enrolment
+from models import course_reminders as reminders
+from models.course import CourseError
 from models.member import Member
 
 router = Router("school", help=[T.HELP_SCHOOL])
@@ -23,7 +26,7 @@ CODE = r"(?P<code>[A-Za-z0-9-]{1,16})"
 
 
 def _error(err: CourseError) -> str:
-    return T.COURSE_ERRORS.get(err.reason, T.ERROR)
+    return T.COURSE_ERRORS.get(err.code, T.ERROR)
 
 
 def _when(dt: datetime) -> str:
@@ -32,7 +35,7 @@ def _when(dt: datetime) -> str:
 
 @router.words("课程", "小哥党校", "党校课程", "小哥党校课程", needs_profile=True)
 async def course_list(member: Member, session: AsyncSession, now: datetime) -> str:
-    seats = await courses.listing(session, member, now)
+    seats = await enrolment.listing(session, member, now)
     if not seats:
         return T.COURSE_LIST_EMPTY
     lines = [T.COURSE_LIST_LINE.format(
@@ -49,17 +52,17 @@ async def enrol(code: str, member: Member, session: AsyncSession, now: datetime)
     if course is None or course.status == "draft":
         return T.COURSE_UNKNOWN.format(code=code.upper())
     try:
-        done = await courses.enrol(session, course, member, now)
+        done = await enrolment.enrol(session, course, member, now)
     except CourseError as err:
         return _error(err)
     what = courses.describe(course)
-    if done is courses.Enrolled.ENROLLED:
+    if done is enrolment.Enrolled.ENROLLED:
         link = f"\n{course.online_url}" if course.online_url else ""
         return T.COURSE_ENROLLED.format(code=course.code, what=what, link=link)
-    pos = await courses.waitlist_position(session, course, member)
-    if done is courses.Enrolled.WAITLIST:
+    pos = await enrolment.waitlist_position(session, course, member)
+    if done is enrolment.Enrolled.WAITLIST:
         return T.COURSE_WAITLISTED.format(code=course.code, what=what, pos=pos)
-    if done is courses.Enrolled.ALREADY_WAITING:
+    if done is enrolment.Enrolled.ALREADY_WAITING:
         return T.COURSE_ALREADY_WAITING.format(title=course.title, pos=pos)
     return T.COURSE_ALREADY.format(title=course.title)
 
@@ -75,7 +78,7 @@ async def withdraw(code: str, member: Member, session: AsyncSession, now: dateti
     if course is None or course.status == "draft":
         return T.COURSE_UNKNOWN.format(code=code.upper())
     try:
-        was = await courses.withdraw(session, course, member, now, T.COURSE_PROMOTED)
+        was = await enrolment.withdraw(session, course, member, now, T.COURSE_PROMOTED)
     except CourseError as err:
         return _error(err)
     text = T.COURSE_WITHDRAWN if was == "enrolled" else T.COURSE_LEFT_WAITLIST
@@ -90,8 +93,8 @@ async def withdraw_usage() -> str:
 @router.words("我的课程", needs_profile=True)
 async def my_courses(member: Member, session: AsyncSession, now: datetime,
                      settings: Settings) -> str:
-    mine = await courses.of_member(session, member, now)
-    hours = courses.hours_text(await courses.study_hours(session, member))
+    mine = await enrolment.of_member(session, member, now)
+    hours = courses.hours_text(await attendance.study_hours(session, member))
     head = T.COURSE_MINE_HEADER.format(hours=hours)
     if not mine:
         return "\n".join([head, T.COURSE_MINE_EMPTY])
@@ -101,7 +104,7 @@ async def my_courses(member: Member, session: AsyncSession, now: datetime,
         lines.append(T.COURSE_MINE_LINE.format(
             code=m.course.code, what=courses.describe(m.course),
             state=T.COURSE_MINE_STATE[state].format(pos=m.position)))
-    if (when := courses.next_reminder(mine, settings.school.reminder_offsets, now)) is not None:
+    if (when := reminders.next_reminder(mine, settings.school.reminder_offsets, now)) is not None:
         lines.append(T.COURSE_MINE_NEXT.format(when=_when(when)))
     return "\n".join([head, *lines])
 
@@ -109,44 +112,13 @@ async def my_courses(member: Member, session: AsyncSession, now: datetime,
 # --- attendance ---------------------------------------------------------------------------
 
 
-async def attend(session: AsyncSession, member: Member, course: Course, method: str,
-                 now: datetime) -> str:
-    try:
-        done = await courses.attend(session, course, member, method, now)
-    except CourseError as err:
-        if err.reason == "not_yet":
-            return T.COURSE_NOT_YET.format(title=course.title, opens=_when(course.window()[0]))
-        return _error(err)
-    if done is courses.Attended.ALREADY:
-        return T.COURSE_ALREADY_PRESENT
-    return T.COURSE_PRESENT.format(code=course.code, what=courses.describe(course),
-                                   hours=courses.hours_text(course.hours), points=member.points)
-
-
-async def attend_by_code(session: AsyncSession, member: Member, code: str, method: str,
-                         now: datetime) -> str | None:
-    """签到 CODE and the crs: QR; None when no course has that code."""
-    course = await courses.by_code(session, code)
-    if course is None or course.status == "draft":
-        return None
-    return await attend(session, member, course, method, now)
-
-
 @router.scene("crs:", needs_profile=True)
 async def attend_by_qr(scene_arg: str, member: Member, session: AsyncSession,
                        now: datetime) -> str:
-    reply = await attend_by_code(session, member, scene_arg[:16], "qr", now)
-    return reply or T.COURSE_UNKNOWN.format(code=scene_arg[:16].upper())
-
-
-async def attend_by_location(session: AsyncSession, member: Member, point: geo.Point,
-                             now: datetime) -> str | None:
-    """For the location handler: attendance at an enrolled offline course whose place
-    holds the point, inside its window (None when there is none)."""
-    for course in await courses.open_for(session, member, now):
-        if course.is_open(now) and course.holds(point):
-            return await attend(session, member, course, "location", now)
-    return None
+    arrived = await arrival.course_by_code(session, member, scene_arg[:16], "qr", now)
+    if arrived is None:
+        return T.COURSE_UNKNOWN.format(code=scene_arg[:16].upper())
+    return T.arrived(arrived)
 
 
 # --- instructors ----------------------------------------------------------------------------
@@ -155,11 +127,11 @@ async def attend_by_location(session: AsyncSession, member: Member, point: geo.P
 @instructors.regex(rf"名单\s*{CODE}", roles={"instructor", "admin"})
 async def roll(code: str, session: AsyncSession) -> str:
     """Any instructor may see any course's roll: the course names its instructor by
-    display name, not by console account (the console's per-course rights are issue 8)."""
+    display name, not by console account (per-course rights are the console's: console.py)."""
     course = await courses.by_code(session, code)
     if course is None:
         return T.COURSE_UNKNOWN.format(code=code.upper())
-    r = await courses.roll(session, course)
+    r = await attendance.roll(session, course)
     waiting = T.COURSE_ROLL_WAITING.format(nw=len(r.waitlist), waitlist="、".join(r.waitlist)
                                            ) if r.waitlist else ""
     return T.COURSE_ROLL.format(code=course.code, what=courses.describe(course),

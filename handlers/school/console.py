@@ -30,9 +30,10 @@ from bot.web.console import (
     require,
     sessions,
 )
-from handlers.school import jobs
+from handlers.school.wording import COURSE_TEXTS
 from models import course as courses
 from models import course_access as access
+from models import course_lifecycle as lifecycle
 from models import qr
 from models.course import Course, CourseError
 from models.course_import import COLUMNS, BadRow, parse_row, reason
@@ -134,15 +135,15 @@ def _default_radius(request: web.Request) -> int:
 
 
 async def _changed(request: web.Request) -> None:
-    """After a commit: the outbox worker woken for the pushes just queued, the reminders
-    re-planned (if planning fails here, the leader's planning job catches up)."""
+    """After a commit: the outbox worker woken for the pushes just queued (the reminders
+    were planned as due rows in the same transaction)."""
     worker = getattr(request.app[SERVICES], "worker", None)
     if worker is not None:
         worker.wake()
-    try:
-        await jobs.plan_soon()
-    except Exception:
-        log.exception("planning course reminders failed; the planning job will retry")
+
+
+def _offsets(request: web.Request) -> Any:
+    return request.app[SETTINGS].school.reminder_offsets
 
 
 def _to_course(code: str, done: str) -> web.HTTPSeeOther:
@@ -216,7 +217,8 @@ async def create(request: web.Request) -> web.Response:
     try:
         data = parse_row(values, _default_radius(request))
         async with sessions(request)() as db, db.begin():
-            c = await courses.create(db, data, now(request), by=access.created_by(user))
+            c = await lifecycle.create(db, data, now(request), by=access.created_by(user),
+                                     offsets=_offsets(request))
             code = c.code
     except (BadRow, CourseError) as err:
         message = reason(err) if isinstance(err, CourseError) else str(err)
@@ -244,7 +246,8 @@ async def edit(request: web.Request) -> web.Response:
             c = await _course(request, db, user, lock=True)
             values["code"] = c.code
             data = parse_row(values, _default_radius(request))
-            changed = await courses.update_course(db, c, data, now(request), T.COURSE_TEXTS)
+            changed = await lifecycle.update_course(db, c, data, now(request), COURSE_TEXTS,
+                                                  offsets=_offsets(request))
             code = c.code
     except (BadRow, CourseError) as err:
         message = reason(err) if isinstance(err, CourseError) else str(err)
@@ -351,7 +354,7 @@ async def publish(request: web.Request) -> web.Response:
     try:
         async with sessions(request)() as db, db.begin():
             c = await _course(request, db, user, lock=True)
-            await courses.publish(db, c, now(request))
+            await lifecycle.publish(db, c, now(request), offsets=_offsets(request))
             code = c.code
     except CourseError as err:
         return await _detail(request, user, status=400, error=_in_chinese(reason(err)))
@@ -368,7 +371,8 @@ async def move(request: web.Request) -> web.Response:
         async with sessions(request)() as db, db.begin():
             c = await _course(request, db, user, lock=True)
             data = parse_row({**_values_of(c), **given}, _default_radius(request))
-            await courses.move(db, c, data.start, data.end, now(request), T.COURSE_MOVED)
+            await lifecycle.move(db, c, data.start, data.end, now(request), T.COURSE_MOVED,
+                               offsets=_offsets(request))
             code = c.code
     except (BadRow, CourseError) as err:
         message = reason(err) if isinstance(err, CourseError) else str(err)
@@ -397,7 +401,7 @@ async def cancel(request: web.Request) -> web.Response:
     try:
         async with sessions(request)() as db, db.begin():
             c = await _course(request, db, user, lock=True)
-            await courses.cancel(db, c, now(request), T.COURSE_CANCELLED)
+            await lifecycle.cancel(db, c, now(request), T.COURSE_CANCELLED)
             code = c.code
     except CourseError as err:
         return await _detail(request, user, status=400, error=_in_chinese(reason(err)))

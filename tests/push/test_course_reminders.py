@@ -1,6 +1,6 @@
-"""Course reminders through the real APScheduler and its job store in the database, with the
-clock moved instead of waited for: time-machine moves the scheduler's own clock (in its
-thread) together with the bot's FakeClock, then the scheduler is woken to look."""
+"""Course reminders as due rows (models/due.py) the outbox worker expands when due, with the
+bot's FakeClock moved instead of waited for: the worker runs in the background, and the
+tests also let it take a pass at once after moving the clock."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from sqlmodel import select
 
-from bot import scheduler as scheduling
 from bot.app import SERVICES
-from bot.scheduler import Scheduler, bind_runtime
+from bot.push.worker import OutboxWorker
 from models import course as courses
+from models import course_lifecycle, course_reminders, due
 from models.outbox import Push
 from tests.chat.test_school import API, new_course
 from tests.conftest import Bot, BotFactory
@@ -25,65 +24,62 @@ REMIND_24H, REMIND_1H = "remind86400", "remind3600"
 
 
 class Timeline:
-    """The bot, its scheduler, and one clock for both."""
+    """The bot with its outbox worker, and its clock."""
 
-    def __init__(self, make_bot: BotFactory, traveller: Any):
-        self._make_bot, self._traveller = make_bot, traveller
+    def __init__(self, make_bot: BotFactory, sessions: Any):
+        self._make_bot, self._sessions = make_bot, sessions
         self.bot: Bot | None = None
-        self.scheduler: Scheduler | None = None
+
+    @property
+    def worker(self) -> OutboxWorker:
+        assert self.bot is not None
+        worker = self.bot.client.server.app[SERVICES].worker
+        assert worker is not None
+        return worker
 
     async def start(self) -> Bot:
-        """(Re)start the bot and its scheduler, as a restarted process would."""
-        self.bot = await self._make_bot(background=False)
-        bind_runtime(asyncio.get_running_loop(), self.bot.client.server.app[SERVICES])
-        self.scheduler = Scheduler(self.bot.settings)
-        await asyncio.to_thread(self.scheduler.start)
+        """(Re)start the bot and its worker, as a restarted process would."""
+        self.bot = await self._make_bot(background=True)
         await self.settle()
         return self.bot
 
     async def stop(self) -> None:
-        assert self.scheduler is not None
-        await asyncio.to_thread(self.scheduler.shutdown)
-        self.scheduler = None
+        """The process goes away: its worker stops; the due rows stay in the database."""
+        assert self.bot is not None
+        await self.bot.client.close()
 
     def move(self, **delta: float) -> None:
         assert self.bot is not None
         self.to(self.bot.clock.now() + timedelta(**delta))
 
     def to(self, when: datetime) -> None:
-        """Both clocks to `when`; the scheduler, asleep until its next job by the old time,
-        is woken to look again."""
         assert self.bot is not None
         self.bot.clock.set(when)
-        self._traveller.move_to(when)
-        if self.scheduler is not None:
-            self.scheduler.wakeup()
+        if not self.bot.client._closed:  # type: ignore[attr-defined]
+            self.worker.wake()
 
     async def settle(self) -> None:
-        """Let the scheduler look at its jobs now and finish what fell due."""
-        if self.scheduler is None:
-            return
-        self.scheduler.wakeup()
-        await asyncio.sleep(0.3)
-        await asyncio.to_thread(self.scheduler.plan_courses)
+        """Let the worker take a pass now (expanding what fell due, sending it), until no
+        due row is left (the background pass may hold some for a moment)."""
+        assert self.bot is not None
+        for _ in range(100):
+            await self.worker.run_once()
+            async with self._sessions() as s:
+                left = [r for r in await due.pending(s) if r.due_at <= self.bot.clock.now()]
+            if not left:
+                return
+            await asyncio.sleep(0.05)
 
-    def runs(self) -> dict[str, datetime]:
-        assert self.scheduler is not None
-        return {k: v for k, v in self.scheduler.next_runs("course:").items()
-                if isinstance(v, datetime)}
+    async def runs(self) -> dict[str, datetime]:
+        """The reminders still to come: {"course:ID:remind:OFFSET": due time}."""
+        async with self._sessions() as s:
+            rows = await due.pending(s, courses.PUSH_KIND)
+        return {f"{r.subject}:remind:{r.slot}": r.due_at for r in rows}
 
 
 @pytest.fixture
-async def timeline(make_bot: BotFactory, clock) -> AsyncIterator[Timeline]:
-    traveller = time_machine.travel(clock.now(), tick=False)
-    coordinates = traveller.start()
-    line = Timeline(make_bot, coordinates)
-    try:
-        yield line
-    finally:
-        if line.scheduler is not None:
-            await line.stop()
-        traveller.stop()
+async def timeline(make_bot: BotFactory, sessions) -> AsyncIterator[Timeline]:
+    yield Timeline(make_bot, sessions)
 
 
 async def until(check: Callable[[], Any], within_s: float = 10.0) -> Any:
@@ -116,8 +112,8 @@ async def test_reminders_fire_at_their_moments_once(timeline: Timeline, sessions
     bot = await timeline.start()
     data = await enrolled(bot, hours_ahead=48)
     start = datetime.fromisoformat(data["start"])
-    assert timeline.runs() == {"course:1:remind:86400": start - timedelta(hours=24),
-                               "course:1:remind:3600": start - timedelta(hours=1)}
+    assert await timeline.runs() == {"course:1:remind:86400": start - timedelta(hours=24),
+                                     "course:1:remind:3600": start - timedelta(hours=1)}
     mine = await bot.phone("o-r0").say("我的课程")
     assert "下次提醒：11-29 10:00" in mine
 
@@ -135,20 +131,20 @@ async def test_reminders_fire_at_their_moments_once(timeline: Timeline, sessions
     timeline.move(minutes=5)
     await timeline.settle()
     assert len(await reminders(sessions, "")()) == 4  # two each, no more
-    assert timeline.runs() == {}  # fired jobs leave the store
+    assert await timeline.runs() == {}  # fired rows are done
 
 
 async def test_a_restart_between_planning_and_firing(timeline: Timeline, sessions) -> None:
     bot = await timeline.start()
     data = await enrolled(bot, hours_ahead=30)
     start = datetime.fromisoformat(data["start"])
-    planned = timeline.runs()
+    planned = await timeline.runs()
     assert len(planned) == 2
-    await timeline.stop()  # the process goes away with its jobs planned
+    await timeline.stop()  # the process goes away with its rows planned
 
     timeline.to(start - timedelta(hours=23))  # down through the 24 h moment
     await timeline.start()
-    assert timeline.runs() == {k: v for k, v in planned.items() if "3600" in k}  # as kept
+    assert await timeline.runs() == {k: v for k, v in planned.items() if "3600" in k}  # as kept
     sent = await until(reminders(sessions, REMIND_24H))  # late, but before the start: sent
     assert len(sent) == 2
     await timeline.stop()
@@ -158,7 +154,7 @@ async def test_a_restart_between_planning_and_firing(timeline: Timeline, session
     await timeline.settle()
     assert await reminders(sessions, REMIND_1H)() == []  # too late: dropped, not sent
     assert len(await reminders(sessions, REMIND_24H)()) == 2  # and nothing twice
-    assert timeline.runs() == {}
+    assert await timeline.runs() == {}
 
 
 async def test_moving_replans_and_cancelling_removes(timeline: Timeline, sessions) -> None:
@@ -168,8 +164,8 @@ async def test_moving_replans_and_cancelling_removes(timeline: Timeline, session
     resp = await bot.client.post("/api/v1/courses/DX2612A/move", headers=API, json={
         "start": later.isoformat(), "end": (later + timedelta(hours=1)).isoformat()})
     assert resp.status == 200
-    assert timeline.runs() == {"course:1:remind:86400": later - timedelta(hours=24),
-                               "course:1:remind:3600": later - timedelta(hours=1)}
+    assert await timeline.runs() == {"course:1:remind:86400": later - timedelta(hours=24),
+                                     "course:1:remind:3600": later - timedelta(hours=1)}
     timeline.to(later - timedelta(hours=30, minutes=-1))  # the old 24 h moment has passed
     await timeline.settle()
     assert await reminders(sessions, "")() == []
@@ -179,7 +175,7 @@ async def test_moving_replans_and_cancelling_removes(timeline: Timeline, session
 
     resp = await bot.client.post("/api/v1/courses/DX2612A/cancel", headers=API)
     assert resp.status == 200
-    assert timeline.runs() == {}
+    assert await timeline.runs() == {}
     timeline.to(later - timedelta(minutes=59))
     await timeline.settle()
     assert await reminders(sessions, REMIND_1H)() == []
@@ -187,20 +183,20 @@ async def test_moving_replans_and_cancelling_removes(timeline: Timeline, session
 
 async def test_a_course_changed_by_another_instance_is_planned_by_the_leader(
         timeline: Timeline, sessions) -> None:
+    """Any instance's change plans its rows in its own transaction: nothing to find later."""
     bot = await timeline.start()
     await enrolled(bot, hours_ahead=30)
     moved_to = bot.clock.now() + timedelta(hours=50)
-    async with sessions() as s, s.begin():  # as another process would, with no plan_soon
+    async with sessions() as s, s.begin():  # as another process would
         c = await courses.by_code(s, "DX2612A")
         assert c is not None
-        await courses.move(s, c, moved_to, moved_to + timedelta(hours=1), bot.clock.now(), "{what}")
-    timeline.move(seconds=scheduling.PLAN_EVERY_S + 1)  # the planning job's next turn
-    timeline.scheduler.wakeup()  # type: ignore[union-attr]
+        await course_lifecycle.move(s, c, moved_to, moved_to + timedelta(hours=1), bot.clock.now(),
+                           "{what}", offsets=bot.settings.school.reminder_offsets)
     expected = {"course:1:remind:86400": moved_to - timedelta(hours=24),
                 "course:1:remind:3600": moved_to - timedelta(hours=1)}
 
     async def replanned() -> bool:
-        return timeline.runs() == expected
+        return await timeline.runs() == expected
     assert await until(replanned)
 
 
@@ -209,7 +205,7 @@ async def test_a_course_published_two_hours_ahead_gets_only_the_one_hour_reminde
     bot = await timeline.start()
     data = await enrolled(bot, hours_ahead=2)
     start = datetime.fromisoformat(data["start"])
-    assert timeline.runs() == {"course:1:remind:3600": start - timedelta(hours=1)}
+    assert await timeline.runs() == {"course:1:remind:3600": start - timedelta(hours=1)}
     timeline.to(start - timedelta(minutes=59))
     assert len(await until(reminders(sessions, REMIND_1H))) == 2
     assert await reminders(sessions, REMIND_24H)() == []
@@ -228,17 +224,21 @@ async def test_after_downtime_only_the_latest_reminder_goes(timeline: Timeline,
     assert await reminders(sessions, REMIND_24H)() == []  # no burst of stale reminders
 
 
-async def test_a_lost_job_is_caught_by_the_sweep(timeline: Timeline, sessions) -> None:
-    """APScheduler drops a date job as it starts it: a leader killed right then loses it.
-    The planning job's sweep sends such a reminder half a minute late, once."""
+async def test_a_crash_while_expanding_loses_nothing(timeline: Timeline, sessions) -> None:
+    """A worker that dies between claiming a due row and committing leaves it pending: the
+    next pass (of any instance) sends the reminder, once."""
     bot = await timeline.start()
     await enrolled(bot, hours_ahead=30)
-    assert timeline.scheduler is not None
-    timeline.scheduler._scheduler.remove_job("course:1:remind:86400")  # the lost job
+    await timeline.stop()  # no background worker: the crash below is the only one at work
     timeline.move(hours=6, seconds=5)  # the 24 h moment has just passed
-    await timeline.settle()
-    assert await reminders(sessions, "")() == []  # a job may still be on its way: wait
-    timeline.move(seconds=40)  # the planning job's turn, past the slack
+    async with sessions() as s:
+        await s.begin()
+        claimed = await due.claim_due(s, bot.clock.now(), 10)
+        assert [r.slot for r in claimed] == ["86400"]
+        await s.rollback()  # the worker died here: nothing committed
+    assert await reminders(sessions, "")() == []
+    await timeline.start()
+    timeline.move(seconds=40)
     sent = await until(reminders(sessions, REMIND_24H))
     assert len(sent) == 2
     timeline.move(seconds=20)
@@ -248,8 +248,6 @@ async def test_a_lost_job_is_caught_by_the_sweep(timeline: Timeline, sessions) -
 
 async def test_who_withdrew_is_not_reminded_and_a_stale_job_is_dropped(
         timeline: Timeline, sessions) -> None:
-    from handlers.school.jobs import send_course_reminder
-
     bot = await timeline.start()
     data = await enrolled(bot, hours_ahead=48)
     start = datetime.fromisoformat(data["start"])
@@ -257,6 +255,8 @@ async def test_who_withdrew_is_not_reminded_and_a_stale_job_is_dropped(
     timeline.to(start - timedelta(hours=24))
     sent = await until(reminders(sessions, REMIND_24H))
     assert sorted(p.openid for p in sent) == ["o-r1", "o-r2"]
-    # A job planned for a time the course no longer has (moved elsewhere, not yet re-planned)
-    services = bot.client.server.app[SERVICES]
-    assert await send_course_reminder(services, 1, 3600, int(start.timestamp()) + 60) is None
+    # A row planned for a time the course no longer has is dropped when it falls due.
+    async with sessions() as s, s.begin():
+        assert await course_reminders.send_reminder(
+            s, 1, 3600, int(start.timestamp()) + 60, bot.clock.now(), "{what}",
+            bot.settings.school.reminder_offsets) is None

@@ -1,0 +1,108 @@
+"""Pushes due later: one row per thing to push at a time (a course's reminder at an offset,
+an activity's reminder or roll, a scheduled notice), written in the same transaction as
+the change that plans it, and turned into outbox rows by the outbox worker when due.
+
+A row is unique by (kind, subject, slot): planning again re-plans it (a moved course's
+reminders), withdrawing drops the subject's pending rows (a cancelled course). The worker
+claims due rows (FOR UPDATE SKIP LOCKED on PostgreSQL, so instances never take the same
+row; SQLite's write lock serialises claims), drops those past `not_after` (a reminder is
+late after downtime but never after the start), expands the others through the kind's
+expander and marks them done, all in one transaction: a crash sends nothing twice and
+loses nothing. Who receives a push is decided at expansion time, by the expander.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, text, update
+from sqlalchemy.sql.elements import BindParameter
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.base import UTCDateTime, insert_for
+
+STATUSES = ("pending", "done", "dropped")
+
+
+class DuePush(SQLModel, table=True):
+    __tablename__ = "due_push"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", "slot", name="uq_due_push_slot"),
+        # Claims walk the pending rows by due time; done rows stay out of the index.
+        Index("ix_due_push_pending", "due_at", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)  # course_reminder, activity_reminder, activity_roll, …
+    subject: str = Field(max_length=64)  # course:12, activity:3, notice:7
+    slot: str = Field(default="", max_length=32)  # the offset in seconds, "roll", …
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    not_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending, done, dropped
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def _inline(status: str) -> BindParameter[str]:
+    """In the SQL itself, so the partial index is usable (see models/outbox.py)."""
+    return bindparam(None, status, literal_execute=True)
+
+
+async def plan(session: AsyncSession, kind: str, subject: str, slot: str, due_at: datetime,
+               not_after: datetime | None = None, payload: dict[str, Any] | None = None
+               ) -> None:
+    """Push `kind` for `subject` at `due_at`: a new row, or the same slot re-planned (pending
+    again, whatever it was: the caller plans only what must go out anew)."""
+    values = {"kind": kind, "subject": subject, "slot": slot, "due_at": due_at,
+              "not_after": not_after, "payload": payload or {}, "status": "pending",
+              "done_at": None}
+    stmt = insert_for(session, DuePush).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "subject", "slot"],
+        set_={"due_at": stmt.excluded.due_at, "not_after": stmt.excluded.not_after,
+              "payload": stmt.excluded.payload, "status": "pending", "done_at": None})
+    await session.exec(stmt)
+
+
+async def withdraw(session: AsyncSession, kind: str, subject: str) -> int:
+    """Nothing more of `kind` for `subject`: its pending rows are dropped."""
+    result = await session.exec(
+        update(DuePush)
+        .where(col(DuePush.kind) == kind, col(DuePush.subject) == subject,
+               col(DuePush.status) == _inline("pending"))
+        .values(status="dropped"))
+    return result.rowcount or 0
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[DuePush]:
+    """Up to `limit` pending rows due by `now`, soonest first, held until the transaction
+    ends; rows another instance holds are skipped (PostgreSQL)."""
+    stmt = (select(DuePush)
+            .where(col(DuePush.status) == _inline("pending"), col(DuePush.due_at) <= now)
+            .order_by(col(DuePush.due_at), col(DuePush.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True))
+    return (await session.exec(stmt)).all()
+
+
+def finish(session: AsyncSession, row: DuePush, now: datetime, status: str = "done") -> None:
+    """Record what became of a claimed row (in the claiming transaction)."""
+    assert status in STATUSES
+    row.status, row.done_at = status, now
+    session.add(row)
+
+
+async def pending(session: AsyncSession, kind: str | None = None,
+                  subject: str | None = None) -> Sequence[DuePush]:
+    """The rows still to come, soonest first."""
+    stmt = select(DuePush).where(col(DuePush.status) == _inline("pending"))
+    if kind is not None:
+        stmt = stmt.where(col(DuePush.kind) == kind)
+    if subject is not None:
+        stmt = stmt.where(col(DuePush.subject) == subject)
+    return (await session.exec(stmt.order_by(col(DuePush.due_at), col(DuePush.id)))).all()
