@@ -6,22 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, ping, session_factory
 from bot.dev.sandbox import create_sandbox
-from bot.features import Features, Loop, Platform
+from bot.features import Features, Loop, PeriodicJob, Platform
 from bot.metrics import metrics
 from bot.push.worker import OutboxWorker
 from bot.router import Dispatcher, ProfileGate, Router
-from bot.scheduler import SchedulerLeader, bind_runtime
+from bot.scheduler import SchedulerLeader
 from bot.settings import Settings
 from bot.web.console import create_console
 from bot.web.openapi import add_openapi_routes
@@ -40,11 +40,11 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 CLOCK = web.AppKey("clock", Clock)
-SERVICES = web.AppKey("services", "Services")
-LEADER = web.AppKey("scheduler_leading", threading.Event)
+LEADER = web.AppKey("scheduler", SchedulerLeader)
 
 # WeChat retries within seconds; a day of claims is far more than enough.
 CLAIM_RETENTION = timedelta(days=1)
+HOUSEKEEPING_JOB = "platform.housekeeping"
 HOUSEKEEPING_EVERY_S = 600
 
 
@@ -75,7 +75,7 @@ class Services:
         self.tokens = SharedToken(sessions, s.wechat.app_id, fetch, self.clock)
         self.api = WechatApi(s.api_base_url, http, self.tokens)
         self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
-                                   producers=self.features.producers)
+                                   expanders=self.features.due)
         platform = Platform(s, sessions, self.clock, self)
         self.loops = {name: make(platform) for name, make in self.features.loops.items()}
 
@@ -94,6 +94,9 @@ class Services:
             await outbox.enqueue(own, "reply", msg.dedup_key[:40], [item], self.clock.now())
         if self.worker:
             self.worker.wake()
+
+
+SERVICES = web.AppKey("services", Services)
 
 
 def create_app(
@@ -133,10 +136,9 @@ def create_app(
     WechatGateway(settings, clock, pipeline).add_routes(app)
     for add_routes in features.api:
         add_routes(app, platform)
-    add_openapi_routes(app)
+    add_openapi_routes(app, features.openapi)
     app.router.add_get("/console", _to_console)
-    app.add_subapp("/console", create_console(settings, sessions, clock, services,
-                                              features.pages))
+    app.add_subapp("/console", create_console(settings, sessions, clock, services, features))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     if settings.is_dev if sandbox is None else sandbox:
@@ -146,8 +148,10 @@ def create_app(
 
         simulator.mount(app, settings, clock, sessions)
     with_scheduler = background if scheduler is None else scheduler
-    app.cleanup_ctx.append(_services(background, with_scheduler))
-    app.cleanup_ctx.append(_housekeeping)
+    if with_scheduler:  # the features' periodic jobs and the platform's own housekeeping
+        app[LEADER] = SchedulerLeader(services, [*features.jobs, PeriodicJob(
+            HOUSEKEEPING_JOB, _housekeeping, every_s=HOUSEKEEPING_EVERY_S)])
+    app.cleanup_ctx.append(_services(background))
     app.on_cleanup.append(_shutdown)
     return app
 
@@ -157,70 +161,55 @@ async def _to_console(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 while the database answers, else 503. "scheduler" is "leader", "standby", "off"
+    (not started here) or "stalled" (a periodic job has not succeeded for two periods, or
+    the leadership task died); the leader adds "jobs", each job's last success. A stalled
+    scheduler keeps the 200: this instance still answers callbacks, so taking it out of the
+    load balancer would help nobody. Alert on "stalled" instead."""
+    leader = request.app.get(LEADER)
+    scheduler = leader.health() if leader is not None else {"scheduler": "off"}
     try:
         await asyncio.wait_for(ping(request.app[ENGINE]), timeout=3)
     except Exception as exc:  # any database failure is "not healthy", never a 500
         log.warning("health check: database unreachable (%s)", type(exc).__name__)
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
-    leading = request.app.get(LEADER)
-    role = "off" if leading is None else ("leader" if leading.is_set() else "standby")
-    return web.json_response({"status": "ok", "database": "ok", "scheduler": role})
+        return web.json_response({"status": "error", "database": "unreachable",
+                                  "scheduler": scheduler["scheduler"]}, status=503)
+    return web.json_response({"status": "ok", "database": "ok", **scheduler})
 
 
-def _services(background: bool, with_scheduler: bool):
-    """Start what talks to WeChat; with `background`, also the outbox worker, the photo
-    fetcher and the scheduler (tests drive those themselves)."""
+def _services(background: bool):
+    """Start what talks to WeChat; with `background`, also the outbox worker and the
+    features' loops; and the scheduler's leadership task when the app has one (tests
+    drive those themselves)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
         await services.start()
         loops: list[tuple[Loop, asyncio.Task[None]]] = []
-        scheduler = None
+        scheduler = app.get(LEADER)
         if background and services.worker:
             for part in (services.worker, *services.loops.values()):
                 loops.append((part, asyncio.create_task(part.run_forever())))
-        if with_scheduler:
-            bind_runtime(asyncio.get_running_loop(), services)
-            scheduler = SchedulerLeader(app[SETTINGS], app[SETTINGS].server.scheduler_takeover_s)
+        if scheduler:
             scheduler.start()
-            app[LEADER] = scheduler.leading
         yield
         if scheduler:
-            await asyncio.to_thread(scheduler.stop)
+            await scheduler.stop()
         for part, _ in loops:
             part.stop()  # let a pass in flight record what it did
         for _, task in loops:
-            try:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=15)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
         await services.close()
 
     return ctx
 
 
-async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
-    """Forget old retry claims and dead dialogs, now and then."""
-
-    async def loop() -> None:
-        sessions = session_factory(app[ENGINE])
-        settings, clock = app[SETTINGS], app[CLOCK]
-        while True:
-            # Sleep first: an app stopped right after it started never leaves a purge half-done.
-            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
-            try:
-                async with sessions() as session, session.begin():
-                    now = clock.now()
-                    await claims.purge(session, now - CLAIM_RETENTION)
-                    await dialogs.purge_expired(session, now - settings.dialog.idle_timeout)
-            except Exception:
-                log.exception("housekeeping failed; will try again")
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def _housekeeping(services: Services, now: datetime) -> None:
+    """Forget old retry claims and dead dialogs (a periodic job of the scheduler's leader)."""
+    async with session_factory(services.engine)() as session, session.begin():
+        await claims.purge(session, now - CLAIM_RETENTION)
+        await dialogs.purge_expired(session, now - services.settings.dialog.idle_timeout)
 
 
 async def _shutdown(app: web.Application) -> None:

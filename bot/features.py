@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
@@ -45,23 +46,50 @@ class Loop(Protocol):
 
 ApiRoutes = Callable[[web.Application, Platform], None]
 PageRoutes = Callable[[web.Application], None]
-Producer = Callable[[AsyncSession, datetime], Awaitable[int]]
 LoopFactory = Callable[[Platform], Loop]
 Job = Callable[["Services", datetime], Awaitable[Any]]
 OpenApiPart = Callable[[], dict[str, Any]]
-# Turns one due row (a reminder, a roll, a scheduled notice…) into outbox rows when due.
-DueExpander = Callable[[AsyncSession, Any, datetime], Awaitable[int]]
+# Demo data for dev mode: writes its rows, returns a line to print (or None).
+Seed = Callable[[AsyncSession, Settings, datetime], Awaitable[str | None]]
+# Turns one due row (models/due.py: a reminder, a roll, a scheduled notice…) into outbox
+# rows when due: how many it queued, or None when the row had become stale (dropped).
+DueExpander = Callable[[AsyncSession, Any, datetime], Awaitable[int | None]]
+
+
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A console menu entry: the page, its label, the roles that see it, and where it
+    stands (lower first)."""
+
+    path: str
+    label: str
+    roles: frozenset[str]
+    rank: int = 100
 
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    """Housekeeping run by the scheduler's leader: every `every_s` seconds, or daily at
-    `daily_at` ("HH:MM", Asia/Shanghai) when given."""
+    """Housekeeping run by the scheduler's leader (bot/scheduler.py), on the bot's loop:
+    every `every_s` seconds, or daily at `daily_at` ("HH:MM", Asia/Shanghai) when given.
+    `run(services, now)` must be safe to run twice for one period (a daily job missed
+    while no instance ran is run when a leader starts after its time)."""
 
     id: str
     run: Job
     every_s: float = 0.0
     daily_at: Callable[[Settings], str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.every_s > 0) == (self.daily_at is not None):
+            raise ValueError(f"job {self.id}: give every_s or daily_at, not both or neither")
+
+    @property
+    def period_s(self) -> float:
+        """How often it runs: /healthz calls it stalled after two periods without success."""
+        return DAY_S if self.daily_at is not None else float(self.every_s)
 
 
 @dataclass
@@ -73,11 +101,13 @@ class Features:
     profile_gate: ProfileGate | None = None
     api: list[ApiRoutes] = field(default_factory=list)
     pages: list[PageRoutes] = field(default_factory=list)
-    producers: list[Producer] = field(default_factory=list)
+    menu: list[MenuEntry] = field(default_factory=list)
+    templates: list[Path] = field(default_factory=list)  # folders of console templates
     loops: dict[str, LoopFactory] = field(default_factory=dict)
     jobs: list[PeriodicJob] = field(default_factory=list)
     openapi: list[OpenApiPart] = field(default_factory=list)
     due: dict[str, DueExpander] = field(default_factory=dict)  # by the due row's kind
+    seeds: list[Seed] = field(default_factory=list)  # dev mode's demo data
 
     def chat(self, *routers: Router) -> None:
         """Routers for words and events, tried in registration order."""
@@ -86,6 +116,14 @@ class Features:
     def chat_fallback(self, *routers: Router) -> None:
         """Routers tried after every feature's (catch-alls: unknown scenes, 帮助, 没看懂)."""
         self.fallbacks.extend(routers)
+
+    def console(self, add_routes: PageRoutes, templates: Path, *menu: MenuEntry) -> None:
+        """Console pages: the function adding their routes, the folder of their
+        templates, and their entries in the menu."""
+        self.pages.append(add_routes)
+        if templates not in self.templates:
+            self.templates.append(templates)
+        self.menu.extend(menu)
 
     def root_router(self) -> Router:
         root = Router("root")

@@ -68,6 +68,12 @@ def setup(level: int = logging.INFO, json_lines: bool = False) -> None:
     # The access log would carry openids (WeChat puts one in the callback's query string).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler says "Running job…"/"…executed successfully" at INFO for every run; and a
+    # failing job is logged once, without its traceback, by bot/scheduler.py's listener
+    # (the executor's own ERROR line carries the traceback: shown at DEBUG only).
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    logging.getLogger("apscheduler.executors").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.CRITICAL)
     # At DEBUG these log statements with their parameters: tokens, names, phones.
     for noisy in ("aiosqlite", "asyncpg", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

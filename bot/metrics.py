@@ -1,11 +1,10 @@
 """Prometheus metrics at /metrics: callbacks by kind and outcome, handler latency, retries
 met by their claim, the outbox's depth and its sends by channel and result, token refreshes,
-and the scheduler's jobs and their lateness. Labels stay few and bounded (no openids, no
-course ids)."""
+and the scheduler's periodic jobs (by their fixed ids) and their lateness. Labels stay few and
+bounded (no openids, no course ids)."""
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 
@@ -39,7 +38,6 @@ JOB_LATENESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600))
 
 KINDS = {"text", "image", "voice", "video", "shortvideo", "location", "link", "event"}
-_COURSE_JOB = re.compile(r"^course:\d+:remind:\d+$")
 
 
 def kind_of(msg_type: str, event: str | None) -> str:
@@ -49,12 +47,9 @@ def kind_of(msg_type: str, event: str | None) -> str:
     return msg_type if msg_type in KINDS else "other"
 
 
-def job_label(job_id: str) -> str:
-    return "course.remind" if _COURSE_JOB.match(job_id) else job_id[:40]
-
-
 def observe_job(job_id: str, result: str, scheduled: datetime | None = None) -> None:
-    label = job_label(job_id)
+    """A periodic job's run: result "started" (with its lateness), "ok", "error", "missed"."""
+    label = job_id[:40]  # PeriodicJob ids are fixed names, a handful
     JOBS.labels(label, result).inc()
     if scheduled is not None:
         late = (datetime.now(UTC) - scheduled).total_seconds()

@@ -1,26 +1,32 @@
-"""APScheduler, with its jobs kept in the bot's own database.
+"""The periodic housekeeping the features register (bot/features.py: PeriodicJob), run by
+APScheduler's AsyncIOScheduler on the bot's own event loop, in one instance only.
 
-The scheduler runs in its own thread (BackgroundScheduler): the job store's SQL is
-synchronous, and so it never touches the event loop. Jobs (bot/jobs.py) are
-module-level functions with stable ids that hop onto the loop to do their work.
-Jobs are coalesced, and a run missed while the bot was down is made up within the
-grace time, never twice.
+Jobs are coroutines `run(services, now)`; they are kept in memory (their list is the code),
+coalesced, never run twice at once. A daily job whose time today passed before a leader
+started (no instance ran then, or the leader died) runs at once, so it still runs that day;
+daily jobs must therefore be idempotent per day (the digest's outbox key holds the day).
+Reminders and other due work are rows the outbox worker sends, not jobs here.
 
-Course reminders are one date job per course and offset. Courses change in any instance;
-each change bumps the course's revision, and the leader's planning job (every few seconds,
-and at once when the change was made in its own process) re-plans the courses whose
-revision it has not planned yet. A reminder job checks at firing time that its course
-still starts when planned, so a stale job never reminds of a wrong time.
+With several instances on one database only the leader runs the scheduler. Leadership is an
+asyncio task holding a lock: a PostgreSQL session advisory lock on a connection of its own
+(checked every few seconds; PostgreSQL drops it when the holder dies or its link breaks), or
+on SQLite an flock on a file beside the database (the kernel drops it when the process
+dies). A standby tries again every `server.scheduler_takeover_s` seconds.
+
+/healthz reads `SchedulerLeader.health()`: the role, and for the leader each job's last
+success; "stalled" when a job has not succeeded for two periods (counted from the leader's
+start before its first success) or the leadership task died.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import threading
-from collections.abc import Callable, Coroutine
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -31,284 +37,299 @@ from apscheduler.events import (
     JobExecutionEvent,
     JobSubmissionEvent,
 )
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bot import metrics
 from bot.clock import SHANGHAI
-from bot.settings import Settings
-from models.course import Plan
+from bot.features import PeriodicJob
 
 if TYPE_CHECKING:
     from bot.app import Services
 
 log = logging.getLogger(__name__)
-R = TypeVar("R")
 
-JOBS_TABLE = "apscheduler_jobs"
-DIGEST_JOB = "reports.digest"
-ACTIVITY_JOB = "activities.duties"
-ACTIVITY_EVERY_S = 30
-PLAN_JOB = "school.plan"
-PLAN_EVERY_S = 10
-
-_RUNTIME: dict[str, object] = {}  # the running process's loop and services, for the jobs
+Role = Literal["leader", "standby", "stalled"]
+STALLED_AFTER_PERIODS = 2
+LOCK_CHECK_MAX_S = 5.0  # the leader checks its lock at least this often
+CONNECT_TIMEOUT_S = 5.0
+MISFIRE_GRACE_S = 3600  # a run this late (the loop was blocked) is still made
 
 
-def bind_runtime(loop: asyncio.AbstractEventLoop, services: Services) -> None:
-    _RUNTIME["loop"], _RUNTIME["services"] = loop, services
-
-
-def hop(coro_factory: Callable[[Services], Coroutine[Any, Any, R]]) -> R | None:
-    """Run a coroutine on the bot's loop from the scheduler's thread and wait for it;
-    None when the bot is not running."""
-    loop = _RUNTIME.get("loop")
-    services = _RUNTIME.get("services")
-    if (not isinstance(loop, asyncio.AbstractEventLoop) or services is None
-            or loop.is_closed() or not loop.is_running()):
-        log.warning("scheduled job skipped: the bot is not running")
+def first_run(at: str | None, now: datetime) -> datetime | None:
+    """When a leader started at `now` first runs a job daily `at` ("HH:MM", Shanghai), if
+    not at its trigger's next time: now when today's time has passed (it may have been
+    missed while no instance ran); None for interval jobs (they run a period after)."""
+    if at is None:
         return None
-    coro = coro_factory(services)
-    try:
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
-    except RuntimeError:  # the loop stopped in between
-        coro.close()
-        log.warning("scheduled job skipped: the bot is stopping")
-        return None
-    return future.result(timeout=300)
+    hour, minute = (int(x) for x in at.split(":"))
+    local = now.astimezone(SHANGHAI)
+    return now if local >= local.replace(hour=hour, minute=minute, second=0,
+                                         microsecond=0) else None
 
 
-_current: Scheduler | None = None  # the scheduler this process runs, when it leads
-
-
-def current() -> Scheduler | None:
-    return _current
-
-
-def _observe(event: JobEvent) -> None:
-    """Jobs and their lateness for /metrics."""
-    if isinstance(event, JobSubmissionEvent):
-        metrics.observe_job(event.job_id, "started", min(event.scheduled_run_times,
-                                                         default=None))
-    elif isinstance(event, JobExecutionEvent):
-        result = {EVENT_JOB_MISSED: "missed", EVENT_JOB_ERROR: "error"}.get(event.code, "ok")
-        metrics.observe_job(event.job_id, result)
-
-
-def reminder_job_id(course_id: int, offset_s: int) -> str:
-    return f"course:{course_id}:remind:{offset_s}"
-
-
-def sync_url(url: str) -> str:
-    """The same database through a synchronous driver (for the job store's thread)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
-    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+def _event_name(event: JobEvent) -> str:
+    return {EVENT_JOB_MISSED: "missed", EVENT_JOB_ERROR: "error"}.get(event.code, "ok")
 
 
 class Scheduler:
-    def __init__(self, settings: Settings):
-        store = SQLAlchemyJobStore(url=sync_url(settings.database.url), tablename=JOBS_TABLE)
-        self._scheduler = BackgroundScheduler(
-            jobstores={"default": store}, timezone=SHANGHAI,
-            job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1})
-        self._settings = settings
-        self._plan_lock = threading.Lock()
-        self._scheduler.add_listener(_observe, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED
+    """The features' periodic jobs on the running loop. Start and stop it on the loop."""
+
+    def __init__(self, services: Services, jobs: Sequence[PeriodicJob]):
+        self._services = services
+        self._jobs = {job.id: job for job in jobs}
+        self._scheduler = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()}, timezone=SHANGHAI,
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": MISFIRE_GRACE_S})
+        self._scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED
                                      | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self.started: datetime | None = None
+        self.last_ok: dict[str, datetime] = {}  # by job id: the end of its last success
 
     def start(self) -> None:
-        global _current
-        hour, minute = (int(x) for x in self._settings.reports.digest_at.split(":"))
+        now = datetime.now(UTC)
         self._scheduler.start()
-        self._scheduler.add_job("handlers.reports.jobs:digest_job",
-                                CronTrigger(hour=hour, minute=minute, timezone=SHANGHAI),
-                                id=DIGEST_JOB, replace_existing=True)
-        self._scheduler.add_job("handlers.groups.jobs:activity_job", IntervalTrigger(
-            seconds=ACTIVITY_EVERY_S), id=ACTIVITY_JOB, replace_existing=True)
-        self._scheduler.add_job("handlers.school.jobs:plan_courses_job", IntervalTrigger(
-            seconds=PLAN_EVERY_S), id=PLAN_JOB, replace_existing=True,
-            next_run_time=datetime.now(SHANGHAI))  # changes made while none led: now
-        _current = self
-        log.info("scheduler started; overdue digest daily at %s", self._settings.reports.digest_at)
+        for job in self._jobs.values():
+            at = job.daily_at(self._services.settings) if job.daily_at else None
+            if at is not None:
+                hour, minute = (int(x) for x in at.split(":"))
+                trigger: Any = CronTrigger(hour=hour, minute=minute, timezone=SHANGHAI)
+            else:
+                trigger = IntervalTrigger(seconds=job.every_s, timezone=SHANGHAI)
+            extra = {}
+            if (when := first_run(at, now)) is not None:
+                extra["next_run_time"] = when
+            self._scheduler.add_job(self._run, trigger, args=[job.id], id=job.id,
+                                    name=job.id, **extra)
+        self.started = now
 
     def shutdown(self) -> None:
-        global _current
-        if _current is self:
-            _current = None
+        """Stop at once; a job in flight is cancelled (its transaction rolls back)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    def wakeup(self) -> None:
-        """Look at the jobs now (tests move the clock, then call this)."""
-        self._scheduler.wakeup()
+    @property
+    def running(self) -> bool:
+        return self._scheduler.running
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]
 
-    def next_runs(self, prefix: str) -> dict[str, object]:
-        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()
-                if job.id.startswith(prefix)}
+    def next_runs(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
-    def plan_courses(self) -> int:
-        """Bring the reminder jobs in line with the courses changed since the last plan.
-        Runs in the scheduler's thread (or a worker thread), never on the event loop."""
-        from handlers.school import jobs
+    async def _run(self, job_id: str) -> Any:
+        result = await self._jobs[job_id].run(self._services, self._services.clock.now())
+        self.last_ok[job_id] = datetime.now(UTC)
+        return result
 
-        planned = 0
-        with self._plan_lock:
-            # A scheduler that has stood down keeps jobs only in memory: plan nothing then,
-            # or the course would be marked planned with no job behind it.
-            while self._scheduler.running and (plans := jobs.hop(jobs.unplanned_courses)):
-                for plan in plans:
-                    self._plan(plan)
-                jobs.hop(lambda services, done=plans: jobs.mark_courses_planned(services, done))
-                planned += len(plans)
-        return planned
+    def _on_event(self, event: JobEvent) -> None:
+        """The one hook for every job: metrics, and one log line per failure or miss (the
+        job id and the exception's type: no personal data)."""
+        if isinstance(event, JobSubmissionEvent):
+            metrics.observe_job(event.job_id, "started",
+                                min(event.scheduled_run_times, default=None))
+            return
+        if not isinstance(event, JobExecutionEvent):
+            return
+        if isinstance(event.exception, asyncio.CancelledError):
+            return  # stopped with the scheduler (stood down, or shutting down)
+        result = _event_name(event)
+        metrics.observe_job(event.job_id, result)
+        if result == "error":
+            log.error("scheduled job %s failed: %s", event.job_id,
+                      type(event.exception).__name__)
+        elif result == "missed":
+            log.warning("scheduled job %s missed its run at %s", event.job_id,
+                        event.scheduled_run_time)
 
-    def _plan(self, plan: Plan) -> None:
-        wanted = {reminder_job_id(plan.course_id, o): (o, at) for o, at in plan.times}
-        offsets = {int(o.total_seconds()) for o in self._settings.school.reminder_offsets}
-        for offset_s in offsets:
-            job_id = reminder_job_id(plan.course_id, offset_s)
-            if job_id not in wanted:
-                try:
-                    self._scheduler.remove_job(job_id)
-                except JobLookupError:
-                    pass
-        for job_id, (offset_s, at) in wanted.items():
-            # Late is fine until the course starts; after that the reminder is dropped.
-            grace = max(1, plan.start_ts - int(at.timestamp()))
-            self._scheduler.add_job(
-                "handlers.school.jobs:course_reminder_job", DateTrigger(run_date=at),
-                args=[plan.course_id, offset_s, plan.start_ts], id=job_id,
-                replace_existing=True, misfire_grace_time=grace)
+    def overdue(self, now: datetime) -> dict[str, bool]:
+        """By job: no success for more than two periods (from the start before the first)."""
+        since = self.started or now
+        return {job_id: now - self.last_ok.get(job_id, since)
+                > timedelta(seconds=STALLED_AFTER_PERIODS * job.period_s)
+                for job_id, job in self._jobs.items()}
+
+    def health(self, now: datetime) -> dict[str, dict[str, Any]]:
+        overdue = self.overdue(now)
+        return {job_id: {"period_s": job.period_s,
+                         "last_ok": ok.isoformat() if (ok := self.last_ok.get(job_id)) else None,
+                         "overdue": overdue[job_id]}
+                for job_id, job in self._jobs.items()}
 
 
 class _FileLock:
-    """SQLite: one host, so an exclusive lock on a file beside the database does; the
-    kernel drops it when the holding process dies."""
+    """SQLite: one host, so an exclusive flock on a file beside the database does (a
+    non-blocking call: fine on the loop); the kernel drops it when the process dies."""
 
     def __init__(self, path: str):
         self._path = path
-        self._file: object | None = None
+        self._fd: int | None = None
 
-    def acquire(self) -> bool:
+    async def acquire(self) -> bool:
         import fcntl
 
-        f = open(self._path, "a")
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.close()
+            os.close(fd)
             return False
-        self._file = f
+        self._fd = fd
         return True
 
-    def alive(self) -> bool:
-        return self._file is not None
+    async def alive(self) -> bool:
+        return self._fd is not None
 
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # type: ignore[attr-defined]
-            self._file = None
+    async def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class _AdvisoryLock:
-    """PostgreSQL: a session-level advisory lock on a connection of its own; PostgreSQL
-    drops it when the holder's connection goes (the process died, or the link broke)."""
+    """PostgreSQL: a session advisory lock on a plain asyncpg connection of its own (not a
+    pooled one: the pool may close or recycle it); PostgreSQL drops the lock when that
+    connection goes (the process died, or the link broke)."""
 
     KEY = 7_246_118_312
 
-    def __init__(self, url: str):
-        self._url = url
-        self._conn: object | None = None
+    def __init__(self, services: Services):
+        engine = services.engine
+        _, self._params = engine.dialect.create_connect_args(engine.url)
+        self._conn: Any = None
 
-    def acquire(self) -> bool:
-        import psycopg
+    async def acquire(self) -> bool:
+        import asyncpg
 
         try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
-        except psycopg.Error:
+            conn = await asyncio.wait_for(asyncpg.connect(**self._params,
+                                                          timeout=CONNECT_TIMEOUT_S),
+                                          CONNECT_TIMEOUT_S + 1)
+        except Exception as exc:  # down, refusing, starting up, timed out: try again later
+            log.debug("scheduler lock: cannot connect (%s)", type(exc).__name__)
             return False
         try:
-            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.KEY,)).fetchone()
-        except psycopg.Error:  # the database went away in between: try again later
-            conn.close()
-            return False
-        if not got or not got[0]:
-            conn.close()
+            got = await asyncio.wait_for(conn.fetchval("SELECT pg_try_advisory_lock($1)",
+                                                       self.KEY), CONNECT_TIMEOUT_S)
+        except Exception:
+            got = False  # the database went away in between: try again later
+        if not got:
+            conn.terminate()
             return False
         self._conn = conn
         return True
 
-    def alive(self) -> bool:
-        if self._conn is None:
+    async def alive(self) -> bool:
+        if self._conn is None or self._conn.is_closed():
             return False
         try:
-            self._conn.execute("SELECT 1")  # type: ignore[attr-defined]
+            await asyncio.wait_for(self._conn.fetchval("SELECT 1"), CONNECT_TIMEOUT_S)
             return True
         except Exception:
             return False
 
-    def release(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()  # type: ignore[attr-defined]
-            finally:
-                self._conn = None
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:  # closing the session releases the lock; do not wait long for a dead link
+            await asyncio.wait_for(conn.close(), 2)
+        except Exception:
+            conn.terminate()
 
 
 class SchedulerLeader:
     """Runs the scheduler in exactly one process of those sharing a database: the one
-    holding the lock. The others wait and try again every `takeover_s` seconds, so when
-    the leader dies another takes over within that time."""
+    holding the lock. An asyncio task: it never blocks the loop."""
 
-    def __init__(self, settings: Settings, takeover_s: float = 15.0):
-        self._settings = settings
-        self._takeover_s = takeover_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.leading = threading.Event()
-        url = make_url(settings.database.url)
-        if url.get_backend_name() == "sqlite":
-            self._lock: _FileLock | _AdvisoryLock = _FileLock(f"{url.database}.scheduler.lock")
-        else:
-            self._lock = _AdvisoryLock(url.set(drivername="postgresql").render_as_string(
-                hide_password=False))
+    def __init__(self, services: Services, jobs: Sequence[PeriodicJob],
+                 takeover_s: float | None = None):
+        self._services = services
+        self._jobs = list(jobs)
+        self._takeover_s = takeover_s or services.settings.server.scheduler_takeover_s
+        url = make_url(services.settings.database.url)
+        self._lock: _FileLock | _AdvisoryLock = (
+            _FileLock(f"{url.database}.scheduler.lock") if url.get_backend_name() == "sqlite"
+            else _AdvisoryLock(services))
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.scheduler: Scheduler | None = None  # while leading
+        self.leading = asyncio.Event()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="scheduler-leader", daemon=True)
-        self._thread.start()
+        self._task = asyncio.create_task(self._run(), name="scheduler-leader")
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if not self._lock.acquire():
-                self._stop.wait(self._takeover_s)
-                continue
-            scheduler = Scheduler(self._settings)
-            try:
-                scheduler.start()
-                self.leading.set()
-                log.info("this instance runs the scheduler")
-                while not self._stop.wait(min(self._takeover_s, 5.0)):
-                    if not self._lock.alive():
-                        log.warning("scheduler lock lost; standing down")
-                        break
-            except Exception:
-                log.exception("scheduler failed; standing down")
-            finally:
-                self.leading.clear()
-                scheduler.shutdown()
-                self._lock.release()
+    @property
+    def dead(self) -> bool:
+        """The leadership task ended without being stopped (a bug): nothing runs again."""
+        return (not self._stopping and self._task is not None and self._task.done())
+
+    def role(self, now: datetime | None = None) -> Role:
+        if self.dead:
+            return "stalled"
+        scheduler = self.scheduler
+        if not self.leading.is_set() or scheduler is None:
+            return "standby"
+        if not scheduler.running or any(scheduler.overdue(now or datetime.now(UTC)).values()):
+            return "stalled"
+        return "leader"
+
+    def health(self) -> dict[str, Any]:
+        """/healthz's part: the role, and for the leader each job's last success."""
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {"scheduler": self.role(now)}
+        if self.scheduler is not None and self.leading.is_set():
+            body["jobs"] = self.scheduler.health(now)
+        return body
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    if await self._lock.acquire():
+                        try:
+                            await self._lead()
+                        finally:
+                            self._stand_down()
+                            await self._lock.release()
+                except Exception as exc:  # try again, as a standby would
+                    log.error("scheduler failed (%s); standing down", type(exc).__name__)
+                await asyncio.sleep(self._takeover_s)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.exception("the scheduler's leadership task died")
+            raise
+        finally:
+            self._stand_down()
+            await self._lock.release()
+
+    async def _lead(self) -> None:
+        scheduler = Scheduler(self._services, self._jobs)
+        self.scheduler = scheduler
+        scheduler.start()
+        self.leading.set()
+        log.info("this instance runs the scheduler (%d periodic jobs)", len(self._jobs))
+        while True:
+            await asyncio.sleep(min(self._takeover_s, LOCK_CHECK_MAX_S))
+            if not await self._lock.alive():
+                log.warning("scheduler lock lost; standing down")
+                return
+
+    def _stand_down(self) -> None:
+        self.leading.clear()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None

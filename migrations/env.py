@@ -25,16 +25,10 @@ def _url() -> str:
     return load_settings().database.url
 
 
-def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """APScheduler keeps its own table (bot/scheduler.py); it is not Alembic's to manage."""
-    return not (type_ == "table" and name == "apscheduler_jobs")
-
-
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        include_object=_ours,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
@@ -31,9 +31,21 @@ from bot.dev.sandbox import STATE, SandboxState, create_sandbox
 from bot.migrate import upgrade
 from bot.settings import Settings, load_settings
 from bot.wechat.message import parse
+from tests.progress import (  # noqa: F401  (hooks: progress per folder)
+    pytest_collection_finish,
+    pytest_configure,
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+    pytest_xdist_node_collection_finished,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("XIAOGE_TEST_DATABASE_URL", "")
+BASE_PG_URL = os.environ.get("XIAOGE_TEST_DATABASE_URL", "")
+# Under pytest-xdist every worker has a database of its own (test_gw0, test_gw1, …), made on
+# first use beside the configured one: the tests empty their database between tests.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = (make_url(BASE_PG_URL).set(database=f"{make_url(BASE_PG_URL).database}_{WORKER}")
+          .render_as_string(hide_password=False) if BASE_PG_URL and WORKER else BASE_PG_URL)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = [t.name for t in SQLModel.metadata.sorted_tables]
 
@@ -43,6 +55,8 @@ def _pg_problem() -> str | None:
         return "XIAOGE_TEST_DATABASE_URL is not set"
 
     async def _try() -> None:
+        if PG_URL != BASE_PG_URL:
+            await _create_database(PG_URL)
         engine = create_async_engine(PG_URL)
         try:
             async with engine.connect() as conn:
@@ -55,6 +69,20 @@ def _pg_problem() -> str | None:
     except Exception as exc:
         return f"PostgreSQL at {PG_URL.split('@')[-1]} unreachable: {type(exc).__name__}"
     return None
+
+
+async def _create_database(url: str) -> None:
+    """The worker's own database, created through the configured one when missing."""
+    name = make_url(url).database
+    engine = create_async_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                      {"n": name})
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +135,6 @@ def emptied(url: str) -> str:
         engine = create_async_engine(url)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-            await conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))  # jobs too
         await engine.dispose()
 
     asyncio.run(_truncate())

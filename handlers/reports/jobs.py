@@ -1,4 +1,5 @@
-"""随手拍's periodic job: the daily digest of overdue reports to officers and admins."""
+"""随手拍's periodic job: the daily digest of overdue reports to officers and admins
+(registered in handlers/reports/__init__.py; the scheduler's leader runs it on the loop)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sqlmodel import col, select
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.db import session_factory
-from bot.scheduler import hop
 from models import grid as grids
 from models import outbox
 from models import report as reports
@@ -23,10 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-def digest_job() -> None:
-    """The daily digest of overdue reports (APScheduler calls this in its thread)."""
-    hop(lambda services: send_digest(services, services.clock.now()))
+DIGEST_JOB = "reports.digest"
 
 
 async def send_digest(services: Services, now: datetime) -> int:
@@ -66,5 +63,3 @@ async def send_digest(services: Services, now: datetime) -> int:
         services.worker.wake()
     log.info("overdue digest: %d reports, %d digests", len(late), queued)
     return queued
-
-

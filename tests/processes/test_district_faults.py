@@ -1,4 +1,4 @@
-"""Faults at district scale, with real processes (issue 9): `run.py serve` instances, the
+"""Faults at district scale, with real processes: `run.py serve` instances, the
 WeChat sandbox on its own (`python -m bot.sandbox`), and PostgreSQL.
 
 1. kill -9 of one of three instances in the middle of a fan-out: the others finish it, no
@@ -15,6 +15,7 @@ WeChat sandbox on its own (`python -m bot.sandbox`), and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import json
 import os
@@ -326,10 +327,8 @@ def private_pg() -> Iterator[PrivateCluster]:
         try:
             yield cluster
         finally:
-            try:
+            with contextlib.suppress(AssertionError):  # not running
                 cluster.stop("immediate")
-            except AssertionError:
-                pass  # not running
     finally:
         shutil.rmtree(top, ignore_errors=True)
 

@@ -1,26 +1,21 @@
-"""Grids (GeoJSON in, point in polygon) and the scheduler's persistent daily job."""
+"""Grids (GeoJSON in, point in polygon) and the scheduler's daily digest job."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import create_engine, text
+from prometheus_client import REGISTRY
 
-from bot.app import SERVICES
-from bot.scheduler import (
-    ACTIVITY_JOB,
-    DIGEST_JOB,
-    JOBS_TABLE,
-    PLAN_JOB,
-    Scheduler,
-    bind_runtime,
-    sync_url,
-)
-from handlers.reports.jobs import digest_job
+import handlers
+from bot.app import SERVICES, Services
+from bot.clock import SHANGHAI, SystemClock
+from bot.db import make_engine
+from bot.scheduler import Scheduler, SchedulerLeader, first_run
+from handlers.reports.jobs import DIGEST_JOB
 from models import geo, staff
 from models import grid as grids
 from tests.conftest import BotFactory
@@ -116,63 +111,69 @@ def test_import_grids_from_the_command_line(tmp_path: Path, db_url: str) -> None
 def test_the_demo_grids_cover_every_demo_station() -> None:
     import yaml
 
-    root = Path(__file__).resolve().parents[2] / "bot" / "dev"
-    collection = json.loads((root / "demo_grids.geojson").read_text(encoding="utf-8"))
+    root = Path(__file__).resolve().parents[2] / "handlers"
+    grids_file = root / "reports" / "demo_grids.geojson"
+    collection = json.loads(grids_file.read_text(encoding="utf-8"))
     polys = [f["geometry"]["coordinates"] for f in collection["features"]]
-    stations = yaml.safe_load((root / "demo_stations.yaml").read_text(encoding="utf-8"))
+    stations_file = root / "stations" / "demo_stations.yaml"
+    stations = yaml.safe_load(stations_file.read_text(encoding="utf-8"))
     for st in stations:
         point = geo.Point(st["lat"], st["lng"])
         assert any(grids._in_polygon(point, p) for p in polys), st["code"]
 
 
-async def test_the_digest_job_is_kept_in_the_database(make_bot: BotFactory, settings,
-                                                      sessions) -> None:
+async def test_the_daily_digest_runs_on_the_bots_loop(make_bot: BotFactory, settings) -> None:
+    """A leader started after today's digest time runs the digest at once (no instance may
+    have run then), then daily at digest_at; on the bot's own loop, with its services."""
     bot = await make_bot(background=False)
-    first = Scheduler(settings)
-    await asyncio.to_thread(first.start)
-    assert sorted(first.job_ids()) == [ACTIVITY_JOB, DIGEST_JOB, PLAN_JOB]
-    await asyncio.to_thread(first.shutdown)
-
-    def stored() -> list[str]:
-        engine = create_engine(sync_url(settings.database.url))
-        with engine.connect() as conn:
-            ids = [r[0] for r in conn.execute(text(f"SELECT id FROM {JOBS_TABLE}"))]
-        engine.dispose()
-        return ids
-
-    assert sorted(await asyncio.to_thread(stored)) == [ACTIVITY_JOB, DIGEST_JOB, PLAN_JOB]  # kept
-    second = Scheduler(settings)  # a restart: the job is taken up again, not doubled
-    await asyncio.to_thread(second.start)
-    assert sorted(second.job_ids()) == [ACTIVITY_JOB, DIGEST_JOB, PLAN_JOB]
-    await asyncio.to_thread(second.shutdown)
-
-    # The job itself runs in the scheduler's thread and hops onto the bot's loop.
-    services = bot.client.server.app[SERVICES]
-    bind_runtime(asyncio.get_running_loop(), services)
-    await asyncio.to_thread(digest_job)  # nothing overdue: no digest, no error
+    settings.reports.digest_at = "00:00"  # always passed today
+    errors = REGISTRY.get_sample_value("xiaoge_scheduler_jobs_total",
+                                       {"job": DIGEST_JOB, "result": "error"}) or 0.0
+    scheduler = Scheduler(bot.client.server.app[SERVICES], handlers.install().jobs)
+    scheduler.start()
+    try:
+        assert scheduler.job_ids() == [DIGEST_JOB]
+        for _ in range(100):  # nothing overdue: no digest, no error
+            if DIGEST_JOB in scheduler.last_ok:
+                break
+            await asyncio.sleep(0.05)
+        assert DIGEST_JOB in scheduler.last_ok
+        nxt = scheduler.next_runs()[DIGEST_JOB]
+        assert nxt is not None and nxt.astimezone(SHANGHAI).time().isoformat() == "00:00:00"
+        assert nxt.astimezone(SHANGHAI).date() == (
+            datetime.now(SHANGHAI) + timedelta(days=1)).date()
+    finally:
+        scheduler.shutdown()
+    assert (REGISTRY.get_sample_value("xiaoge_scheduler_jobs_total",
+                                      {"job": DIGEST_JOB, "result": "error"}) or 0.0) == errors
 
 
-@pytest.mark.parametrize("url,expected", [
-    ("sqlite+aiosqlite:///data/x.db", "sqlite:///data/x.db"),
-    ("postgresql+asyncpg://u:p@h:5432/db", "postgresql+psycopg://u:p@h:5432/db"),
-])
-def test_sync_url(url: str, expected: str) -> None:
-    assert sync_url(url) == expected
+def test_a_daily_job_missed_today_runs_when_a_leader_starts() -> None:
+    at_0830 = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+    assert first_run("08:00", at_0830) == at_0830  # missed while no instance ran: now
+    assert first_run("08:30", at_0830) == at_0830
+    assert first_run("09:00", at_0830) is None  # still to come today: at its time
+    assert first_run(None, at_0830) is None  # interval jobs: a period after the start
 
 
 async def test_one_scheduler_among_several_instances(settings) -> None:
     import time
 
-    from bot.scheduler import SchedulerLeader
-
-    first, second = SchedulerLeader(settings, 0.3), SchedulerLeader(settings, 0.3)
-    first.start()
-    assert await asyncio.to_thread(first.leading.wait, 10)
-    second.start()
-    await asyncio.sleep(1.0)
-    assert first.leading.is_set() and not second.leading.is_set()
-    started = time.monotonic()
-    await asyncio.to_thread(first.stop)  # the leader goes away
-    assert await asyncio.to_thread(second.leading.wait, 10)
-    assert time.monotonic() - started < 5
-    await asyncio.to_thread(second.stop)
+    engine = make_engine(settings.database.url)
+    services = Services(settings, engine, SystemClock())
+    first, second = SchedulerLeader(services, [], 0.3), SchedulerLeader(services, [], 0.3)
+    try:
+        first.start()
+        await asyncio.wait_for(first.leading.wait(), 10)
+        second.start()
+        await asyncio.sleep(1.0)
+        assert first.role() == "leader" and second.role() == "standby"
+        started = time.monotonic()
+        await first.stop()  # the leader goes away
+        await asyncio.wait_for(second.leading.wait(), 10)
+        assert time.monotonic() - started < 5
+        assert second.role() == "leader"
+    finally:
+        await first.stop()
+        await second.stop()
+        await engine.dispose()
