@@ -5,8 +5,13 @@ Short lines for a phone screen; each reply says what to send next.
 
 from __future__ import annotations
 
-from models.course import CourseTexts
+from typing import TYPE_CHECKING, Any
+
+from models.base import SHANGHAI
 from models.member import INDUSTRIES, PARTY_STATUSES
+
+if TYPE_CHECKING:
+    from models.arrival import Arrival
 
 
 def numbered(options: list[str]) -> str:
@@ -368,5 +373,62 @@ COURSE_ERRORS = {
     "already_present": "您已经签到上过这门课了，不能再取消报名。",
 }
 
-# What a course change tells its enrollees (handed to the course rules).
-COURSE_TEXTS = CourseTexts(moved=COURSE_MOVED, promoted=COURSE_PROMOTED, where=COURSE_WHERE)
+
+# --- arrivals (models/arrival.py): attendance at an activity or a course ------------------
+
+
+def arrived(a: Arrival) -> str:
+    """The words for an attendance: present, already, not yet, or the refusal's code."""
+    opens = a.opens.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if a.opens else ""
+    if a.kind == "activity":
+        if a.outcome == "present":
+            return ACTIVITY_PRESENT.format(what=a.what, points=a.points)
+        if a.outcome == "already":
+            return ACTIVITY_ALREADY
+        if a.outcome == "not_yet":
+            return ACTIVITY_NOT_YET.format(topic=a.title, opens=opens)
+        return ACTIVITY_ERRORS.get(a.outcome, ERROR)
+    if a.outcome == "present":
+        return COURSE_PRESENT.format(code=a.code, what=a.what, hours=a.hours, points=a.points)
+    if a.outcome == "already":
+        return COURSE_ALREADY_PRESENT
+    if a.outcome == "not_yet":
+        return COURSE_NOT_YET.format(title=a.title, opens=opens)
+    return COURSE_ERRORS.get(a.outcome, ERROR)
+
+
+# --- notices: why one cannot be sent (models/notice.py NoticeError codes) -----------------
+
+NOTICE_ERRORS = {
+    "title_empty": "标题不能为空",
+    "title_long": "标题最多{max}个字，现在{n}个字",
+    "body_empty": "正文不能为空",
+    "body_long": "正文过长：微信客服消息最多约{max}字节（约660个汉字），"
+                 "这条有{size}字节。请精简，或分成几条通知发送",
+    "url_scheme": "链接须以 http:// 或 https:// 开头",
+    "url_long": "链接最长{max}个字符",
+    "industry": "没有这个行业：{industry}（可选：{options}）",
+    "member_empty": "member: 后面要写至少一个 openid",
+    "member_missing": "这些用户不存在或未登记：{openids}",
+    "group_unknown": "没有邀请码为 {code} 的小组",
+    "course_unknown": "没有课程码为 {code} 的课程",
+    "audience_kind": "受众须为 all、industry:行业、group:小组码、course:课程码 或 member:openid",
+    "audience_empty": "受众「{audience}」目前没有任何已登记的用户，通知未创建",
+    "audience_long": "受众写得太长（最多{max}个字符）；人多时请用 industry: 或 group:",
+    "naive_time": "发送时间须带时区",
+    # /api/v1/notices (models.notice.submit)
+    "field_required": "{field} is required (a string)",
+    "url_type": "url must be a string",
+    "key_long": "Idempotency-Key is at most 100 characters",
+    "key_reused": "Idempotency-Key was already used for a different notice",
+    "bad_time": "at 须为 ISO 8601 时间，如 2026-12-01T09:00",
+    "at_range": "at 须在 2000–2100 年之间",
+}
+# Which form field a code speaks of (the console shows the words next to it).
+NOTICE_ERROR_FIELDS = {"title_empty": "title", "title_long": "title", "body_empty": "body",
+                       "body_long": "body", "url_scheme": "url", "url_long": "url",
+                       "naive_time": "send_at"}
+
+
+def notice_error(code: str, details: dict[str, Any]) -> str:
+    return NOTICE_ERRORS.get(code, code).format(**details)

@@ -29,6 +29,10 @@ class AttendanceWindow:
         opens, closes = self.window()
         return self.status == self.OPEN_STATUS and opens <= now <= closes
 
+    def not_yet(self, now: datetime) -> bool:
+        """Attendance will open later (it is not cancelled, and it is too early)."""
+        return self.status == self.OPEN_STATUS and now < self.window()[0]
+
     def holds(self, p: geo.Point) -> bool:
         return self.lat is not None and self.lng is not None and geo.distance_m(
             p, geo.Point(self.lat, self.lng)) <= self.radius_m

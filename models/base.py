@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The district's time zone: days, opening hours and deadlines are Asia/Shanghai's.
 SHANGHAI = ZoneInfo("Asia/Shanghai")

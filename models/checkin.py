@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, Index, UniqueConstraint, func
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geo
 from models.base import SHANGHAI, UTCDateTime, insert_for
@@ -76,12 +76,23 @@ async def _implausible(session: AsyncSession, previous: Checkin | None, station:
     before = await session.get(Station, previous.station_id)
     if before is None:
         return None
-    km = geo.distance_m(before.point, station.point) / 1000
-    hours = max((now - previous.at).total_seconds(), 1) / 3600
+    return journey_flag(before.name, before.point, station.point, now - previous.at)
+
+
+def journey_flag(before_name: str, before: geo.Point, here: geo.Point,
+                 elapsed: timedelta) -> str | None:
+    """Why a journey is implausible (faster than MAX_PLAUSIBLE_KMH), or None."""
+    km = geo.distance_m(before, here) / 1000
+    hours = max(elapsed.total_seconds(), 1) / 3600
     if km / hours <= MAX_PLAUSIBLE_KMH:
         return None
     minutes = round(hours * 60)
-    return f"距上次签到（{before.name}）{km:.1f}公里，只隔{minutes}分钟"
+    return f"距上次签到（{before_name}）{km:.1f}公里，只隔{minutes}分钟"
+
+
+def points_for(checkins_today: int) -> int:
+    """A check-in's points: the first of the (Asia/Shanghai) day at any station earns one."""
+    return POINTS_FIRST_OF_DAY if checkins_today == 1 else 0
 
 
 async def check_in(session: AsyncSession, member: Member, station: Station, now: datetime,
@@ -112,8 +123,8 @@ async def check_in(session: AsyncSession, member: Member, station: Station, now:
         session.add(row)
     today = (await session.exec(select(func.count()).select_from(Checkin).where(
         Checkin.member_id == member.id, Checkin.day == day))).one()
-    if today == 1:
-        member.points += POINTS_FIRST_OF_DAY
+    if points := points_for(today):
+        member.points += points
         session.add(member)
     return CheckinResult(station, True, now, await month_count(session, member.id, now),
                          member.points, flagged=bool(reason))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Text, and_, bindparam, delete, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime
 from models.dialog_store import DialogRow
@@ -60,7 +60,7 @@ _RECORD = insert(InboundClaim.__table__)  # type: ignore[attr-defined]
 async def sender(session: AsyncSession, openid: str, key: str) -> Sender:
     """The member, their dialog and console account, and the message key's claim, in one
     round trip (most messages need nothing more before their handler runs)."""
-    result = await session.exec(_SENDER, params={"openid": openid, "key": key})  # type: ignore[call-overload]
+    result = await session.exec(_SENDER, params={"openid": openid, "key": key})
     row = result.first()
     if row is not None:
         return Sender(*row)
@@ -82,5 +82,5 @@ async def get(session: AsyncSession, key: str) -> InboundClaim | None:
 
 async def purge(session: AsyncSession, before: datetime) -> int:
     """Forget claims older than WeChat's retry horizon."""
-    result = await session.exec(delete(InboundClaim).where(InboundClaim.created_at < before))
+    result = await session.exec(delete(InboundClaim).where(col(InboundClaim.created_at) < before))
     return result.rowcount or 0

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, delete
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime
 
@@ -45,9 +45,9 @@ async def save(
 
 
 async def clear(session: AsyncSession, openid: str) -> None:
-    await session.exec(delete(DialogRow).where(DialogRow.openid == openid))
+    await session.exec(delete(DialogRow).where(col(DialogRow.openid) == openid))
 
 
 async def purge_expired(session: AsyncSession, before: datetime) -> int:
-    result = await session.exec(delete(DialogRow).where(DialogRow.updated_at < before))
+    result = await session.exec(delete(DialogRow).where(col(DialogRow.updated_at) < before))
     return result.rowcount or 0

@@ -100,6 +100,14 @@ def to_gcj02(p: Point, datum: str) -> Point:
     raise ValueError(f"unknown datum {datum!r}")
 
 
+def incoming(lat: float | None, lng: float | None, datum: str) -> Point:
+    """A point a message sent (WeChat's picker gives GCJ-02 unless `datum` says else), in
+    GCJ-02; BadPoint when it has no coordinates or they cannot be a place."""
+    if lat is None or lng is None:
+        raise BadPoint("no coordinates")
+    return to_gcj02(check(lat, lng), datum)
+
+
 def format_distance(metres: float) -> str:
     """'350米' or '1.2公里', as a phone screen wants it."""
     if metres < 1000:

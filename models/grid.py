@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geo
 from models.base import UTCDateTime
@@ -123,6 +123,7 @@ def polygons_of(geometry: Any, datum: str) -> Polygons:
     if not isinstance(geometry, dict):
         raise BadGeoJSON("geometry missing")
     kind, coords = geometry.get("type"), geometry.get("coordinates")
+    polys: Any
     if kind == "Polygon":
         polys = [coords]
     elif kind == "MultiPolygon":
@@ -155,40 +156,11 @@ async def import_grids(session: AsyncSession, collection: Any, now: datetime) ->
     clean: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, feature in enumerate(features, 1):
-        where = f"第{i}个要素"
-        props = (feature or {}).get("properties") or {} if isinstance(feature, dict) else {}
-        code = str(props.get("code") or "").strip().upper()
-        name = str(props.get("name") or "").strip()
-        officers = props.get("officers", [])
-        datum = str(props.get("datum") or default_datum).lower()
-        if not code or not name:
-            report.rejected.append((where, "properties 需要 code 和 name"))
-            continue
-        where = f"{where}（{code}）"
-        if code in seen:
-            report.rejected.append((where, "code 重复"))
-            continue
-        seen.add(code)
-        if not isinstance(officers, list) or not all(isinstance(o, str) for o in officers):
-            report.rejected.append((where, "officers 应为控制台用户名的列表"))
-            continue
-        if missing := [o for o in officers if o not in known]:
-            report.rejected.append((where, f"没有这些控制台用户：{', '.join(missing)}"
-                                           "（先用 run.py create-user 创建）"))
-            continue
-        if datum not in ("wgs84", "gcj02"):
-            report.rejected.append((where, "datum 须为 wgs84 或 gcj02"))
-            continue
-        try:
-            polygons = polygons_of(feature.get("geometry"), datum)
-        except BadGeoJSON as exc:
-            report.rejected.append((where, str(exc)))
-            continue
-        lats = [pt[1] for poly in polygons for pt in poly[0]]
-        lngs = [pt[0] for poly in polygons for pt in poly[0]]
-        clean.append({"code": code, "name": name, "polygons": polygons, "officers": officers,
-                      "min_lat": min(lats), "max_lat": max(lats), "min_lng": min(lngs),
-                      "max_lng": max(lngs)})
+        where, row = _grid_row(feature, f"第{i}个要素", default_datum, known, seen)
+        if isinstance(row, str):
+            report.rejected.append((where, row))
+        else:
+            clean.append(row)
     if report.rejected:
         return report
     existing = {g.code: g for g in (await session.exec(select(Grid))).all()}
@@ -206,3 +178,35 @@ async def import_grids(session: AsyncSession, collection: Any, now: datetime) ->
             session.add(grid)
             report.changed.append(row["code"])
     return report
+
+
+def _grid_row(feature: Any, where: str, default_datum: str, known: set[str],
+              seen: set[str]) -> tuple[str, dict[str, Any] | str]:
+    """One feature as a grid's fields, or the reason it is refused; with where it is (its
+    code added once known). Adds its code to `seen`."""
+    props = (feature or {}).get("properties") or {} if isinstance(feature, dict) else {}
+    code = str(props.get("code") or "").strip().upper()
+    name = str(props.get("name") or "").strip()
+    officers = props.get("officers", [])
+    datum = str(props.get("datum") or default_datum).lower()
+    if not code or not name:
+        return where, "properties 需要 code 和 name"
+    where = f"{where}（{code}）"
+    if code in seen:
+        return where, "code 重复"
+    seen.add(code)
+    if not isinstance(officers, list) or not all(isinstance(o, str) for o in officers):
+        return where, "officers 应为控制台用户名的列表"
+    if missing := [o for o in officers if o not in known]:
+        return where, f"没有这些控制台用户：{', '.join(missing)}（先用 run.py create-user 创建）"
+    if datum not in ("wgs84", "gcj02"):
+        return where, "datum 须为 wgs84 或 gcj02"
+    try:
+        polygons = polygons_of(feature.get("geometry"), datum)
+    except BadGeoJSON as exc:
+        return where, str(exc)
+    lats = [pt[1] for poly in polygons for pt in poly[0]]
+    lngs = [pt[0] for poly in polygons for pt in poly[0]]
+    return where, {"code": code, "name": name, "polygons": polygons, "officers": officers,
+                   "min_lat": min(lats), "max_lat": max(lats), "min_lng": min(lngs),
+                   "max_lng": max(lngs)}

@@ -9,10 +9,11 @@ from datetime import datetime
 from enum import Enum
 
 from sqlalchemy import Index, func, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime
+from models.errors import DomainError
 from models.member import Member
 from models.staff import CODE_ALPHABET, ConsoleUser
 
@@ -20,10 +21,8 @@ COMMITTEES = ["外卖送餐", "道路货运", "网络主播", "网约车", "数�
 INVITE_LENGTH = 6
 
 
-class GroupError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class GroupError(DomainError):
+    """A party-group rule broken (a code, see models/errors.py)."""
 
 
 class PartyGroup(SQLModel, table=True):

@@ -7,8 +7,8 @@ import asyncio
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import staff
 from models.base import UTCDateTime, insert_for

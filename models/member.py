@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime, insert_for
 
@@ -32,8 +32,9 @@ class Member(SQLModel, table=True):
     followed: bool = True
     points: int = 0
     created_at: datetime = Field(sa_type=UTCDateTime)
-    # WeChat's 客服 window: opened by a message (48 h, 5 pushes), or by a click, scan or
-    # follow (1 minute, 3 pushes). The counts are what the outbox has spent of each.
+    # WeChat's 客服 window: opened by a message, or (shorter, fewer pushes) by a click,
+    # scan or follow. The counts are what the outbox has spent of each. The rule's
+    # lengths and allowances live in bot/push/channels.py, which reads these fields.
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     kefu_used: int = 0
     last_event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -80,12 +81,12 @@ def window_needs_update(member: Member, now: datetime) -> bool:
 
 
 def note_inbound(member: Member, now: datetime) -> None:
-    """The member wrote to us: WeChat's 48-hour 客服 window opens afresh."""
+    """The member wrote to us: WeChat's 客服 window opens afresh."""
     member.last_inbound_at, member.kefu_used = now, 0
 
 
 def note_interaction(member: Member, now: datetime) -> None:
-    """A menu click, QR scan or follow: 3 客服 messages within a minute."""
+    """A menu click, QR scan or follow: WeChat's short 客服 allowance opens afresh."""
     member.last_event_at, member.kefu_used_event = now, 0
 
 
@@ -139,4 +140,4 @@ async def erase(session: AsyncSession, member: Member, now: datetime) -> None:
 
 
 async def set_followed(session: AsyncSession, openid: str, followed: bool) -> None:
-    await session.exec(update(Member).where(Member.openid == openid).values(followed=followed))
+    await session.exec(update(Member).where(col(Member.openid) == openid).values(followed=followed))

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.member import Member
 from models.profile import PARSERS, InvalidAnswer
@@ -53,6 +53,15 @@ def check_rows(rows: Iterable[tuple[int, dict[str, str]]], reasons: Mapping[str,
     return clean, rejected
 
 
+def _new_member(row: dict[str, str], now: datetime) -> Member:
+    """A member registered offline from a clean row (openid and every PARSERS field)."""
+    member = Member(openid=row["openid"], consent_at=now, consent_source="offline",
+                    registered_at=now, created_at=now, followed=True)
+    for key in PARSERS:
+        setattr(member, key, row[key])
+    return member
+
+
 async def import_members(session: AsyncSession, rows: Iterable[tuple[int, dict[str, str]]],
                          now: datetime, reasons: Mapping[str, str]) -> ImportReport:
     """Upsert by openid. Nothing is written when any row is rejected."""
@@ -69,8 +78,7 @@ async def import_members(session: AsyncSession, rows: Iterable[tuple[int, dict[s
     for row in clean:
         member = existing.get(row["openid"])
         if member is None:
-            session.add(Member(**row, consent_at=now, consent_source="offline",
-                               registered_at=now, created_at=now, followed=True))
+            session.add(_new_member(row, now))
             report.added += 1
             continue
         fields = {k: v for k, v in row.items() if k != "openid"}

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 
+from models.errors import DomainError
 from models.member import INDUSTRIES, PARTY_STATUSES
 
 
-class InvalidAnswer(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class InvalidAnswer(DomainError):
+    """A registration answer refused (a code, see models/errors.py)."""
 
 
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

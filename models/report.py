@@ -14,11 +14,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, Index, Text, UniqueConstraint, func, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geo, outbox
 from models.base import SHANGHAI, UTCDateTime, insert_for
+from models.errors import DomainError
 from models.grid import Grid, officers_of
 from models.member import Member
 
@@ -41,13 +42,8 @@ REOPEN_WINDOW = timedelta(days=7)
 RATING_PROMPT_WINDOW = timedelta(days=7)
 
 
-class ReportError(ValueError):
-    """A rule of the report lifecycle was broken; `reason` is a stable code."""
-
-    def __init__(self, reason: str, **info: Any):
-        super().__init__(reason)
-        self.reason = reason
-        self.info = info
+class ReportError(DomainError):
+    """A rule of the report lifecycle was broken (a code, see models/errors.py)."""
 
 
 class Report(SQLModel, table=True):
@@ -148,9 +144,45 @@ async def next_ticket(session: AsyncSession, now: datetime) -> str:
                        .on_conflict_do_nothing(index_elements=["day"]))
     result = await session.exec(update(TicketCounter).where(col(TicketCounter.day) == day)
                                 .values(last=TicketCounter.last + 1)
-                                .returning(TicketCounter.last))
-    seq = result.scalar_one()
+                                .returning(col(TicketCounter.last)))
+    return format_ticket(day, result.scalar_one())
+
+
+def format_ticket(day: date, seq: int) -> str:
+    """R + the local date + '-' + the day's sequence, four digits: R20261201-0007."""
     return f"R{day:%Y%m%d}-{seq:04d}"
+
+
+def check_move(status: str, to_status: str, close_reason: str | None = None) -> None:
+    """ReportError unless a report in `status` may move to `to_status` (a close needs one
+    of CLOSE_REASONS; an officer never takes back 已办结: the reporter reopens it)."""
+    if to_status not in ALLOWED[status] or (to_status == IN_PROGRESS and status == RESOLVED):
+        raise ReportError("not_allowed", status=status)
+    if to_status == CLOSED and close_reason not in CLOSE_REASONS:
+        raise ReportError("close_reason")
+
+
+def check_rating(report: Report, member_id: int | None, stars: int) -> None:
+    """ReportError unless this member may rate this report with these stars (1–5)."""
+    if report.member_id != member_id:
+        raise ReportError("not_yours")
+    if report.status != RESOLVED:
+        raise ReportError("not_resolved", status=report.status)
+    if report.rating is not None:
+        raise ReportError("rated", rating=report.rating)
+    if not 1 <= stars <= 5:
+        raise ReportError("stars")
+
+
+def check_reopen(report: Report, member_id: int | None, now: datetime) -> None:
+    """ReportError unless this member may reopen (未解决) the report now: their own, 已办结,
+    within REOPEN_WINDOW."""
+    if report.member_id != member_id:
+        raise ReportError("not_yours")
+    if report.status != RESOLVED or report.resolved_at is None:
+        raise ReportError("not_resolved", status=report.status)
+    if now - report.resolved_at > REOPEN_WINDOW:
+        raise ReportError("too_late")
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -305,12 +337,8 @@ async def back(session: AsyncSession, report: Report, member: Member, now: datet
 async def move(session: AsyncSession, report: Report, to_status: str, actor: str, note: str,
                now: datetime, push_text: str, close_reason: str | None = None) -> ReportEvent:
     """An officer (or the API) moves a report; the reporter and backers are told."""
-    if to_status not in ALLOWED[report.status] or (to_status == IN_PROGRESS
-                                                   and report.status == RESOLVED):
-        raise ReportError("not_allowed", status=report.status)
+    check_move(report.status, to_status, close_reason)
     if to_status == CLOSED:
-        if close_reason not in CLOSE_REASONS:
-            raise ReportError("close_reason")
         report.close_reason, report.closed_at = close_reason, now
     if to_status == RESOLVED:
         report.resolved_at = now
@@ -327,14 +355,7 @@ async def move(session: AsyncSession, report: Report, to_status: str, actor: str
 
 async def rate(session: AsyncSession, report: Report, member: Member, stars: int,
                now: datetime) -> None:
-    if report.member_id != member.id:
-        raise ReportError("not_yours")
-    if report.status != RESOLVED:
-        raise ReportError("not_resolved", status=report.status)
-    if report.rating is not None:
-        raise ReportError("rated", rating=report.rating)
-    if not 1 <= stars <= 5:
-        raise ReportError("stars")
+    check_rating(report, member.id, stars)
     report.rating, report.rated_at, report.updated_at = stars, now, now
     session.add(report)
     session.add(ReportEvent(report_id=report.id or 0, at=now, actor="member",
@@ -353,12 +374,7 @@ async def awaiting_rating(session: AsyncSession, member: Member, now: datetime
 async def reopen(session: AsyncSession, report: Report, member: Member, now: datetime,
                  officer_text: str) -> ReportEvent:
     """未解决: back to 处理中 within 7 days of 已办结; the officers are told."""
-    if report.member_id != member.id:
-        raise ReportError("not_yours")
-    if report.status != RESOLVED or report.resolved_at is None:
-        raise ReportError("not_resolved", status=report.status)
-    if now - report.resolved_at > REOPEN_WINDOW:
-        raise ReportError("too_late")
+    check_reopen(report, member.id, now)
     report.reopened += 1
     report.rating = report.rated_at = None  # the next 已办结 is rated afresh
     report.resolved_at = None

@@ -10,10 +10,11 @@ from enum import Enum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime
+from models.errors import DomainError
 
 ROLES = {"admin": "管理员", "instructor": "讲师", "leader": "党小组长", "officer": "网格员"}
 BIND_CODE_TTL = timedelta(minutes=10)
@@ -51,12 +52,8 @@ class BindCode(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class StaffError(Exception):
-    """A console-account rule was broken; `reason` is a stable code."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class StaffError(DomainError):
+    """A console-account rule was broken (a code, see models/errors.py)."""
 
 
 class BindOutcome(Enum):
@@ -130,7 +127,7 @@ async def bind(
         update(BindCode)
         .where(col(BindCode.code) == code, col(BindCode.used_at).is_(None),
                col(BindCode.expires_at) > now)
-        .values(used_at=now).returning(BindCode.user_id))).first()
+        .values(used_at=now).returning(col(BindCode.user_id)))).first()
     if spent is None:
         row = await session.get(BindCode, code)
         if row is None:
@@ -149,7 +146,7 @@ async def bind(
 
 async def unbind_openid(session: AsyncSession, openid: str) -> None:
     await session.exec(
-        update(ConsoleUser).where(ConsoleUser.openid == openid).values(openid=None)
+        update(ConsoleUser).where(col(ConsoleUser.openid) == openid).values(openid=None)
     )
 
 

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, func
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geo
-from models import hours as opening
 from models.base import UTCDateTime
+from models.hours import Hours, from_json, is_open, today_text
 
 KINDS = ("驿站", "服务吧")
 NEARBY_RADIUS_M = 5000
@@ -48,14 +48,14 @@ class Station(SQLModel, table=True):
     def point(self) -> geo.Point:
         return geo.Point(self.lat, self.lng)
 
-    def opening(self) -> opening.Hours:
-        return opening.from_json(self.hours)
+    def opening(self) -> Hours:
+        return from_json(self.hours)
 
     def is_open(self, local_now: datetime) -> bool:
-        return opening.is_open(self.opening(), local_now)
+        return is_open(self.opening(), local_now)
 
     def today(self, local_now: datetime) -> str:
-        return opening.today_text(self.opening(), local_now)
+        return today_text(self.opening(), local_now)
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ async def _candidates(session: AsyncSession, point: geo.Point, radius_m: float
         col(Station.lat).between(min_lat, max_lat),
         col(Station.lng).between(min_lng, max_lng),
     )
-    found = []
+    found: list[tuple[float, int, int]] = []
     for sid, lat, lng, reach in (await session.exec(stmt)).all():
+        assert sid is not None  # a primary key read from the table
         d = geo.distance_m(point, geo.Point(lat, lng))
         if d <= radius_m:
             found.append((d, sid, reach))

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import grid as grids
 from models import report as reports
@@ -47,7 +47,7 @@ async def dashboard(session: AsyncSession, now: datetime, user: ConsoleUser) -> 
     first = today - timedelta(days=29)
     since = now - timedelta(days=30)
     per_day = dict((await session.exec(
-        select(Checkin.day, func.count()).where(col(Checkin.day) >= first)
+        select(col(Checkin.day), func.count()).where(col(Checkin.day) >= first)
         .group_by(col(Checkin.day)))).all())
     days = [(first + timedelta(days=i), int(per_day.get(first + timedelta(days=i), 0)))
             for i in range(30)]

@@ -1,4 +1,5 @@
-"""/api/v1 for groups and their activities (the console comes later), behind the token."""
+"""/api/v1 for groups and their activities, behind the API token or an admin's console
+session (the console's own pages are in console.py)."""
 
 from __future__ import annotations
 
@@ -139,7 +140,8 @@ class GroupApi(TokenApi):
                     session, group, str(data.get("kind", "")), str(data.get("topic", "")),
                     start, end, self._clock.now(), place=str(data.get("place") or "")[:120],
                     point=point, radius_m=radius, online_url=url or None,
-                    by="api", text=T.ACTIVITY_NEW)
+                    by="api", text=T.ACTIVITY_NEW,
+                    offsets=self._services.settings.school.reminder_offsets)
             except activities.ActivityError as err:
                 raise json_error(web.HTTPBadRequest, ACTIVITY_REASONS[err.reason]) from None
             result = _activity(a)
@@ -168,7 +170,8 @@ class GroupApi(TokenApi):
             a = await self._get(session, request)
             try:
                 await activities.move(session, a, start, end, self._clock.now(),
-                                      T.ACTIVITY_MOVED)
+                                      T.ACTIVITY_MOVED,
+                                      self._services.settings.school.reminder_offsets)
             except activities.ActivityError as err:
                 raise json_error(web.HTTPConflict if err.reason == "cancelled"
                                  else web.HTTPBadRequest, ACTIVITY_REASONS[err.reason]) from None

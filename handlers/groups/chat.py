@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
@@ -13,14 +12,14 @@ from bot.dialogs import DialogContext, State, StatesGroup
 from bot.router import Router, join, text_input, words
 from bot.wechat.message import Inbound
 from models import activity as activities
-from models import geo, outbox
+from models import arrival, outbox
 from models import group as groups
 from models import notice as notices
 from models.activity import Activity
 from models.group import Joined, PartyGroup
 from models.member import Member
-from models.notice import Notice
 from models.staff import ConsoleUser
+from models.views import groups as views
 
 router = Router("groups", help=[T.HELP_GROUPS, T.HELP_ACTIVITY])
 leaders = Router("leaders", help=[T.HELP_LEADER], help_roles={"leader"})
@@ -98,9 +97,7 @@ async def my_group(member: Member, session: AsyncSession, now: datetime) -> str:
                                count=await groups.member_count(session, group))
     if (upcoming := await activities.of_member(session, member, now)) is not None:
         head = join(head, T.ACTIVITY_NEXT.format(what=activities.describe(upcoming)))
-    recent = (await session.exec(select(Notice).where(Notice.audience == f"group:{group.code}",
-                                                      Notice.status == "sent")
-                                 .order_by(col(Notice.id).desc()).limit(3))).all()
+    recent = await views.sent_notices(session, group)
     if not recent:
         return join(head, T.GROUP_NO_NOTICES)
     lines = [T.GROUP_NOTICE_LINE.format(when=n.send_at.astimezone(SHANGHAI).strftime("%m-%d"),
@@ -144,7 +141,7 @@ async def group_notice(body: str, staff: ConsoleUser, session: AsyncSession,
         notice = await notices.create(session, T.GROUP_NOTICE_TITLE, body, f"group:{group.code}",
                                       now, created_by=f"leader:{staff.username}")
     except notices.NoticeError as exc:
-        return str(exc)
+        return T.notice_error(exc.code, exc.details)
     return T.GROUP_NOTICE_SENT.format(name=group.name, n=notice.recipients, id=notice.id)
 
 
@@ -153,8 +150,7 @@ async def notice_stats(staff: ConsoleUser, session: AsyncSession) -> str:
     group = await groups.led_by(session, staff)
     if group is None:
         return T.LEADER_NO_GROUP
-    last = (await session.exec(select(Notice).where(Notice.audience == f"group:{group.code}")
-                               .order_by(col(Notice.id).desc()).limit(1))).first()
+    last = await views.last_notice(session, group)
     if last is None:
         return T.GROUP_NOTICE_NONE
     counts = await outbox.counts(session, last.subject)
@@ -169,24 +165,14 @@ async def notice_stats(staff: ConsoleUser, session: AsyncSession) -> str:
 
 
 def _activity_error(err: activities.ActivityError) -> str:
-    return T.ACTIVITY_ERRORS.get(err.reason, T.ERROR)
+    return T.ACTIVITY_ERRORS.get(err.code, T.ERROR)
 
 
 async def _attend(session: AsyncSession, member: Member, activity: Activity | None,
                   method: str, now: datetime) -> str:
     if activity is None:
         return T.ACTIVITY_NONE
-    opens, _ = activity.window()
-    if activity.status == "scheduled" and now < opens:
-        return T.ACTIVITY_NOT_YET.format(
-            topic=activity.topic, opens=opens.astimezone(SHANGHAI).strftime("%m-%d %H:%M"))
-    try:
-        done = await activities.attend(session, activity, member, method, now)
-    except activities.ActivityError as err:
-        return _activity_error(err)
-    if done is activities.Attended.ALREADY:
-        return T.ACTIVITY_ALREADY
-    return T.ACTIVITY_PRESENT.format(what=activities.describe(activity), points=member.points)
+    return T.arrived(await arrival.attend_activity(session, member, activity, method, now))
 
 
 @router.words("到", "已到", "到了", needs_profile=True)
@@ -199,13 +185,10 @@ async def present(member: Member, session: AsyncSession, now: datetime) -> str:
 async def present_by_code(code: str, member: Member, session: AsyncSession,
                           now: datetime) -> str:
     """签到 CODE: a group activity's code, or else a course's (小哥党校)."""
-    from handlers.school.chat import attend_by_code
-
-    activity = await activities.by_code(session, code)
-    if activity is None:
-        return (await attend_by_code(session, member, code, "code", now)
-                or T.ATTEND_UNKNOWN.format(code=code.upper()))
-    return await _attend(session, member, activity, "code", now)
+    arrived = await arrival.by_code(session, member, code, now)
+    if arrived is None:
+        return T.ATTEND_UNKNOWN.format(code=code.upper())
+    return T.arrived(arrived)
 
 
 @router.scene("act:", needs_profile=True)
@@ -230,13 +213,3 @@ async def ask_leave(reason: str, member: Member, session: AsyncSession, now: dat
     except activities.ActivityError as err:
         return _activity_error(err)
     return T.ACTIVITY_LEAVE_OK.format(what=activities.describe(activity), reason=reason.strip())
-
-
-async def attend_by_location(session: AsyncSession, member: Member, point: geo.Point,
-                             now: datetime) -> str | None:
-    """For the location handler: attendance at my group's activity whose place holds the
-    point, inside its window (None when there is none)."""
-    activity = await activities.of_member(session, member, now)
-    if activity is None or not activity.is_open(now) or not activity.holds(point):
-        return None
-    return await _attend(session, member, activity, "location", now)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI
@@ -25,9 +24,8 @@ from models import activity as activities
 from models import group as groups
 from models.activity import Activity
 from models.attendance import OPENS_BEFORE
-from models.group import GroupMembership, PartyGroup
-from models.member import Member
-from models.staff import ConsoleUser
+from models.group import PartyGroup
+from models.views import groups as views
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +33,6 @@ UPLOAD_MAX_BYTES = 1_000_000
 
 
 # --- 小组 -------------------------------------------------------------------------------------
-
-
-async def _groups_for(db: AsyncSession, user: ConsoleUser) -> list[PartyGroup]:
-    if user.role == "admin":
-        return list((await db.exec(select(PartyGroup).order_by(col(PartyGroup.name)))).all())
-    mine = await groups.led_by(db, user)
-    return [mine] if mine else []
 
 
 async def _group(request: web.Request, db: AsyncSession) -> PartyGroup:
@@ -60,16 +51,7 @@ async def group_list(request: web.Request) -> web.StreamResponse:
     user = require(request, ("admin", "leader"))
     at = now(request)
     async with sessions(request)() as db:
-        found = await _groups_for(db, user)
-        leaders = {u.id: u.username for u in (await db.exec(select(ConsoleUser).where(
-            col(ConsoleUser.id).in_([g.leader_id for g in found if g.leader_id])))).all()}
-        nexts = dict((await db.exec(
-            select(Activity.group_id, func.min(Activity.start_at))
-            .where(col(Activity.status) == "scheduled", col(Activity.start_at) >= at)
-            .group_by(col(Activity.group_id)))).all())
-        rows = [{"group": g, "members": await groups.member_count(db, g),
-                 "leader": leaders.get(g.leader_id, ""), "next": nexts.get(g.id)}
-                for g in found]
+        rows = await views.group_rows(db, await views.groups_for(db, user), at)
     if request.query.get("format") == "csv":
         return csv_response("小组.csv", ["名称", "行业", "组长", "邀请码", "成员数", "下次活动"], [
             [r["group"].name, r["group"].industry, r["leader"], r["group"].code, r["members"],
@@ -83,20 +65,14 @@ async def group_detail(request: web.Request) -> web.StreamResponse:
     at = now(request)
     async with sessions(request)() as db:
         group = await _group(request, db)
-        people = (await db.exec(
-            select(Member, GroupMembership.joined_at)
-            .join(GroupMembership, col(GroupMembership.member_id) == Member.id)
-            .where(GroupMembership.group_id == group.id, col(GroupMembership.left_at).is_(None),
-                   col(Member.erased_at).is_(None))
-            .order_by(col(GroupMembership.joined_at)))).all()
+        people = await views.group_members(db, group)
         if request.query.get("format") == "csv":
             return csv_response(f"小组成员-{group.code}.csv", [
                 "姓名", "手机", "行业", "平台", "政治面貌", "积分", "入组日期"], [
                 [m.name, phone_for(user, m.mobile), m.industry, m.platform, m.party_status,
                  m.points, day_text(joined)] for m, joined in people])
         leader = await groups.leader_of(db, group)
-        acts = (await db.exec(select(Activity).where(Activity.group_id == group.id)
-                              .order_by(col(Activity.start_at).desc()))).all()
+        acts = await views.group_activities(db, group)
         upcoming = sorted((a for a in acts if a.status == "scheduled" and a.end_at >= at),
                           key=lambda a: a.start_at)
         past = [a for a in acts if a not in upcoming][:20]

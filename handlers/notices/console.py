@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.web.console import (
     SERVICES,
@@ -31,10 +31,10 @@ from models import course_access, outbox
 from models import group as groups
 from models import notice as notices
 from models.course import Course
-from models.group import PartyGroup
 from models.member import INDUSTRIES
 from models.notice import Notice, NoticeError
 from models.staff import ConsoleUser
+from models.views import notices as views
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +84,15 @@ async def audience_options(db: AsyncSession, user: ConsoleUser) -> list[tuple[st
     if user.role == "leader":
         group = await groups.led_by(db, user)
         return [(f"group:{group.code}", f"我的小组：{group.name}")] if group else []
-    stmt = select(Course).where(col(Course.status) != "cancelled") \
-        .order_by(col(Course.start_at).desc()).limit(100)
-    if user.role == "instructor":
-        stmt = stmt.where(own_courses_clause(user))
     course_opts = [(f"course:{c.code}",
                     f"课程学员：{c.title}（{c.code}，{c.start_at.astimezone(SHANGHAI):%m-%d}）")
-                   for c in (await db.exec(stmt)).all()]
+                   for c in await views.audience_courses(db, user)]
     if user.role == "instructor":
         return course_opts
     opts = [("all", "全部已登记成员")]
     opts += [(f"industry:{name}", f"行业：{name}") for name in INDUSTRIES]
-    opts += [(f"group:{g.code}", f"小组：{g.name}（{g.code}）") for g in (await db.exec(
-        select(PartyGroup).order_by(col(PartyGroup.name)))).all()]
+    opts += [(f"group:{g.code}", f"小组：{g.name}（{g.code}）")
+             for g in await views.all_groups(db)]
     opts += course_opts
     opts.append(("member:", "指定成员（填写 openid）"))
     return opts
@@ -115,9 +111,9 @@ def audience_label(audience: str) -> str:
     return audience
 
 
-def visible(user: ConsoleUser) -> Any:
-    """The notices a user sees (None: all)."""
-    return None if user.role == "admin" else col(Notice.created_by).in_(authors(user))
+def visible(user: ConsoleUser) -> list[str] | None:
+    """The authors whose notices a user sees (None: all)."""
+    return None if user.role == "admin" else authors(user)
 
 
 async def _own_notice(request: web.Request, db: AsyncSession, user: ConsoleUser) -> Notice:
@@ -141,13 +137,9 @@ def parse_local(value: str) -> datetime | None:
     return when.replace(tzinfo=SHANGHAI)
 
 
-def field_of(message: str) -> str:
+def field_of(err: NoticeError) -> str:
     """Which field a NoticeError speaks of."""
-    for prefix, field in (("标题", "title"), ("正文", "body"), ("链接", "url"),
-                          ("发送时间", "send_at")):
-        if message.startswith(prefix):
-            return field
-    return "audience"
+    return T.NOTICE_ERROR_FIELDS.get(err.code, "audience")
 
 
 def _form(data: Any) -> dict[str, str]:
@@ -190,6 +182,23 @@ async def compose(request: web.Request) -> web.Response:
         return await _show_form(request, db, user, form, {})
 
 
+def _checked_form(form: dict[str, str], at: datetime, errors: dict[str, str]
+                  ) -> datetime | None:
+    """The form's own checks (errors gains what is wrong); the send time, if later."""
+    if not form["title"]:
+        errors["title"] = T.NOTICE_ERRORS["title_empty"]
+    if not form["body"]:
+        errors["body"] = T.NOTICE_ERRORS["body_empty"]
+    send_at = None
+    if form["when"] == "later":
+        send_at = parse_local(form["send_at"])
+        if send_at is None:
+            errors["send_at"] = "请选择发送时间（年-月-日 时:分）"
+        elif send_at <= at:
+            errors["send_at"] = "定时发送的时间须晚于现在"
+    return send_at
+
+
 async def submit(request: web.Request) -> web.Response:
     user = require(request, ROLES)
     form = _form(await request.post())
@@ -208,20 +217,10 @@ async def submit(request: web.Request) -> web.Response:
                 try:
                     count = len(await notices.resolve_audience(db, audience))
                 except NoticeError as exc:
-                    errors["audience"] = str(exc)
+                    errors["audience"] = T.notice_error(exc.code, exc.details)
             return await _show_form(request, db, user, form, errors, count,
                                     400 if errors else 200)
-    if not form["title"]:
-        errors["title"] = "标题不能为空"
-    if not form["body"]:
-        errors["body"] = "正文不能为空"
-    send_at = None
-    if form["when"] == "later":
-        send_at = parse_local(form["send_at"])
-        if send_at is None:
-            errors["send_at"] = "请选择发送时间（年-月-日 时:分）"
-        elif send_at <= at:
-            errors["send_at"] = "定时发送的时间须晚于现在"
+    send_at = _checked_form(form, at, errors)
     if not errors:
         try:
             async with sessions(request)() as db, db.begin():
@@ -230,7 +229,7 @@ async def submit(request: web.Request) -> web.Response:
                     send_at=send_at, created_by=author(user))
                 notice_id = notice.id
         except NoticeError as exc:
-            errors[field_of(str(exc))] = str(exc)
+            errors[field_of(exc)] = T.notice_error(exc.code, exc.details)
     if errors:
         async with sessions(request)() as db:
             return await _show_form(request, db, user, form, errors, status=400)
@@ -268,14 +267,7 @@ async def listing(request: web.Request) -> web.StreamResponse:
         page = 1
     csv = request.query.get("format") == "csv"
     async with sessions(request)() as db:
-        stmt = select(Notice).order_by(col(Notice.id).desc())
-        total_stmt = select(func.count()).select_from(Notice)
-        if where is not None:
-            stmt, total_stmt = stmt.where(where), total_stmt.where(where)
-        if not csv:
-            stmt = stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-        rows = (await db.exec(stmt)).all()
-        total = (await db.exec(total_stmt)).one()
+        rows, total = await views.notices_page(db, where, None if csv else page, PAGE_SIZE)
         items = [(n, summary(await outbox.counts(db, n.subject))) for n in rows]
     if csv:
         return csv_response("通知.csv", [

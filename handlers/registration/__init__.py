@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from bot.features import Features
+from pathlib import Path
+
+from bot.features import Features, MenuEntry
 from handlers.registration import chat, console, follow, profile
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def setup(features: Features) -> None:
     features.chat(chat.router, profile.router)
     features.chat_fallback(follow.router)  # scenes no feature claimed
     features.profile_gate = chat.require_profile
-    features.pages.append(console.add_routes)
+    features.console(console.add_routes, TEMPLATES,
+                     MenuEntry("/console/members", "成员",
+                               frozenset({"admin", "instructor", "leader"}), 40))

@@ -9,9 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import and_
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web.console import (
     PAGE_SIZE,
@@ -23,12 +20,10 @@ from bot.web.console import (
     require,
     sessions,
 )
-from models import course_access
 from models import group as groups
-from models.course import Course, Enrolment
-from models.group import GroupMembership, PartyGroup
-from models.member import INDUSTRIES, PARTY_STATUSES, Member
+from models.member import INDUSTRIES, PARTY_STATUSES
 from models.staff import ConsoleUser
+from models.views import members as views
 
 log = logging.getLogger(__name__)
 
@@ -53,58 +48,19 @@ def _member_filters(request: web.Request, user: ConsoleUser) -> tuple[dict[str, 
     return f, errors
 
 
-async def _member_rows(db: AsyncSession, user: ConsoleUser, f: dict[str, str],
-                       page: int | None) -> tuple[list[Any], int]:
-    """(member, group name, group code) rows the user may see, and how many in all."""
-    current = and_(col(GroupMembership.member_id) == Member.id,
-                   col(GroupMembership.left_at).is_(None))
-    where = [col(Member.consent_at).is_not(None), col(Member.erased_at).is_(None)]
-    if user.role == "leader":
-        mine = await groups.led_by(db, user)
-        where.append(col(PartyGroup.id) == (mine.id if mine else -1))
-    elif user.role == "instructor":
-        enrolled = (select(Enrolment.member_id)
-                    .join(Course, col(Course.id) == Enrolment.course_id)
-                    .where(col(Enrolment.status) != "cancelled", course_access.owned(user)))
-        where.append(col(Member.id).in_(enrolled))
-    elif user.role != "admin":
-        where.append(col(Member.id) == -1)
-    if f["q"].isdigit():
-        where.append(col(Member.mobile).endswith(f["q"], autoescape=True))
-    elif f["q"]:
-        where.append(col(Member.name).contains(f["q"], autoescape=True))
-    if f["industry"]:
-        where.append(col(Member.industry) == f["industry"])
-    if f["party"]:
-        where.append(col(Member.party_status) == f["party"])
-    if f["group"]:
-        where.append(col(PartyGroup.code) == f["group"])
-
-    def joined(stmt: Any) -> Any:
-        return (stmt.outerjoin(GroupMembership, current)
-                .outerjoin(PartyGroup, col(PartyGroup.id) == GroupMembership.group_id)
-                .where(*where))
-
-    total = (await db.exec(joined(select(func.count()).select_from(Member)))).one()
-    stmt = joined(select(Member, PartyGroup.name, PartyGroup.code)).order_by(
-        col(Member.registered_at).desc(), col(Member.id).desc())
-    if page is not None:
-        stmt = stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    return list((await db.exec(stmt)).all()), total
-
-
 async def members(request: web.Request) -> web.StreamResponse:
     user = require(request, ("admin", "instructor", "leader"))
     f, errors = _member_filters(request, user)
     csv_ = request.query.get("format") == "csv"
     page = page_number(request)
     async with sessions(request)() as db:
+        rows: list[Any]
         if errors:
             rows, total = [], 0
         else:
-            rows, total = await _member_rows(db, user, f, None if csv_ else page)
-        group_options = [] if user.role == "leader" else [(g.code, g.name) for g in (
-            await db.exec(select(PartyGroup).order_by(col(PartyGroup.name)))).all()]
+            rows, total = await views.members_page(db, user, f, None if csv_ else page,
+                                                   PAGE_SIZE)
+        group_options = [] if user.role == "leader" else await views.group_options(db)
         led = await groups.led_by(db, user) if user.role == "leader" else None
     if csv_:
         return csv_response("成员.csv", [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import local
@@ -12,6 +12,8 @@ from bot.dialogs import DialogContext, State, StatesGroup
 from bot.router import Router, join, text_input
 from bot.wechat.message import Inbound
 from models import course as courses
+from models import course_attendance as attendance
+from models import course_enrolment as enrolment
 from models import group as groups
 from models import member as members
 from models.member import EDITABLE_FIELDS, Member
@@ -37,8 +39,8 @@ def _shown(field: str, value: str | None) -> str:
 async def my_profile(member: Member, session: AsyncSession, now: datetime) -> str:
     assert member.registered_at is not None
     group = await groups.current(session, member)
-    mine = [m for m in await courses.of_member(session, member, now) if m.status == "enrolled"]
-    hours = courses.hours_text(await courses.study_hours(session, member))
+    mine = [m for m in await enrolment.of_member(session, member, now) if m.status == "enrolled"]
+    hours = courses.hours_text(await attendance.study_hours(session, member))
     extra = [T.PROFILE_GROUP.format(name=group.name) if group else None,
              T.PROFILE_COURSES.format(hours=hours, n=len(mine)),
              T.PROFILE_NEXT_COURSE.format(what=courses.describe(mine[0].course))
@@ -99,7 +101,7 @@ async def erase_confirm(
 ) -> str:
     if msg.text not in T.ERASE_WORDS:
         return T.ERASE_ASK_AGAIN
-    await courses.release(session, member, now, T.COURSE_PROMOTED)
+    await enrolment.release(session, member, now, T.COURSE_PROMOTED)
     await members.erase(session, member, now)
     dialog.finish()
     return T.ERASE_DONE

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
-from bot.features import Features, Platform
-from handlers.reports import api, chat, console, open311, photos
+from bot.features import Features, MenuEntry, PeriodicJob, Platform
+from handlers.reports import api, chat, console, demo, jobs, open311, openapi, photos
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _routes(app: web.Application, p: Platform) -> None:
@@ -16,5 +20,10 @@ def _routes(app: web.Application, p: Platform) -> None:
 def setup(features: Features) -> None:
     features.chat(chat.router, chat.officers)
     features.api.append(_routes)
-    features.pages.append(console.add_routes)
+    features.openapi.append(openapi.part)
+    features.console(console.add_routes, TEMPLATES,
+                     MenuEntry("/console/reports", "上报", frozenset({"admin", "officer"}), 30))
+    features.seeds.append(demo.seed)
     features.loops["photos"] = photos.fetcher
+    features.jobs.append(PeriodicJob(jobs.DIGEST_JOB, jobs.send_digest,
+                                     daily_at=lambda s: s.reports.digest_at))

@@ -15,16 +15,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.web.api import TokenApi, json_error
 from models import report as reports
-from models.grid import Grid
-from models.report import Report, ReportBacker, ReportError
+from models.report import Report, ReportError
+from models.views import reports as views
 
 STATUSES = (*reports.OPEN, reports.RESOLVED, reports.CLOSED)
 MOVABLE = (reports.DISPATCHED, reports.IN_PROGRESS, reports.RESOLVED, reports.CLOSED)
@@ -113,31 +111,24 @@ class ReportApi(TokenApi):
         limit = _int(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = _int(q, "offset", 0, 0, MAX_OFFSET)
         now = self._clock.now()
-        conditions: list[Any] = []
+        wanted: list[str] | None = None
         if status := q.get("status", "").strip():
             wanted = [s.strip() for s in status.split(",") if s.strip()]
             if not wanted or any(s not in STATUSES for s in wanted):
                 raise json_error(web.HTTPBadRequest, f"status must be one of {', '.join(STATUSES)}")
-            conditions.append(col(Report.status).in_(wanted))
+        grid_code: str | None = views.ANY
         if grid := _clean(q.get("grid", "").strip(), "grid"):
-            conditions.append(col(Report.grid_code).is_(None) if grid == DEFAULT_QUEUE
-                              else Report.grid_code == grid.upper())
+            grid_code = None if grid == DEFAULT_QUEUE else grid.upper()
         overdue = q.get("overdue", "").strip().lower()
-        if overdue in ("1", "true", "yes"):
-            conditions += [col(Report.status).in_(reports.OPEN), col(Report.due_at) < now]
-        elif overdue in ("0", "false", "no"):
-            conditions.append(col(Report.status).not_in(reports.OPEN)
-                              | (col(Report.due_at) >= now))
-        elif overdue:
+        if overdue and overdue not in ("1", "true", "yes", "0", "false", "no"):
             raise json_error(web.HTTPBadRequest, "overdue must be 1 or 0")
+        late = None if not overdue else overdue in ("1", "true", "yes")
         async with self._sessions() as session:
-            total = (await session.exec(select(func.count()).select_from(Report)
-                                        .where(*conditions))).one()
-            rows = (await session.exec(
-                select(Report).where(*conditions)
-                .order_by(col(Report.created_at).desc(), col(Report.id).desc())
-                .offset(offset).limit(limit))).all()
-            backers = await _backer_counts(session, [r.id for r in rows if r.id is not None])
+            rows, total = await views.api_reports(session, statuses=wanted, grid=grid_code,
+                                                  overdue=late, now=now, offset=offset,
+                                                  limit=limit)
+            backers = await views.backer_counts(session,
+                                                [r.id for r in rows if r.id is not None])
         return self._json({"total": total, "limit": limit, "offset": offset,
                            "reports": [_summary(r, backers.get(r.id or 0, 0), now)
                                        for r in rows]})
@@ -152,8 +143,7 @@ class ReportApi(TokenApi):
         ticket = ticket.strip().upper()
         if not TICKET.fullmatch(ticket):
             raise json_error(web.HTTPNotFound, "no such report")
-        stmt = select(Report).where(Report.ticket == ticket)
-        report = (await session.exec(stmt.with_for_update() if lock else stmt)).first()
+        report = await reports.by_ticket(session, ticket, lock=lock)
         if report is None:
             raise json_error(web.HTTPNotFound, "no such report")
         return report
@@ -161,8 +151,7 @@ class ReportApi(TokenApi):
     async def _describe(self, session: AsyncSession, report: Report) -> dict[str, Any]:
         assert report.id is not None
         now = self._clock.now()
-        grid = (await session.exec(select(Grid.name).where(Grid.code == report.grid_code))
-                ).first() if report.grid_code else None
+        grid = await views.grid_name(session, report.grid_code) if report.grid_code else None
         events = await reports.history(session, report.id)
         return {
             **_summary(report, await reports.backer_count(session, report.id), now),
@@ -243,7 +232,7 @@ class ReportApi(TokenApi):
                                   "timezone": "Asia/Shanghai", "start": start.isoformat(),
                                   "end": end.isoformat(), "as_of": _iso(now)}
         async with self._sessions() as session:
-            names = {g.code: g.name for g in (await session.exec(select(Grid))).all()}
+            names = await views.grid_names(session)
             if grid:
                 code = None if grid == DEFAULT_QUEUE else grid.upper()
                 if code is not None and code not in names:
@@ -254,8 +243,7 @@ class ReportApi(TokenApi):
             else:
                 result["grid"] = None
                 result["numbers"] = await reports.numbers(session, start, end, now)
-                used = (await session.exec(select(Report.grid_code).distinct()
-                                           .where(col(Report.grid_code).is_not(None)))).all()
+                used = await views.used_grid_codes(session)
                 per_grid = []
                 for code in sorted(set(names) | {c for c in used if c}):
                     per_grid.append({"grid_code": code, "grid_name": names.get(code, code),
@@ -265,15 +253,6 @@ class ReportApi(TokenApi):
                 result["grids"] = per_grid
         result["definitions"] = DEFINITIONS
         return self._json(result)
-
-
-async def _backer_counts(session: AsyncSession, ids: list[int]) -> dict[int, int]:
-    if not ids:
-        return {}
-    rows = (await session.exec(select(ReportBacker.report_id, func.count())
-                               .where(col(ReportBacker.report_id).in_(ids))
-                               .group_by(col(ReportBacker.report_id)))).all()
-    return {report_id: n for report_id, n in rows}
 
 
 def _summary(report: Report, backers: int, now: datetime) -> dict[str, Any]:

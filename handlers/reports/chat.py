@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
@@ -12,7 +12,6 @@ from bot.dialogs import DialogContext, State, StatesGroup
 from bot.router import Router, join, message, text_input, words
 from bot.settings import Settings
 from bot.wechat.message import Inbound
-from handlers.stations.chat import incoming_point
 from models import geo
 from models import grid as grids
 from models import report as reports
@@ -92,7 +91,7 @@ async def _ask_category(dialog: DialogContext, settings: Settings) -> str:
 @router.state(Reporting.location, message("location"))
 async def got_location(msg: Inbound, dialog: DialogContext, settings: Settings) -> str:
     try:
-        point = incoming_point(msg, settings)
+        point = geo.incoming(msg.lat, msg.lng, settings.wechat.location_datum)
     except geo.BadPoint:
         return join(T.BAD_LOCATION, T.REPORT_ASK_LOCATION)
     dialog.update(lat=point.lat, lng=point.lng, address=msg.label or None)

@@ -17,8 +17,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
@@ -35,9 +33,9 @@ from bot.web.console import (
 )
 from models import grid as grids
 from models import report as reports
-from models.grid import Grid
-from models.report import Report, ReportBacker, ReportError
+from models.report import Report, ReportError
 from models.staff import ConsoleUser
+from models.views import reports as views
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +95,8 @@ async def _visible(request: web.Request, db: AsyncSession, user: ConsoleUser,
 
 
 async def _grid_names(db: AsyncSession) -> dict[str | None, str]:
-    names: dict[str | None, str] = {g.code: g.name
-                                    for g in (await db.exec(select(Grid))).all()}
+    names: dict[str | None, str] = {
+        code: name for code, name in (await views.grid_names(db)).items()}
     names[None] = DEFAULT_QUEUE_NAME
     return names
 
@@ -125,34 +123,10 @@ def _filters(request: web.Request, categories: list[str]) -> Filters:
 async def _queue(db: AsyncSession, scope: set[str] | None, f: Filters, at: datetime,
                  limit: int | None) -> tuple[list[Report], int]:
     """The filtered reports, overdue first, then the oldest; and how many there are."""
-    stmt = select(Report)
-    if scope is not None:
-        stmt = stmt.where(col(Report.grid_code).in_(scope or {DEFAULT_QUEUE}))
-    if f.status == "open":
-        stmt = stmt.where(col(Report.status).in_(reports.OPEN))
-    elif f.status != "all":
-        stmt = stmt.where(Report.status == f.status)
-    if f.grid == DEFAULT_QUEUE:
-        stmt = stmt.where(col(Report.grid_code).is_(None))
-    elif f.grid:
-        stmt = stmt.where(Report.grid_code == f.grid)
-    if f.category:
-        stmt = stmt.where(Report.category == f.category)
-    if f.overdue:
-        stmt = stmt.where(col(Report.status).in_(reports.OPEN), col(Report.due_at) < at)
-    found = (await db.exec(stmt.order_by(col(Report.created_at), col(Report.id)))).all()
-    ordered = sorted(found, key=lambda r: (not r.overdue(at), r.created_at, r.id or 0))
-    return (ordered[:limit] if limit is not None else ordered), len(ordered)
-
-
-async def _backers(db: AsyncSession, ids: list[int]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for i in range(0, len(ids), 500):
-        rows = (await db.exec(select(ReportBacker.report_id, func.count())
-                              .where(col(ReportBacker.report_id).in_(ids[i:i + 500]))
-                              .group_by(col(ReportBacker.report_id)))).all()
-        counts.update({rid: n for rid, n in rows})
-    return counts
+    grid = None if f.grid == DEFAULT_QUEUE else (f.grid or views.ANY)
+    return await views.report_queue(db, scope, status=f.status, grid=grid,
+                                    category=f.category, overdue=f.overdue, at=at,
+                                    limit=limit, nowhere=DEFAULT_QUEUE)
 
 
 async def queue(request: web.Request) -> web.StreamResponse:
@@ -165,7 +139,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
         scope = await _scope(db, user)
         names = await _grid_names(db)
         found, total = await _queue(db, scope, f, at, None if as_csv else LIST_LIMIT)
-        backers = await _backers(db, [r.id for r in found if r.id is not None])
+        backers = await views.backer_counts(db, [r.id for r in found if r.id is not None])
     if as_csv:
         return csv_response(
             f"上报-{local_time(at, '%Y%m%d')}.csv",

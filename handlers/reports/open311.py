@@ -28,17 +28,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI, Clock
 from bot.settings import Settings
 from models import geo
 from models import report as reports
-from models.grid import Grid
-from models.report import Report, ReportEvent
+from models.report import Report
+from models.views import reports as views
 
 GROUP = "随手拍"
 DEFAULT_QUEUE_NAME = "区级待分派"
@@ -131,13 +129,12 @@ class Open311:
                 wanted = [i.strip().upper() for i in ids.split(",") if i.strip()]
                 if len(wanted) > MAX_IDS:
                     raise _bad(f"at most {MAX_IDS} service_request_id values at once")
-                wanted = [i for i in wanted if TICKET.fullmatch(i)]
-                stmt = select(Report).where(col(Report.ticket).in_(wanted or ["-"]))
+                rows = await views.open311_requests(
+                    session, tickets=[i for i in wanted if TICKET.fullmatch(i)])
             else:
-                stmt = select(Report).where(*await self._conditions(session, q))
-                stmt = stmt.offset((page - 1) * page_size).limit(page_size)
-            rows = (await session.exec(stmt.order_by(col(Report.created_at).desc(),
-                                                     col(Report.id).desc()))).all()
+                rows = await views.open311_requests(
+                    session, **await self._conditions(session, q),
+                    offset=(page - 1) * page_size, limit=page_size)
             return _json(await self._describe(session, rows))
 
     async def read_request(self, request: web.Request) -> web.Response:
@@ -150,8 +147,8 @@ class Open311:
                               f"service_request_id {ticket[:20]} was not found")
             return _json(await self._describe(session, [report]))
 
-    async def _conditions(self, session: AsyncSession, q: Any) -> list[Any]:
-        conditions: list[Any] = []
+    async def _conditions(self, session: AsyncSession, q: Any) -> dict[str, Any]:
+        conditions: dict[str, Any] = {}
         if codes := q.get("service_code", "").strip():
             names = await self._category_names(session)
             wanted = [c.strip() for c in codes.split(",") if c.strip()]
@@ -159,13 +156,12 @@ class Open311:
             if unknown:
                 raise _bad(f"service_code {unknown[0][:20]} is not a service; "
                            "see services.json")
-            conditions.append(col(Report.category).in_([names[c] for c in wanted]))
+            conditions["categories"] = [names[c] for c in wanted]
         if status := q.get("status", "").strip():
             wanted = [s.strip().lower() for s in status.split(",") if s.strip()]
             if not wanted or any(s not in STATUSES for s in wanted):
                 raise _bad("status must be open or closed (or both, comma delimited)")
-            conditions.append(col(Report.status).in_(
-                [x for s in set(wanted) for x in STATUSES[s]]))
+            conditions["statuses"] = [x for s in set(wanted) for x in STATUSES[s]]
         start_raw, end_raw = q.get("start_date", ""), q.get("end_date", "")
         end = parse_w3c("end_date", end_raw) if end_raw.strip() else None
         start = parse_w3c("start_date", start_raw) if start_raw.strip() else None
@@ -183,38 +179,21 @@ class Open311:
             raise _bad("start_date must not be after end_date")
         if end - start > MAX_SPAN:
             raise _bad("start_date and end_date may not span more than 90 days")
-        conditions += [col(Report.created_at) >= start, col(Report.created_at) <= end]
+        conditions.update(start=start, end=end)
         return conditions
 
     async def _category_names(self, session: AsyncSession) -> dict[str, str]:
         """service_code → category, for the configured categories and any a report
         still carries after its category left the configuration."""
-        used = (await session.exec(select(Report.category).distinct())).all()
+        used = await views.used_categories(session)
         names = [c.name for c in self._settings.reports.categories] + list(used)
         return {service_code(n): n for n in names}
 
     async def _describe(self, session: AsyncSession, rows: Sequence[Report]
                         ) -> list[dict[str, Any]]:
-        grids = {code: name for code, name in (await session.exec(
-            select(Grid.code, Grid.name).where(
-                col(Grid.code).in_({r.grid_code for r in rows if r.grid_code} or {"-"}))
-        )).all()}
-        notes = await _last_notes(session, [r.id for r in rows if r.id is not None])
+        grids = await views.grid_names(session, {r.grid_code for r in rows if r.grid_code})
+        notes = await views.last_notes(session, [r.id for r in rows if r.id is not None])
         return [_request(r, grids, notes.get(r.id or 0, "")) for r in rows]
-
-
-async def _last_notes(session: AsyncSession, ids: list[int]) -> dict[int, str]:
-    """Each report's latest status note (a rating is not a status change)."""
-    if not ids:
-        return {}
-    not_rating = ~((col(ReportEvent.from_status) == reports.RESOLVED)
-                   & (col(ReportEvent.to_status) == reports.RESOLVED))
-    latest = (select(func.max(ReportEvent.id)).where(col(ReportEvent.report_id).in_(ids),
-                                                     not_rating)
-              .group_by(col(ReportEvent.report_id)))
-    rows = (await session.exec(select(ReportEvent.report_id, ReportEvent.note)
-                               .where(col(ReportEvent.id).in_(latest)))).all()
-    return {report_id: note for report_id, note in rows}
 
 
 def _request(r: Report, grids: dict[str, str], note: str) -> dict[str, Any]:

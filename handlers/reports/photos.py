@@ -11,13 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.features import Platform
 from bot.wechat.client import WechatApi, WechatError
 from models.report import Report
+from models.views import reports as views
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,7 @@ class PhotoFetcher:
     async def run_once(self, limit: int = 10) -> int:
         now = self._clock.now()
         async with self._sessions() as session:
-            due = (await session.exec(select(Report).where(
-                Report.photo_status == "pending", col(Report.photo_next_at) <= now)
-                .order_by(col(Report.id)).limit(limit))).all()
+            due = await views.photos_due(session, now, limit)
         for report in due:
             await self._fetch(report)
         return len(due)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from bot.features import Features
+from pathlib import Path
+
+from bot.features import Features, MenuEntry
 from handlers.staff import chat, console, dashboard
+from models.staff import ROLES
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def setup(features: Features) -> None:
     features.chat(chat.router)
-    features.pages.append(dashboard.add_routes)
-    features.pages.append(console.add_routes)
+    features.console(dashboard.add_routes, TEMPLATES,
+                     MenuEntry("/console/", "总览", frozenset(ROLES), 0))
+    features.console(console.add_routes, TEMPLATES)

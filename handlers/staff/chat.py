@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.router import Router
 from bot.wechat.message import Inbound
-from models import staff as staff_rules
+from models import staff
 from models.staff import BindOutcome
 
 router = Router("staff", help=[T.HELP_BIND])
@@ -17,7 +17,7 @@ router = Router("staff", help=[T.HELP_BIND])
 
 @router.command("绑定")
 async def bind(arg: str, msg: Inbound, session: AsyncSession, now: datetime) -> str:
-    outcome, user = await staff_rules.bind(session, arg.strip(), msg.openid, now)
+    outcome, user = await staff.bind(session, arg.strip(), msg.openid, now)
     if outcome is BindOutcome.BOUND and user is not None:
         return T.BIND_DONE.format(username=user.username, role=user.role_name)
     return {

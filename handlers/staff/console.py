@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from bot.web.console import (
     csv_response,
@@ -14,7 +13,8 @@ from bot.web.console import (
     require,
     sessions,
 )
-from models.staff import ROLES, ConsoleUser
+from models.staff import ROLES
+from models.views import staff as staff_views
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,7 @@ UPLOAD_MAX_BYTES = 1_000_000
 async def staff(request: web.Request) -> web.StreamResponse:
     require(request, ("admin",))
     async with sessions(request)() as db:
-        users = (await db.exec(select(ConsoleUser).order_by(
-            col(ConsoleUser.role), col(ConsoleUser.username)))).all()
+        users = await staff_views.console_users(db)
     rows = [{"username": u.username, "role": ROLES.get(u.role, u.role),
              "grid": u.grid_code or "", "group": u.group_code or "",
              "bound": u.openid is not None, "active": u.active, "created": u.created_at}

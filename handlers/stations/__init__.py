@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from bot.features import Features
-from handlers.stations import chat, console
+from pathlib import Path
+
+from bot.features import Features, MenuEntry
+from handlers.stations import chat, console, demo
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def setup(features: Features) -> None:
     features.chat(chat.router)
-    features.pages.append(console.add_routes)
+    features.console(console.add_routes, TEMPLATES,
+                     MenuEntry("/console/stations", "驿站", frozenset({"admin"}), 60))
+    features.seeds.append(demo.seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
@@ -12,8 +12,8 @@ from bot.dialogs import DialogContext, State, StatesGroup
 from bot.router import Router, event, join, message, words
 from bot.settings import Settings
 from bot.wechat.message import Inbound
+from models import arrival, geo
 from models import checkin as checkins
-from models import geo
 from models import station as stations
 from models.member import Member
 from models.station import Nearby, Station
@@ -37,17 +37,10 @@ def _open_now(station: Station, local_now: datetime) -> str:
 
 def incoming_point(msg: Inbound, settings: Settings) -> geo.Point:
     """The sent location in GCJ-02 (WeChat's picker gives GCJ-02 unless configured else)."""
-    if msg.lat is None or msg.lng is None:
-        raise geo.BadPoint("no coordinates")
-    return geo.to_gcj02(geo.check(msg.lat, msg.lng), settings.wechat.location_datum)
+    return geo.incoming(msg.lat, msg.lng, settings.wechat.location_datum)
 
 
-async def _check_in(session: AsyncSession, member: Member, station: Station, now: datetime,
-                    method: str, point: geo.Point | None = None,
-                    distance_m: float | None = None) -> str:
-    if not station.active:
-        return T.STATION_INACTIVE.format(name=station.name)
-    result = await checkins.check_in(session, member, station, now, method, point, distance_m)
+def _checked_in(station: Station, result: checkins.CheckinResult, now: datetime) -> str:
     local_now = now.astimezone(SHANGHAI)
     if not result.created:
         return T.CHECKIN_AGAIN.format(time=result.at.astimezone(SHANGHAI).strftime("%H:%M"),
@@ -57,6 +50,14 @@ async def _check_in(session: AsyncSession, member: Member, station: Station, now
                                  open_now=_open_now(station, local_now),
                                  today=station.today(local_now), services=_services(station),
                                  month=result.month_count, points=result.points)
+
+
+async def _check_in(session: AsyncSession, member: Member, station: Station, now: datetime,
+                    method: str) -> str:
+    if not station.active:
+        return T.STATION_INACTIVE.format(name=station.name)
+    result = await checkins.check_in(session, member, station, now, method)
+    return _checked_in(station, result, now)
 
 
 def _nearby_lines(found: list[Nearby], start: int, local_now: datetime) -> list[str]:
@@ -103,15 +104,12 @@ async def checkin_by_location(msg: Inbound, member: Member, session: AsyncSessio
         point = incoming_point(msg, settings)
     except geo.BadPoint:
         return T.BAD_LOCATION
-    from handlers.groups.chat import attend_by_location
-    from handlers.school.chat import attend_by_location as attend_course_by_location
-
-    attended = join(await attend_by_location(session, member, point, now),
-                    await attend_course_by_location(session, member, point, now)) or None
-    hit = await stations.containing(session, point)
-    if hit is not None:
-        return join(attended, await _check_in(session, member, hit.station, now, "location",
-                                              point, round(hit.distance_m, 1)))
+    here = await arrival.at_location(session, member, point, now)
+    attended = join(*(T.arrived(a) for a in here.attended)) or None
+    if here.station is not None:
+        checked = (T.STATION_INACTIVE.format(name=here.station.name) if here.checkin is None
+                   else _checked_in(here.station, here.checkin, now))
+        return join(attended, checked)
     if attended is not None:
         return attended
     found = await stations.around(session, point, stations.NEARBY_RADIUS_M, limit=1)

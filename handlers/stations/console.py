@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI
@@ -27,9 +26,9 @@ from bot.web.console import (
     sessions,
 )
 from models import station_import as imports
-from models.checkin import Checkin, local_day
-from models.member import Member
+from models.checkin import local_day
 from models.station import KINDS, Station
+from models.views import stations as views
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +49,7 @@ async def station_list(request: web.Request) -> web.StreamResponse:
          "active": q.get("active", "")}
     first = local_day(now(request)) - timedelta(days=29)
     async with sessions(request)() as db:
-        stmt = select(Station).order_by(col(Station.code))
-        if f["q"]:
-            stmt = stmt.where(col(Station.name).contains(f["q"], autoescape=True)
-                              | col(Station.code).contains(f["q"].upper(), autoescape=True))
-        if f["kind"] in KINDS:
-            stmt = stmt.where(col(Station.kind) == f["kind"])
-        if f["active"] in ("1", "0"):
-            stmt = stmt.where(col(Station.active) == (f["active"] == "1"))
-        found = (await db.exec(stmt)).all()
-        counts = dict((await db.exec(
-            select(Checkin.station_id, func.count()).where(col(Checkin.day) >= first)
-            .group_by(col(Checkin.station_id)))).all())
-        flagged = (await db.exec(select(func.count()).select_from(Checkin)
-                                 .where(col(Checkin.flagged)))).one()
-    rows = [(s, int(counts.get(s.id, 0))) for s in found]
+        rows, flagged = await views.station_list(db, f, first)
     if q.get("format") == "csv":
         return csv_response("驿站.csv", [
             "code", "name", "kind", "address", "lat", "lng", "radius_m", "services", "hours",
@@ -249,11 +234,7 @@ async def import_upload(request: web.Request) -> web.StreamResponse:
 async def flagged(request: web.Request) -> web.StreamResponse:
     require(request, ("admin",))
     async with sessions(request)() as db:
-        rows = (await db.exec(
-            select(Checkin, Station.name, Member.name)
-            .join(Station, col(Station.id) == Checkin.station_id)
-            .join(Member, col(Member.id) == Checkin.member_id)
-            .where(col(Checkin.flagged)).order_by(col(Checkin.at).desc()).limit(500))).all()
+        rows = await views.flagged_checkins(db)
     if request.query.get("format") == "csv":
         return csv_response("待复核签到.csv", ["时间", "驿站", "成员", "方式", "原因"], [
             [c.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), sname, mname or "（已注销）",

@@ -48,7 +48,7 @@ async def test_erasure_reaches_pushes_and_check_in_positions(bot: Bot, sessions)
         members = (await s.exec(select(Member))).all()
     assert pushes and all(x.openid.startswith("erased:") and x.text == "" for x in pushes)
     assert len(checkins) == 1 and checkins[0].lat is None  # kept, without the position
-    assert all("o-forget-me" != m.openid for m in members if m.erased_at)
+    assert all(m.openid != "o-forget-me" for m in members if m.erased_at)
 
 
 async def test_the_notice_api_answers_bad_input_with_json_4xx(bot: Bot) -> None:

@@ -16,7 +16,10 @@ from bot import texts as T
 from bot.cli import read_rows
 from bot.clock import SHANGHAI
 from bot.db import make_engine, session_factory
+from handlers.school.wording import COURSE_TEXTS
 from models import course as courses
+from models import course_enrolment as enrolment
+from models import course_lifecycle as lifecycle
 from models import notice as notices
 from models.course import Course, Enrolment
 from models.course_import import import_courses
@@ -118,7 +121,7 @@ def test_import_csv_again_then_yaml_then_qrcodes(tmp_path: Path, db_url: str) ->
 
     async def cancel_dx03(s: Any) -> None:
         c = await courses.by_code(s, "DX03", lock=True)
-        await courses.cancel(s, c, datetime.now(SHANGHAI), T.COURSE_CANCELLED)
+        await lifecycle.cancel(s, c, datetime.now(SHANGHAI), T.COURSE_CANCELLED)
 
     on_db(db_url, cancel_dx03)
     out = tmp_path / "qr"
@@ -238,16 +241,16 @@ def row(code: str, days: int, **kw: Any) -> dict[str, Any]:
 async def test_a_refused_change_rolls_back_the_whole_file(sessions, clock) -> None:
     async with sessions() as s, s.begin():
         report = await import_courses(s, enumerate([row("A1", 3), row("B1", 4), row("C1", 5)],
-                                                   2), 200, clock.now(), T.COURSE_TEXTS)
+                                                   2), 200, clock.now(), COURSE_TEXTS)
     assert report.added == ["A1", "B1", "C1"]
     async with sessions() as s, s.begin():
         c1 = await courses.by_code(s, "C1", lock=True)
         assert c1 is not None
-        await courses.cancel(s, c1, clock.now(), T.COURSE_CANCELLED)
+        await lifecycle.cancel(s, c1, clock.now(), T.COURSE_CANCELLED)
     rows = [row("A1", 3, title="改了名的课"), row("B1", -1), row("C1", 5),
             row("D1", -2), row("E1", 6)]
     async with sessions() as s, s.begin():
-        report = await import_courses(s, enumerate(rows, 2), 200, clock.now(), T.COURSE_TEXTS)
+        report = await import_courses(s, enumerate(rows, 2), 200, clock.now(), COURSE_TEXTS)
     assert (report.added, report.changed, report.unchanged) == ([], [], [])
     assert report.rejected == [(3, "B1：start 已经过去，不能新建或改到过去的时间"),
                                (4, "C1：课程已取消，不能再修改"),
@@ -262,7 +265,7 @@ async def test_a_refused_change_rolls_back_the_whole_file(sessions, clock) -> No
 
 async def test_a_move_tells_the_enrolled_and_a_bigger_room_promotes(sessions, clock) -> None:
     async with sessions() as s, s.begin():
-        await import_courses(s, [(2, row("A1", 3, capacity=1))], 200, clock.now(), T.COURSE_TEXTS)
+        await import_courses(s, [(2, row("A1", 3, capacity=1))], 200, clock.now(), COURSE_TEXTS)
         for i in range(2):
             m = Member(openid=f"o-{i}", name=f"学员{i}", consent_at=clock.now(),
                        created_at=clock.now())
@@ -270,10 +273,10 @@ async def test_a_move_tells_the_enrolled_and_a_bigger_room_promotes(sessions, cl
             await s.flush()
             c = await courses.by_code(s, "A1", lock=True)
             assert c is not None
-            await courses.enrol(s, c, m, clock.now())
+            await enrolment.enrol(s, c, m, clock.now())
     moved = row("A1", 4, capacity=2)
     async with sessions() as s, s.begin():
-        report = await import_courses(s, [(2, moved)], 200, clock.now(), T.COURSE_TEXTS)
+        report = await import_courses(s, [(2, moved)], 200, clock.now(), COURSE_TEXTS)
     assert report.changed == ["A1"]
     async with sessions() as s:
         c = await courses.by_code(s, "A1")
@@ -288,7 +291,7 @@ async def test_a_move_tells_the_enrolled_and_a_bigger_room_promotes(sessions, cl
 async def test_course_audience_is_its_enrollees(sessions, clock) -> None:
     async with sessions() as s, s.begin():
         await import_courses(s, [(2, row("A1", 3)), (3, row("B1", 4))], 200, clock.now(),
-                             T.COURSE_TEXTS)
+                             COURSE_TEXTS)
         c = await courses.by_code(s, "A1")
         assert c is not None
         for i, status in enumerate(["enrolled", "waitlist", "cancelled", "enrolled"]):
@@ -302,16 +305,19 @@ async def test_course_audience_is_its_enrollees(sessions, clock) -> None:
         assert await notices.resolve_audience(s, "course:a1") == ["o-0"]
         made = await notices.create(s, "课前准备", "带好党员证", "course:A1", clock.now())
         assert made.recipients == 1
-        with pytest.raises(notices.NoticeError, match="没有课程码为 ZZ9 的课程"):
+        with pytest.raises(notices.NoticeError) as unknown:
             await notices.resolve_audience(s, "course:ZZ9")
-        with pytest.raises(notices.NoticeError, match="没有任何已登记的用户"):
+        assert "没有课程码为 ZZ9 的课程" in T.notice_error(unknown.value.code,
+                                                     unknown.value.details)
+        with pytest.raises(notices.NoticeError) as nobody:
             await notices.resolve_audience(s, "course:B1")
+        assert "没有任何已登记的用户" in T.notice_error(nobody.value.code, nobody.value.details)
 
 
 async def test_the_sample_course_file_imports(sessions, clock) -> None:
     rows = read_rows(str(ROOT / "bot" / "dev" / "demo_courses.yaml"), "课程")
     async with sessions() as s, s.begin():
-        report = await import_courses(s, rows, 200, clock.now(), T.COURSE_TEXTS)
+        report = await import_courses(s, rows, 200, clock.now(), COURSE_TEXTS)
     assert report.rejected == [] and len(report.added) == 4
     async with sessions() as s:
         found = (await s.exec(select(Course))).all()

@@ -1,0 +1,71 @@
+"""Reads for 小组: the console's list and one group's page, and the chat's recent notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import group as groups
+from models.activity import Activity
+from models.group import GroupMembership, PartyGroup
+from models.member import Member
+from models.notice import Notice
+from models.staff import ConsoleUser
+
+
+async def groups_for(db: AsyncSession, user: ConsoleUser) -> list[PartyGroup]:
+    """Every group (by name) for an admin; a leader's own group; else none."""
+    if user.role == "admin":
+        return list((await db.exec(select(PartyGroup).order_by(col(PartyGroup.name)))).all())
+    mine = await groups.led_by(db, user)
+    return [mine] if mine else []
+
+
+async def group_rows(db: AsyncSession, found: Sequence[PartyGroup], at: datetime
+                     ) -> list[dict[str, Any]]:
+    """Per group: its member count, its leader's username, its next scheduled activity."""
+    leaders = {u.id: u.username for u in (await db.exec(select(ConsoleUser).where(
+        col(ConsoleUser.id).in_([g.leader_id for g in found if g.leader_id])))).all()}
+    nexts = dict((await db.exec(
+        select(Activity.group_id, func.min(Activity.start_at))
+        .where(col(Activity.status) == "scheduled", col(Activity.start_at) >= at)
+        .group_by(col(Activity.group_id)))).all())
+    rows: list[dict[str, Any]] = []
+    for g in found:
+        assert g.id is not None  # read from the table
+        rows.append({"group": g, "members": await groups.member_count(db, g),
+                     "leader": leaders.get(g.leader_id, ""), "next": nexts.get(g.id)})
+    return rows
+
+
+async def group_members(db: AsyncSession, group: PartyGroup) -> list[tuple[Member, datetime]]:
+    """The group's current members with when they joined, earliest first."""
+    return list((await db.exec(
+        select(Member, GroupMembership.joined_at)
+        .join(GroupMembership, col(GroupMembership.member_id) == Member.id)
+        .where(GroupMembership.group_id == group.id, col(GroupMembership.left_at).is_(None),
+               col(Member.erased_at).is_(None))
+        .order_by(col(GroupMembership.joined_at)))).all())
+
+
+async def group_activities(db: AsyncSession, group: PartyGroup) -> list[Activity]:
+    """The group's activities, latest start first."""
+    return list((await db.exec(select(Activity).where(Activity.group_id == group.id)
+                               .order_by(col(Activity.start_at).desc()))).all())
+
+
+async def sent_notices(db: AsyncSession, group: PartyGroup, limit: int = 3) -> list[Notice]:
+    """The group's latest sent notices (我的小组)."""
+    return list((await db.exec(select(Notice).where(Notice.audience == f"group:{group.code}",
+                                                    Notice.status == "sent")
+                               .order_by(col(Notice.id).desc()).limit(limit))).all())
+
+
+async def last_notice(db: AsyncSession, group: PartyGroup) -> Notice | None:
+    """The group's latest notice, sent or not (通知情况)."""
+    return (await db.exec(select(Notice).where(Notice.audience == f"group:{group.code}")
+                          .order_by(col(Notice.id).desc()).limit(1))).first()

@@ -1,0 +1,48 @@
+"""Reads for the console's 驿站 pages: the filtered list with 30 days' check-ins, and the
+check-ins flagged for review."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.checkin import Checkin
+from models.member import Member
+from models.station import KINDS, Station
+
+
+async def station_list(db: AsyncSession, f: dict[str, str], since: date
+                       ) -> tuple[list[tuple[Station, int]], int]:
+    """(station, check-ins since `since`) by code, filtered by q (name or code), kind and
+    active ("1"/"0"); and how many check-ins are flagged in all."""
+    stmt = select(Station).order_by(col(Station.code))
+    if f["q"]:
+        stmt = stmt.where(col(Station.name).contains(f["q"], autoescape=True)
+                          | col(Station.code).contains(f["q"].upper(), autoescape=True))
+    if f["kind"] in KINDS:
+        stmt = stmt.where(col(Station.kind) == f["kind"])
+    if f["active"] in ("1", "0"):
+        stmt = stmt.where(col(Station.active) == (f["active"] == "1"))
+    found = (await db.exec(stmt)).all()
+    counts = dict((await db.exec(
+        select(Checkin.station_id, func.count()).where(col(Checkin.day) >= since)
+        .group_by(col(Checkin.station_id)))).all())
+    flagged = (await db.exec(select(func.count()).select_from(Checkin)
+                             .where(col(Checkin.flagged)))).one()
+    rows: list[tuple[Station, int]] = []
+    for s in found:
+        assert s.id is not None  # read from the table
+        rows.append((s, int(counts.get(s.id, 0))))
+    return rows, flagged
+
+
+async def flagged_checkins(db: AsyncSession, limit: int = 500) -> list[Any]:
+    """(check-in, station name, member name) of flagged check-ins, latest first."""
+    return list((await db.exec(
+        select(Checkin, Station.name, Member.name)
+        .join(Station, col(Station.id) == Checkin.station_id)
+        .join(Member, col(Member.id) == Checkin.member_id)
+        .where(col(Checkin.flagged)).order_by(col(Checkin.at).desc()).limit(limit))).all())
