@@ -19,25 +19,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, bindparam, func, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime, insert_for
 from models.member import Member
 
 KINDS = ("notice", "reply", "course_reminder", "report_status", "group_activity")
 
-# WeChat's 客服 rules (WECHAT-RULES.md).
-KEFU_WINDOW = timedelta(hours=48)
-KEFU_WINDOW_MESSAGES = 5
-KEFU_EVENT_WINDOW = timedelta(minutes=1)
-KEFU_EVENT_MESSAGES = 3
+# WeChat's limit on a 客服 text (../shared/WECHAT-RULES.md): checked where a push is written.
+# The channel policy (window, allowance, template, reasons) is bot/push/channels.py.
 KEFU_TEXT_MAX_BYTES = 2000
 
-REASON_UNFOLLOWED = "用户已取消关注"
-REASON_UNKNOWN_MEMBER = "不是本服务号的用户"
-REASON_NO_CHANNEL = "不在48小时客服窗口内，且未配置该类消息模板"
+# Written by the lease sweep below.
 REASON_CRASHED = "发送中断（进程退出），结果未知，未重发"
 
 
@@ -126,27 +121,6 @@ async def enqueue(session: AsyncSession, kind: str, subject: str,
     conn = await session.connection()
     for start in range(0, len(rows), 5000):
         await conn.execute(stmt, rows[start : start + 5000])
-
-
-# --- the service window ------------------------------------------------------------------
-
-
-def kefu_allowance(member: Member, now: datetime) -> str | None:
-    """Which 客服 allowance a message to this member may use now: 'event', 'window' or None."""
-    if (member.last_event_at and now - member.last_event_at < KEFU_EVENT_WINDOW
-            and member.kefu_used_event < KEFU_EVENT_MESSAGES):
-        return "event"
-    if (member.last_inbound_at and now - member.last_inbound_at < KEFU_WINDOW
-            and member.kefu_used < KEFU_WINDOW_MESSAGES):
-        return "window"
-    return None
-
-
-def spend_kefu(member: Member, allowance: str) -> None:
-    if allowance == "event":
-        member.kefu_used_event += 1
-    else:
-        member.kefu_used += 1
 
 
 # --- claiming ----------------------------------------------------------------------------
@@ -301,7 +275,7 @@ async def counts(session: AsyncSession, subject: str) -> dict[str, Any]:
     stmt = (
         select(Push.status, Push.channel, Push.reason, func.count())
         .where(col(Push.subject) == subject)
-        .group_by(Push.status, Push.channel, Push.reason)
+        .group_by(col(Push.status), col(Push.channel), col(Push.reason))
     )
     out: dict[str, Any] = {"total": 0, "pending": 0, "sent": {}, "failed": {},
                            "undeliverable": {}}

@@ -11,11 +11,11 @@ from sqlmodel import select
 
 from bot import texts as T
 from bot.app import SERVICES
+from bot.push import channels
 from bot.push.worker import OutboxWorker
 from bot.settings import MenuSettings, Settings
 from bot.wechat.menu import MenuError, validate
 from models import notice as notices
-from models import outbox
 from models.member import Member
 from models.member_import import import_members
 from models.outbox import Push
@@ -129,7 +129,7 @@ async def test_unfollowed_members_get_nothing(quiet_bot: Bot) -> None:
     await bot.phone("o-gone").event("unsubscribe")
     counts = await send_all(bot, await notify(bot, "all"))
     assert counts["sent"] == {"kefu": 1}
-    assert counts["undeliverable"] == {outbox.REASON_UNFOLLOWED: 1}
+    assert counts["undeliverable"] == {channels.REASON_UNFOLLOWED: 1}
     assert bot.sandbox.delivered("o-gone") == []
 
 
@@ -142,7 +142,7 @@ async def test_no_template_for_the_kind_means_undeliverable_outside_the_window(
     await registered(bot, "o-old")
     bot.clock.advance(days=3)
     counts = await send_all(bot, await notify(bot, "member:o-old"))
-    assert counts["undeliverable"] == {outbox.REASON_NO_CHANNEL: 1}
+    assert counts["undeliverable"] == {channels.REASON_NO_CHANNEL: 1}
     assert bot.sandbox.delivered("o-old") == []
 
 
