@@ -54,7 +54,8 @@ LATE = -2  # answered, but after WeChat's deadline: counted as an error
 
 
 def _stations() -> list[tuple[str, float, float]]:
-    rows = yaml.safe_load((ROOT / "bot" / "dev" / "demo_stations.yaml").read_text(encoding="utf-8"))
+    demo = ROOT / "handlers" / "stations" / "demo_stations.yaml"
+    rows = yaml.safe_load(demo.read_text(encoding="utf-8"))
     return [(r["code"], float(r["lat"]), float(r["lng"])) for r in rows]
 
 
@@ -227,15 +228,42 @@ class Client:
         self.conn = None
 
 
-async def run(args: argparse.Namespace, plans: list[list[bytes]]) -> dict[str, object]:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
+async def connect_all(args: argparse.Namespace, plans: list[list[bytes]]) -> list[Client]:
+    """One connected client per plan, round robin over the ports, before the clock starts."""
     ports = [int(p) for p in args.ports.split(",")]
     clients = [Client(args.host, ports[k % len(ports)], args.timeout)
                for k in range(len(plans))]
-    for c in clients:  # connect before the clock starts
+    for c in clients:
         c.conn = (await asyncio.get_running_loop().create_connection(
             Conn, c.host, c.port))[1]
+    return clients
+
+
+def summarize(latencies: list[float], statuses: dict[int, int], wall: float, cpu: float,
+              exhausted: int) -> dict[str, object]:
+    """The printed result: rate, latency percentiles, errors by kind, this process's CPU."""
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0
+
+    names = {0: "connection error", -1: "timeout", LATE: "over WeChat's 5 s"}
+    errors = {names.get(s, str(s)): n for s, n in statuses.items() if s != 200}
+    return {
+        "requests": len(latencies), "seconds": round(wall, 3),
+        "req_s": round(len(latencies) / wall, 1) if wall else 0.0,
+        "p50_ms": round(pct(0.50), 2), "p99_ms": round(pct(0.99), 2),
+        "max_ms": round(ordered[-1] * 1000, 2) if ordered else 0.0,
+        "errors": sum(errors.values()), "error_statuses": errors,
+        "loadgen_cpu": round(cpu / wall, 2) if wall else 0.0,
+        "plans_exhausted": exhausted,
+    }
+
+
+async def run(args: argparse.Namespace, plans: list[list[bytes]]) -> dict[str, object]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    clients = await connect_all(args, plans)
     exhausted = 0
     cpu0, t0 = time.process_time(), time.perf_counter()
     deadline = t0 + args.duration
@@ -277,22 +305,7 @@ async def run(args: argparse.Namespace, plans: list[list[bytes]]) -> dict[str, o
     cpu = time.process_time() - cpu0
     for c in clients:
         c._drop()
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0
-
-    names = {0: "connection error", -1: "timeout", LATE: "over WeChat's 5 s"}
-    errors = {names.get(s, str(s)): n for s, n in statuses.items() if s != 200}
-    return {
-        "requests": len(latencies), "seconds": round(wall, 3),
-        "req_s": round(len(latencies) / wall, 1) if wall else 0.0,
-        "p50_ms": round(pct(0.50), 2), "p99_ms": round(pct(0.99), 2),
-        "max_ms": round(ordered[-1] * 1000, 2) if ordered else 0.0,
-        "errors": sum(errors.values()), "error_statuses": errors,
-        "loadgen_cpu": round(cpu / wall, 2) if wall else 0.0,
-        "plans_exhausted": exhausted,
-    }
+    return summarize(latencies, statuses, wall, cpu, exhausted)
 
 
 def main() -> int:

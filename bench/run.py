@@ -1,7 +1,7 @@
 """`make bench`: the bot's callback speed beside three baselines, and a 50,000-recipient
 notice through the outbox, in one table with the targets of issue 9 marked met or not.
 
-    .venv/bin/python bench/run.py [--duration 8] [--pg URL] [--no-pg] [--quick]
+    .venv/bin/python bench/run.py [--duration 8] [--pg URL] [--no-pg] [--push-n N] [--only NAMES]
 
 Every server is started here as its own process, on a free port, and measured by the
 same load generator (bench/loadgen.py, a separate process: signed and AES callbacks,
@@ -245,17 +245,18 @@ def measure(server: Server, args: argparse.Namespace, rows: list[Row], seed: int
 
 def push_run(url: str, n: int) -> dict[str, object]:
     """A notice to n members through the outbox to a sandbox process (push_bench's
-    clean scenario)."""
-    from bench import push_bench as pb
+    clean scenario, bench/push_scenario.py)."""
+    from bench.push_sandbox import sandbox_process
+    from bench.push_scenario import Scenario, run_scenario
     from bot.settings import PushSettings, load_settings
 
     settings = load_settings()
     push = PushSettings(rate_per_s=0, concurrency=settings.push.concurrency,
                         batch_size=settings.push.batch_size, max_attempts=20)
     with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp, \
-            pb.sandbox_process(Path(tmp)) as sb:
-        res = asyncio.run(pb.run_scenario("db", url, sb, settings, push, n,
-                                          pb.Scenario("clean"), "50k"))
+            sandbox_process(Path(tmp)) as sb:
+        res = asyncio.run(run_scenario("db", url, sb, settings, push, n,
+                                       Scenario("clean"), "50k"))
     return {"sends_s": res.sends_per_s, "base_s": res.base_per_s, "check": res.check,
             "seconds": res.seconds}
 
@@ -264,6 +265,43 @@ def fmt(x: object) -> str:
     if isinstance(x, float):
         return f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
     return str(x)
+
+
+def rate_of(rows: list[Row], server: str, scenario: str) -> float | None:
+    """req/s of a server's run of a scenario, None if it did not run."""
+    for r in rows:
+        if r.server == server and r.scenario == scenario:
+            return float(r.result["req_s"])  # type: ignore[arg-type]
+    return None
+
+
+def target_line(ok: bool | None, text: str) -> None:
+    mark = "n/a " if ok is None else ("MET " if ok else "NOT MET")
+    print(f"  [{mark:<7}] {text}")
+
+
+def bot_targets(b: str, rows: list[Row], echo_help: float | None,
+                werobot_mix: float | None, args: argparse.Namespace) -> None:
+    """One bot's targets of issue 9: against the baselines, steady-rate p99, errors, RSS."""
+    h, m = rate_of(rows, b, "帮助"), rate_of(rows, b, "mix")
+    if h is not None and echo_help:
+        target_line(h >= 0.7 * echo_help, f"{b}: 帮助 {h:,.0f} req/s ≥ 70% of the echo bot's "
+                    f"{echo_help:,.0f} ({h / echo_help:.0%})")
+    if m is not None and werobot_mix:
+        target_line(m >= 1.5 * werobot_mix, f"{b}: mix {m:,.0f} req/s ≥ 1.5× WeRoBot's "
+                    f"{werobot_mix:,.0f} ({m / werobot_mix:.2f}×)")
+    for r in rows:
+        if r.server == b and r.scenario == f"mix open {args.rate:.0f}/s":
+            p99 = float(r.result["p99_ms"])  # type: ignore[arg-type]
+            got = float(r.result["req_s"])  # type: ignore[arg-type]
+            target_line(p99 < 50 and got >= 0.98 * args.rate,
+                        f"{b}: p99 {p99} ms < 50 ms at a steady {args.rate:.0f}/s "
+                        f"(sustained {got:,.0f}/s)")
+    errors = sum(r.errors for r in rows if r.server == b)
+    target_line(errors == 0, f"{b}: no errors ({errors})")
+    rss = max(r.rss_mb for r in rows if r.server == b)
+    per = next(r.instances for r in rows if r.server == b)
+    target_line(rss / per < 200, f"{b}: peak RSS {rss / per:.0f} MB < 200 MB per instance")
 
 
 def report(rows: list[Row], pushes: dict[str, dict[str, object]],
@@ -280,49 +318,21 @@ def report(rows: list[Row], pushes: dict[str, dict[str, object]],
               f"{fmt(p.get('sends_s', 0.0))} pushes/s ({p.get('check')}; raw API baseline "
               f"{fmt(p.get('base_s', 0.0))}/s)")
 
-    def rate(server: str, scenario: str) -> float | None:
-        for r in rows:
-            if r.server == server and r.scenario == scenario:
-                return float(r.result["req_s"])  # type: ignore[arg-type]
-        return None
-
-    echo_help = rate("echo aiohttp+wechatpy", "帮助")
-    werobot_mix = rate("WeRoBot gunicorn -w 2", "mix")
+    echo_help = rate_of(rows, "echo aiohttp+wechatpy", "帮助")
+    werobot_mix = rate_of(rows, "WeRoBot gunicorn -w 2", "mix")
     print("\nTargets (issue 9):")
     bots = sorted({r.server for r in rows if r.server.startswith("xiaoge")},
                   key=lambda s: [r.server for r in rows].index(s))
-
-    def line(ok: bool | None, text: str) -> None:
-        mark = "n/a " if ok is None else ("MET " if ok else "NOT MET")
-        print(f"  [{mark:<7}] {text}")
-
     for b in bots:
-        h, m = rate(b, "帮助"), rate(b, "mix")
-        if h is not None and echo_help:
-            line(h >= 0.7 * echo_help, f"{b}: 帮助 {h:,.0f} req/s ≥ 70% of the echo bot's "
-                 f"{echo_help:,.0f} ({h / echo_help:.0%})")
-        if m is not None and werobot_mix:
-            line(m >= 1.5 * werobot_mix, f"{b}: mix {m:,.0f} req/s ≥ 1.5× WeRoBot's "
-                 f"{werobot_mix:,.0f} ({m / werobot_mix:.2f}×)")
-        for r in rows:
-            if r.server == b and r.scenario == f"mix open {args.rate:.0f}/s":
-                p99 = float(r.result["p99_ms"])  # type: ignore[arg-type]
-                got = float(r.result["req_s"])  # type: ignore[arg-type]
-                line(p99 < 50 and got >= 0.98 * args.rate,
-                     f"{b}: p99 {p99} ms < 50 ms at a steady {args.rate:.0f}/s "
-                     f"(sustained {got:,.0f}/s)")
-        errors = sum(r.errors for r in rows if r.server == b)
-        line(errors == 0, f"{b}: no errors ({errors})")
-        rss = max(r.rss_mb for r in rows if r.server == b)
-        per = next(r.instances for r in rows if r.server == b)
-        line(rss / per < 200, f"{b}: peak RSS {rss / per:.0f} MB < 200 MB per instance")
+        bot_targets(b, rows, echo_help, werobot_mix, args)
     for db, p in pushes.items():
         s = float(p.get("sends_s", 0.0))  # type: ignore[arg-type]
-        line(s >= 2000 and str(p.get("check", "")).startswith("ok"),
-             f"50,000-recipient notice on {db}: {s:,.0f} pushes/s ≥ 2,000, {p.get('check')}")
+        target_line(s >= 2000 and str(p.get("check", "")).startswith("ok"),
+                    f"50,000-recipient notice on {db}: {s:,.0f} pushes/s ≥ 2,000, "
+                    f"{p.get('check')}")
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=8.0, help="seconds per measured run")
     p.add_argument("--conns", type=int, default=32, help="closed loop: connections")
@@ -335,8 +345,91 @@ def main() -> int:
     p.add_argument("--no-pg", action="store_true")
     p.add_argument("--push-n", type=int, default=50_000, help="notice recipients (0: skip)")
     p.add_argument("--only", help="comma-separated server names to run (substring match)")
-    args = p.parse_args()
+    return p.parse_args()
 
+
+def wanted(args: argparse.Namespace, name: str) -> bool:
+    """Whether --only (comma-separated substrings) selects this server or push run."""
+    return not args.only or any(w in name for w in args.only.split(","))
+
+
+def baseline_commands() -> list[tuple[str, list[str]]]:
+    """The baselines' names and commands ({port} to fill in); WeRoBot only when installed."""
+    baselines: list[tuple[str, list[str]]] = [
+        ("bare aiohttp", [PY, "bench/baselines/bare.py", "--port", "{port}"]),
+        ("echo aiohttp+wechatpy", [PY, "bench/baselines/echo.py", "--port", "{port}"]),
+    ]
+    gunicorn = shutil.which("gunicorn", path=str(Path(PY).parent))
+    try:
+        import werobot  # noqa: F401
+    except ImportError:
+        gunicorn = None
+    if gunicorn:
+        baselines.append(("WeRoBot gunicorn -w 2", [
+            gunicorn, "-w", "2", "-b", "127.0.0.1:{port}", "--chdir", "bench/baselines",
+            "--log-level", "warning", "werobot_echo:application"]))
+    else:
+        print("WeRoBot baseline skipped: pip install '.[bench]' (werobot, gunicorn)")
+    return baselines
+
+
+def run_baselines(args: argparse.Namespace, work: Path, rows: list[Row], seed: int) -> int:
+    """Each wanted baseline started and measured; returns the next seed."""
+    for name, cmd in baseline_commands():
+        if not wanted(args, name):
+            continue
+        port = free_port()
+        with started(name, [[c.format(port=port) for c in cmd]], [port], work) as s:
+            seed += 10
+            bot_runs(s, args, rows, seed)
+    return seed
+
+
+def run_bots(args: argparse.Namespace, work: Path, members: Path, pg_problem: str | None,
+             rows: list[Row], seed: int) -> int:
+    """The bot on SQLite, on PostgreSQL and as two instances on PostgreSQL, each on a
+    freshly migrated database with the members imported; returns the next seed."""
+    bots: list[tuple[str, str, int]] = [
+        ("xiaoge SQLite", f"sqlite+aiosqlite:///{work / 'bench.db'}", 1)]
+    if not pg_problem:
+        bots += [("xiaoge PostgreSQL", args.pg, 1), ("xiaoge PostgreSQL ×2", args.pg, 2)]
+    for name, url, n in bots:
+        if not wanted(args, name):
+            continue
+        if url == args.pg and pg_reset(url):
+            continue
+        prepare_db(url, members)
+        ports = [free_port() for _ in range(n)]
+        env = {"XIAOGE_DATABASE__URL": url}
+        cmds = [[PY, "run.py", "serve"] for _ in ports]
+        with started(name, cmds, ports, work, env, health="/healthz", metrics=True) as s:
+            seed += 10
+            bot_runs(s, args, rows, seed)
+    return seed
+
+
+def run_pushes(args: argparse.Namespace, work: Path,
+               pg_problem: str | None) -> dict[str, dict[str, object]]:
+    """The --push-n notice on SQLite and PostgreSQL (each freshly migrated)."""
+    from bot.migrate import upgrade
+
+    pushes: dict[str, dict[str, object]] = {}
+    targets = [("SQLite", f"sqlite+aiosqlite:///{work / 'push.db'}")]
+    if not pg_problem:
+        targets.append(("PostgreSQL", args.pg))
+    for db, url in targets:
+        if not wanted(args, f"push {db}"):
+            continue
+        if url == args.pg and pg_reset(url):
+            continue
+        upgrade(url)
+        print(f"  push {db}: {args.push_n:,} recipients …", flush=True)
+        pushes[db] = push_run(url, args.push_n)
+    return pushes
+
+
+def main() -> int:
+    args = parse_args()
     rows: list[Row] = []
     pushes: dict[str, dict[str, object]] = {}
     print(f"bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
@@ -346,69 +439,14 @@ def main() -> int:
     if pg_problem:
         print(f"PostgreSQL skipped: {pg_problem}")
 
-    def wanted(name: str) -> bool:
-        return not args.only or any(w in name for w in args.only.split(","))
-
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         members = work / "members.csv"
         members_csv(members, args.users)
-        seed = 100
-        baselines: list[tuple[str, list[str]]] = [
-            ("bare aiohttp", [PY, "bench/baselines/bare.py", "--port", "{port}"]),
-            ("echo aiohttp+wechatpy", [PY, "bench/baselines/echo.py", "--port", "{port}"]),
-        ]
-        gunicorn = shutil.which("gunicorn", path=str(Path(PY).parent))
-        try:
-            import werobot  # noqa: F401
-        except ImportError:
-            gunicorn = None
-        if gunicorn:
-            baselines.append(("WeRoBot gunicorn -w 2", [
-                gunicorn, "-w", "2", "-b", "127.0.0.1:{port}", "--chdir", "bench/baselines",
-                "--log-level", "warning", "werobot_echo:application"]))
-        else:
-            print("WeRoBot baseline skipped: pip install '.[bench]' (werobot, gunicorn)")
-        for name, cmd in baselines:
-            if not wanted(name):
-                continue
-            port = free_port()
-            with started(name, [[c.format(port=port) for c in cmd]], [port], work) as s:
-                seed += 10
-                bot_runs(s, args, rows, seed)
-
-        bots: list[tuple[str, str, int]] = [
-            ("xiaoge SQLite", f"sqlite+aiosqlite:///{work / 'bench.db'}", 1)]
-        if not pg_problem:
-            bots += [("xiaoge PostgreSQL", args.pg, 1), ("xiaoge PostgreSQL ×2", args.pg, 2)]
-        for name, url, n in bots:
-            if not wanted(name):
-                continue
-            if url == args.pg:
-                if pg_reset(url):
-                    continue
-            prepare_db(url, members)
-            ports = [free_port() for _ in range(n)]
-            env = {"XIAOGE_DATABASE__URL": url}
-            cmds = [[PY, "run.py", "serve"] for _ in ports]
-            with started(name, cmds, ports, work, env, health="/healthz", metrics=True) as s:
-                seed += 10
-                bot_runs(s, args, rows, seed)
-
+        seed = run_baselines(args, work, rows, 100)
+        run_bots(args, work, members, pg_problem, rows, seed)
         if args.push_n:
-            targets = [("SQLite", f"sqlite+aiosqlite:///{work / 'push.db'}")]
-            if not pg_problem:
-                targets.append(("PostgreSQL", args.pg))
-            for db, url in targets:
-                if not wanted(f"push {db}"):
-                    continue
-                if url == args.pg and pg_reset(url):
-                    continue
-                from bot.migrate import upgrade
-
-                upgrade(url)
-                print(f"  push {db}: {args.push_n:,} recipients …", flush=True)
-                pushes[db] = push_run(url, args.push_n)
+            pushes = run_pushes(args, work, pg_problem)
     report(rows, pushes, args)
     return 0
 
