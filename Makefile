@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 XIAOGE_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export XIAOGE_TEST_DATABASE_URL
 
-.PHONY: run test lint bench clean
+.PHONY: run test check lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) run.py serve
 
-test: $(STAMP)
-	$(PY) -m ruff check .
+test: $(STAMP) check
 	$(PY) -m pytest
+
+# The static checks `make test` runs first: lint, the import contracts (layers, the platform
+# naming no feature, independent features; see [tool.importlinter]) and types ([tool.mypy]).
+check: $(STAMP)
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 # Callback speed beside the baselines, and a 50,000-recipient notice (a few minutes;
 # PostgreSQL's database `bench` is dropped and recreated). BENCH_ARGS="--help" lists options.

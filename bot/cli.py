@@ -8,15 +8,21 @@ import contextlib
 import getpass
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot import texts as T
 from bot.clock import SHANGHAI
+from bot.files import FileError, import_rows, read_csv, read_json
+from bot.files import read_rows as read_rows  # tests read files as the commands do
 from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from bot.app import Services
+    from bot.features import Features
 
 log = logging.getLogger("xiaoge")
 
@@ -75,6 +81,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def installed_features() -> Features:
+    """Every feature of handlers/, registered: what `serve` runs."""
+    import handlers
+
+    return handlers.install()
+
+
 def main(argv: Sequence[str], prog: str = "run.py") -> int:
     args = _parser(prog).parse_args(argv)
     from bot import logs
@@ -88,37 +101,35 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
     command = args.command or "serve"
     if command == "serve":
         logs.setup(json_lines=settings.server.log_format == "json")
-        return serve(settings, args.port)
-    if command == "migrate":
-        return migrate(settings)
-    if command == "create-user":
-        return create_user(settings, args.name, args.role, args.grid, args.group)
-    if command in ("notify", "menu", "import-stations", "import-courses", "import-grids",
-                   "qrcodes", "create-group") and migrate(
-            settings, quiet=True) != 0:
+        return serve(settings, getattr(args, "port", None))  # no port without `serve`
+    if command in _MIGRATED_FIRST and migrate(settings, quiet=True) != 0:
         return 1
-    if command == "notify":
-        return asyncio.run(notify(settings, args.audience, args.title, args.body, args.url,
-                                  args.at))
-    if command == "import-members":
-        return import_members(settings, args.file)
-    if command == "menu":
-        return asyncio.run(push_menu(settings))
-    if command == "import-stations":
-        return asyncio.run(import_stations(settings, args.file))
-    if command == "import-courses":
-        return asyncio.run(import_courses(settings, args.file))
-    if command == "create-group":
-        return asyncio.run(create_group(settings, args.name, args.industry, args.leader))
-    if command == "import-grids":
-        return asyncio.run(import_grids(settings, args.file))
-    if command == "qrcodes":
-        return asyncio.run(qrcodes(settings, args.out))
-    if command == "chat":
-        from bot.dev.chat import run_chat
+    return _COMMANDS[command](settings, args)
 
-        return asyncio.run(run_chat(settings, args.openid, url=args.url, aes=args.aes))
-    raise AssertionError(command)
+
+# Commands that bring the database up to date first (quietly).
+_MIGRATED_FIRST = {"notify", "menu", "import-stations", "import-courses", "import-grids",
+                   "qrcodes", "create-group"}
+Command = Callable[[Settings, argparse.Namespace], int]
+_COMMANDS: dict[str, Command] = {
+    "migrate": lambda s, a: migrate(s),
+    "create-user": lambda s, a: create_user(s, a.name, a.role, a.grid, a.group),
+    "notify": lambda s, a: asyncio.run(notify(s, a.audience, a.title, a.body, a.url, a.at)),
+    "import-members": lambda s, a: import_members(s, a.file),
+    "menu": lambda s, a: asyncio.run(push_menu(s)),
+    "import-stations": lambda s, a: asyncio.run(import_stations(s, a.file)),
+    "import-courses": lambda s, a: asyncio.run(import_courses(s, a.file)),
+    "create-group": lambda s, a: asyncio.run(create_group(s, a.name, a.industry, a.leader)),
+    "import-grids": lambda s, a: asyncio.run(import_grids(s, a.file)),
+    "qrcodes": lambda s, a: asyncio.run(qrcodes(s, a.out)),
+    "chat": lambda s, a: _chat(s, a.openid, a.url, a.aes),
+}
+
+
+def _chat(settings: Settings, openid: str, url: str | None, aes: bool) -> int:
+    from bot.dev.chat import run_chat
+
+    return asyncio.run(run_chat(settings, openid, url=url, aes=aes))
 
 
 def migrate(settings: Settings, quiet: bool = False) -> int:
@@ -145,7 +156,7 @@ def serve(settings: Settings, port: int | None) -> int:
     if migrate(settings) != 0:
         return 1
     if settings.is_dev:
-        asyncio.run(load_demo(settings))
+        asyncio.run(load_demo(settings, installed_features().seeds))
     host, port = settings.server.host, settings.server.port
     base = f"http://{host}:{port}"
     print(f"小哥红驿 ({settings.mode}) 在 {base}/wechat 等待微信回调。")
@@ -215,7 +226,7 @@ def staff_error_text(reason: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _transaction(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
+async def _transaction(settings: Settings) -> AsyncIterator[tuple[AsyncSession, datetime]]:
     """(session, now) in one transaction on the configured database, for a one-off command."""
     from bot.clock import SystemClock
     from bot.db import make_engine, session_factory
@@ -259,8 +270,11 @@ async def notify(settings: Settings, audience: str, title: str, body: str, url: 
                 notice = await notices.create(session, title, body, audience,
                                               services.clock.now(), url=url,
                                               send_at=parse_time(at), created_by="cli")
-        except (BadTime, notices.NoticeError) as exc:
+        except BadTime as exc:
             print(f"通知未创建：{exc}", file=sys.stderr)
+            return 2
+        except notices.NoticeError as exc:
+            print(f"通知未创建：{T.notice_error(exc.code, exc.details)}", file=sys.stderr)
             return 2
         if notice.status == "scheduled":
             when = notice.send_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
@@ -289,23 +303,13 @@ def format_counts(counts: dict[str, Any]) -> str:
 
 
 def import_members(settings: Settings, path: str) -> int:
-    import csv
-
     from models.member_import import COLUMNS
     from models.member_import import import_members as do_import
 
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in reader.fieldnames or []]
-            if header != COLUMNS:
-                print(f"文件表头应为 {','.join(COLUMNS)}，实际是 {','.join(header)}",
-                      file=sys.stderr)
-                return 2
-            rows = [(reader.line_num, {k.strip(): v or "" for k, v in row.items() if k})
-                    for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        print(f"无法读取 {path}：{exc}", file=sys.stderr)
+        rows = read_csv(path, COLUMNS)
+    except FileError as exc:
+        print(exc, file=sys.stderr)
         return 2
     if migrate(settings, quiet=True) != 0:
         return 1
@@ -346,87 +350,25 @@ async def push_menu(settings: Settings) -> int:
     return 0
 
 
-class FileError(Exception):
-    """An import file that cannot be read as a whole."""
-
-
-def read_rows(path: str, item: str = "驿站") -> list[tuple[int, dict[str, Any]]]:
-    """The rows of a CSV (with a header) or YAML (a list of mappings) file, with their
-    line numbers; `item` names what each row is, for the messages."""
-    import csv
-
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileError(f"无法读取 {path}：{exc}") from None
-    if path.lower().endswith((".yaml", ".yml")):
-        try:
-            data = yaml.safe_load(text)
-            nodes = yaml.compose(text)
-        except yaml.YAMLError as exc:
-            raise FileError(f"{path} 不是有效的 YAML：{exc}") from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise FileError(f"{path} 应是一个列表，每项是一个{item}（键与 CSV 表头相同）")
-        lines = [n.start_mark.line + 1 for n in nodes.value] if nodes else []
-        return list(zip(lines, data, strict=True))
-    try:
-        reader = csv.DictReader(text.splitlines())
-        rows = [(reader.line_num, {(k or "").strip(): v for k, v in row.items()})
-                for row in reader]
-    except csv.Error as exc:
-        raise FileError(f"{path} 不是有效的 CSV：{exc}") from None
-    return rows
-
-
 async def import_stations(settings: Settings, path: str) -> int:
     from models import station_import as imports
 
-    return await _import_file(settings, path, "驿站", imports.COLUMNS, imports.REQUIRED,
-                              lambda session, rows, now: imports.import_stations(
-                                  session, rows, settings.checkin.default_radius_m, now))
+    return await import_rows(lambda: _transaction(settings), path, "驿站", imports.COLUMNS,
+                             imports.REQUIRED, lambda session, rows, now: imports.import_stations(
+                                 session, rows, settings.checkin.default_radius_m, now))
 
 
 async def import_courses(settings: Settings, path: str) -> int:
-    """The running bot plans the reminders of what changed by itself (the courses'
-    revisions) and sends the pushes a move or a promotion queued."""
+    """A published or moved course's reminders are planned in the import's transaction
+    (due rows); the running bot sends them, and the pushes a move or a promotion queued."""
+    from handlers.school.wording import COURSE_TEXTS
     from models import course_import as imports
 
-    return await _import_file(settings, path, "课程", imports.COLUMNS, imports.REQUIRED,
-                              lambda session, rows, now: imports.import_courses(
-                                  session, rows, settings.checkin.default_radius_m, now,
-                                  T.COURSE_TEXTS, "cli"))
-
-
-async def _import_file(settings: Settings, path: str, item: str, columns: list[str],
-                       required: list[str], do_import: Any) -> int:
-    """A CSV or YAML file upserted by code, all or nothing: the report of what was added,
-    changed and unchanged, or every broken row with its line and nothing written."""
-    try:
-        rows = await asyncio.to_thread(read_rows, path, item)
-    except FileError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    if rows and (missing := [c for c in required if c not in rows[0][1]]):
-        print(f"缺少列：{', '.join(missing)}（表头应为 {','.join(columns)}）", file=sys.stderr)
-        return 2
-    async with _transaction(settings) as (session, now):
-        report = await do_import(session, rows, now)
-        if report.rejected:
-            await session.rollback()  # all or nothing
-    if report.rejected:
-        print(f"未导入任何{item}：{len(report.rejected)} 行有误。", file=sys.stderr)
-        for line, reason in report.rejected:
-            print(f"  第{line}行：{reason}", file=sys.stderr)
-        return 2
-    print(f"导入完成：新增 {len(report.added)}，更新 {len(report.changed)}，"
-          f"未变 {len(report.unchanged)}。")
-    for label, codes in (("新增", report.added), ("更新", report.changed)):
-        if codes:
-            print(f"  {label}：{'、'.join(codes)}")
-    return 0
+    return await import_rows(lambda: _transaction(settings), path, "课程", imports.COLUMNS,
+                             imports.REQUIRED, lambda session, rows, now: imports.import_courses(
+                                 session, rows, settings.checkin.default_radius_m, now,
+                                 COURSE_TEXTS, "cli",
+                                 offsets=settings.school.reminder_offsets))
 
 
 async def create_group(settings: Settings, name: str, industry: str,
@@ -450,23 +392,11 @@ async def create_group(settings: Settings, name: str, industry: str,
     return 0
 
 
-def _read_json(path: str) -> Any:
-    import json
-
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            return json.load(f)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileError(f"无法读取 {path}：{exc}") from None
-    except ValueError as exc:
-        raise FileError(f"{path} 不是有效的 JSON：{exc}") from None
-
-
 async def import_grids(settings: Settings, path: str) -> int:
     from models.grid import import_grids as do_import
 
     try:
-        collection = await asyncio.to_thread(_read_json, path)
+        collection = await asyncio.to_thread(read_json, path)
     except FileError as exc:
         print(exc, file=sys.stderr)
         return 2

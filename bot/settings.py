@@ -265,9 +265,10 @@ class Settings(BaseSettings):
                         f"wechat.{key}: mode: prod refuses the demo credentials; "
                         f"set the service account's own value"
                     )
-            if demo := [k for k, v in self.wechat.templates.items() if v.startswith("demo-")]:
+            if demo_ids := [k for k, v in self.wechat.templates.items()
+                            if v.startswith("demo-")]:
                 raise ValueError(f"wechat.templates: mode: prod refuses demo template ids "
-                                 f"({', '.join(sorted(demo))})")
+                                 f"({', '.join(sorted(demo_ids))})")
             if self.api.token == DEMO_API_TOKEN:
                 raise ValueError("api.token: mode: prod refuses the demo API token")
             if self.console.secret_key == DEMO_CONSOLE_SECRET:

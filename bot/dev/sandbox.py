@@ -162,31 +162,37 @@ async def _api_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         return await handler(request)
     path = request.path[at:]
     state.calls[path] = state.calls.get(path, 0) + 1
-    if path not in ("/cgi-bin/token", "/cgi-bin/showqrcode"):
-        if problem := state.token_error(request.query.get("access_token")):
-            return web.json_response(problem)
-    if path.startswith(_SEND_PATHS):
-        if state.faults:
-            # WeChat has the request once its bytes are in: read the body now, so a sender
-            # that dies during an injected delay still gets its message delivered.
-            await request.read()
+    if path not in ("/cgi-bin/token", "/cgi-bin/showqrcode") and (
+            problem := state.token_error(request.query.get("access_token"))):
+        return web.json_response(problem)
+    if path.startswith(_SEND_PATHS) and state.faults:
+        # WeChat has the request once its bytes are in: read the body now, so a sender
+        # that dies during an injected delay still gets its message delivered.
+        await request.read()
         for fault in state.faults:
-            if not fault.fire():
-                continue
-            if fault.delay_s:
-                await asyncio.sleep(fault.delay_s)
-            if fault.drop:
-                state.count_fault("drop")
-                if request.transport:
-                    request.transport.close()
-                raise web.HTTPServiceUnavailable()
-            if fault.http_status:
-                state.count_fault(f"http {fault.http_status}")
-                return web.Response(status=fault.http_status, text="sandbox fault")
-            if fault.errcode:
-                state.count_fault(f"errcode {fault.errcode}")
-                return _err(fault.errcode, "sandbox injected fault")
+            if fault.fire() and (answer := await _injected(request, state, fault)):
+                return answer
     return await handler(request)
+
+
+async def _injected(request: web.Request, state: SandboxState, fault: Faults
+                    ) -> web.StreamResponse | None:
+    """What a fault that fired does to a send call: delay it, then drop it or answer it
+    with an HTTP error or an errcode (None: a delay alone, the call goes on)."""
+    if fault.delay_s:
+        await asyncio.sleep(fault.delay_s)
+    if fault.drop:
+        state.count_fault("drop")
+        if request.transport:
+            request.transport.close()
+        raise web.HTTPServiceUnavailable()
+    if fault.http_status:
+        state.count_fault(f"http {fault.http_status}")
+        return web.Response(status=fault.http_status, text="sandbox fault")
+    if fault.errcode:
+        state.count_fault(f"errcode {fault.errcode}")
+        return _err(fault.errcode, "sandbox injected fault")
+    return None
 
 
 async def _json(request: web.Request) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from models.staff import ConsoleUser
 
 COOKIE = "xiaoge_console"
 SESSION = web.RequestKey("console_session", Session)
-USER = web.RequestKey("console_user", object)  # the ConsoleUser, or None: not logged in
+USER: web.RequestKey[ConsoleUser | None] = web.RequestKey("console_user")  # None: not logged in
 DIRTY = web.RequestKey("console_dirty", bool)
 EXPIRED = web.RequestKey("console_expired", bool)
 CSRF_FIELD = "_csrf"

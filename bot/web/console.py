@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI, Clock
+from bot.features import Features
 from bot.settings import Settings
 from bot.web.auth import CSRF_FIELD, CSRF_HEADER, EXPIRED, USER, Auth
 from models import qr
@@ -37,21 +38,12 @@ ALL_ROLES = frozenset(ROLES)
 PAGE_SIZE = 100  # rows a list page shows
 
 AUTH = web.AppKey("console_auth", Auth)
+MENU = web.AppKey("console_menu", list)
 SESSIONS = web.AppKey("console_sessions", async_sessionmaker)
 CLOCK = web.AppKey("console_clock", Clock)
 SETTINGS = web.AppKey("console_settings", Settings)
 SERVICES = web.AppKey("console_services", object)
 
-# The menu: path, label, who sees it. Entries whose page does not exist are not shown.
-NAV = [
-    ("/console/", "总览", ALL_ROLES),
-    ("/console/courses", "课程", frozenset({"admin", "instructor"})),
-    ("/console/notices", "通知", frozenset({"admin", "instructor", "leader"})),
-    ("/console/reports", "上报", frozenset({"admin", "officer"})),
-    ("/console/members", "成员", frozenset({"admin", "instructor", "leader"})),
-    ("/console/groups", "小组", frozenset({"admin", "leader"})),
-    ("/console/stations", "驿站", frozenset({"admin"})),
-]
 PUBLIC = ("/console/login", "/console/static/")
 STALE_FORM = "这个表单已过期或不是从本站提交的。请返回、刷新页面后重试。"
 
@@ -98,10 +90,10 @@ async def render(request: web.Request, template: str, context: dict[str, Any],
     """A page in the layout: the user, the menu for their role, the CSRF token."""
     user = request.get(USER)
     names = {r.canonical for r in request.app.router.resources()}
-    nav = [(path, label, request.path == path or (path != "/console/"
-                                                  and request.path.startswith(path)))
-           for path, label, roles in NAV if user is not None and user.role in roles
-           and path in names]
+    nav = [(e.path, e.label, request.path == e.path or (
+                e.path != "/console/" and request.path.startswith(e.path)))
+           for e in request.app[MENU] if user is not None and user.role in e.roles
+           and e.path in names]
     csrf = await request.app[AUTH].csrf_token(request)
     return aiohttp_jinja2.render_template(template, request, {
         **context, "user": user, "nav": nav, "csrf": csrf, "csrf_field": CSRF_FIELD,
@@ -122,7 +114,8 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get(CSRF_HEADER)
         if given is None and request.content_type in ("application/x-www-form-urlencoded",
                                                       "multipart/form-data"):
-            given = (await request.post()).get(CSRF_FIELD)
+            field = (await request.post()).get(CSRF_FIELD)
+            given = field if isinstance(field, str) else None
         if not await auth.csrf_ok(request, given):
             log.warning("console: a form without a valid CSRF token was refused")
             return web.Response(status=403, content_type="text/html", text=_error_page(
@@ -220,22 +213,19 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-PageRoutes = Callable[[web.Application], None]
-
-
 def create_console(settings: Settings, sessions_: async_sessionmaker[AsyncSession],
-                   clock: Clock, services: Any, pages: Iterable[PageRoutes] = ()
-                   ) -> web.Application:
-    """The console sub-application: login and the features' pages (each feature passes a
-    function that adds its routes)."""
+                   clock: Clock, services: Any, features: Features) -> web.Application:
+    """The console sub-application: login and the features' pages, with their templates
+    and their menu entries."""
     console = web.Application(middlewares=[_guard])
+    console[MENU] = sorted(features.menu, key=lambda e: e.rank)
     console[AUTH] = Auth(settings, sessions_, clock)
     console[SESSIONS] = sessions_
     console[CLOCK] = clock
     console[SETTINGS] = settings
     console[SERVICES] = services
     env = aiohttp_jinja2.setup(
-        console, loader=jinja2.FileSystemLoader(HERE / "templates"),
+        console, loader=jinja2.FileSystemLoader([HERE / "templates", *features.templates]),
         autoescape=jinja2.select_autoescape(default=True))
     env.filters["local"] = _local
     env.filters["percent"] = _percent
@@ -243,6 +233,6 @@ def create_console(settings: Settings, sessions_: async_sessionmaker[AsyncSessio
     from bot.web import login
 
     login.add_routes(console)
-    for add_routes in pages:
+    for add_routes in features.pages:
         add_routes(console)
     return console

@@ -3,7 +3,7 @@
 wechatpy's client is synchronous, so this speaks the few calls the product uses
 directly, with WeChat's JSON shapes. Every failure becomes a `WechatError` carrying
 errcode/errmsg; `transient` says whether trying again later may help. The access
-token comes from a `TokenSource` shared by all processes (bot/tokens.py); on
+token comes from a `TokenSource` shared by all processes (bot/wechat/token.py); on
 40001/40014/42001 the call refreshes it once and tries once more.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
@@ -28,7 +29,7 @@ _ROOT = re.compile(r"<[A-Za-z_]")
 _TIMESTAMP = re.compile(r"\d{1,12}")
 
 
-def _reason(status: type[web.HTTPException], reason: str, **kw: int) -> web.HTTPException:
+def _reason(status: type[web.HTTPException], reason: str, **kw: Any) -> web.HTTPException:
     metrics.REJECTED.labels(str(status.status_code)).inc()
     return status(text=reason + "\n", content_type="text/plain", **kw)
 

@@ -111,7 +111,7 @@ class Inbound:
 
     @property
     def interaction(self) -> str | None:
-        """What WeChat itself notes about the user from this callback (see bot/sandbox.py)."""
+        """What WeChat itself notes about the user from this callback (see bot/dev/sandbox.py)."""
         if self.opens_service_window:
             return "message"
         if self.event in ("subscribe", "subscribe_scan", "unsubscribe"):

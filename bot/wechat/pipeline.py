@@ -32,10 +32,8 @@ from bot.dialogs import DialogContext
 from bot.router import Context, Dispatcher
 from bot.settings import Settings
 from bot.wechat.message import Inbound
-from models import claim as claims
-from models import dialog_store as dialogs
+from models import claim, dialog_store, staff
 from models import member as members
-from models import staff as staff_rules
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,10 @@ DeferredSink = Callable[[Inbound, str, AsyncSession | None], Awaitable[None]]
 
 
 @dataclass
-class Outcome:
+class CallbackResult:
+    """What one callback came to: the reply (None: answer `success`), and whether it was a
+    retry of a message already handled or a failure answered with the apology."""
+
     reply: str | None
     duplicate: bool = False
     failed: bool = False
@@ -74,7 +75,7 @@ class Pipeline:
         self._settings = settings
         self._clock = clock
         self._deferred_sink = deferred_sink
-        self._background: set[asyncio.Task[Outcome]] = set()
+        self._background: set[asyncio.Task[CallbackResult]] = set()
 
     async def handle(self, msg: Inbound) -> str | None:
         """The passive reply for a message (None: answer "success")."""
@@ -101,7 +102,7 @@ class Pipeline:
         log.info("handler for %s over budget: answered success, reply follows", msg.msg_type)
         return None
 
-    def _after_deferred(self, msg: Inbound, task: asyncio.Task[Outcome]) -> None:
+    def _after_deferred(self, msg: Inbound, task: asyncio.Task[CallbackResult]) -> None:
         self._background.discard(task)
 
     async def drain(self, grace_s: float = 10.0) -> None:
@@ -109,7 +110,7 @@ class Pipeline:
         if self._background:
             await asyncio.wait(set(self._background), timeout=grace_s)
 
-    async def _run(self, msg: Inbound, job: _Job) -> Outcome:
+    async def _run(self, msg: Inbound, job: _Job) -> CallbackResult:
         try:
             return await self._attempt(msg, job)
         except DBAPIError:  # only a dropped connection, and only once, comes out of it
@@ -120,7 +121,7 @@ class Pipeline:
                         msg.event or msg.msg_type)
             return await self._attempt(msg, job)
 
-    async def _attempt(self, msg: Inbound, job: _Job) -> Outcome:
+    async def _attempt(self, msg: Inbound, job: _Job) -> CallbackResult:
         key = msg.dedup_key
         try:
             async with self._sessions() as session:
@@ -128,31 +129,32 @@ class Pipeline:
                 async with session.begin():
                     await lock_user(session, msg.openid)
                     now = self._clock.now()  # after the lock: after this user's last message
-                    sender = await claims.sender(session, msg.openid, key)
+                    sender = await claim.sender(session, msg.openid, key)
                     if sender.claim is not None:  # a retry of a message handled already
                         first = sender.claim
-                        return Outcome(None if first.deferred else first.reply, duplicate=True)
+                        return CallbackResult(None if first.deferred else first.reply,
+                                              duplicate=True)
                     reply = await self._dispatch(session, msg, sender, now)
                     if job.deferred and reply:
                         # Past the deadline: the reply becomes a push, queued in the
                         # same transaction as the effects it reports.
                         await self._deferred_sink(msg, reply, session)
                         job.pushed = True
-                    await claims.record(session, key, now, reply, job.deferred)
+                    await claim.record(session, key, now, reply, job.deferred)
                 if job.deferred and reply and not job.pushed:
                     # The deadline passed between the check above and the commit.
                     await self._deferred_sink(msg, reply, None)
-                return Outcome(reply)
+                return CallbackResult(reply)
         except IntegrityError as exc:
             # Either the key's primary key caught a second attempt the locks did not (this
             # attempt rolled back; the first one's reply stands), or a handler broke a rule.
             try:
                 async with self._sessions() as session, session.begin():
-                    first = await claims.get(session, key)
+                    stored = await claim.get(session, key)
             except Exception:
-                first = None
-            if first is not None:
-                return Outcome(None if first.deferred else first.reply, duplicate=True)
+                stored = None
+            if stored is not None:
+                return CallbackResult(None if stored.deferred else stored.reply, duplicate=True)
             # Not the exception's text: the database's DETAIL quotes the clashing values.
             log.error("handler for a %s message broke a database rule (%s)",
                       msg.event or msg.msg_type, type(exc.orig).__name__)
@@ -165,7 +167,7 @@ class Pipeline:
         except Exception as exc:
             return self._unexpected(msg, exc)
 
-    def _unexpected(self, msg: Inbound, exc: Exception) -> Outcome:
+    def _unexpected(self, msg: Inbound, exc: Exception) -> CallbackResult:
         # The transaction rolled back: no effect, no claim. A retry may run afresh.
         if _database_unreachable(exc):
             log.warning("database unreachable (%s): %s message answered with an apology",
@@ -175,13 +177,13 @@ class Pipeline:
         return self._failed(msg)
 
     @staticmethod
-    def _failed(msg: Inbound) -> Outcome:
+    def _failed(msg: Inbound) -> CallbackResult:
         # Something the user did (a message, click, scan, follow) gets an apology, never
         # silence; a bare event (a delivery report) gets "success".
         user_act = msg.is_input or msg.opens_event_allowance
-        return Outcome(T.ERROR if user_act else None, failed=True)
+        return CallbackResult(T.ERROR if user_act else None, failed=True)
 
-    async def _dispatch(self, session: AsyncSession, msg: Inbound, sender: claims.Sender,
+    async def _dispatch(self, session: AsyncSession, msg: Inbound, sender: claim.Sender,
                         now: datetime) -> str | None:
         member = sender.member or await members.get_or_create(session, msg.openid, now)
         if msg.opens_service_window and members.window_needs_update(member, now):
@@ -191,7 +193,7 @@ class Pipeline:
         if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
             member.followed = msg.event != "unsubscribe"
         session.add(member)
-        row, expired = await dialogs.live(
+        row, expired = await dialog_store.live(
             session, sender.dialog, now, self._settings.dialog.idle_timeout
         )
         dialog = DialogContext(row.state, row.data, expired) if row else DialogContext(
@@ -204,15 +206,15 @@ class Pipeline:
             settings=self._settings,
             member=member,
             dialog=dialog,
-            staff_loader=lambda: staff_rules.staff_for(session, msg.openid),
+            staff_loader=lambda: staff.staff_for(session, msg.openid),
         )
         if sender.member is not None:  # the staff account came with the member
             ctx._staff, ctx._staff_loaded = sender.staff, True
         reply = await self._dispatcher.dispatch(ctx)
         if dialog.state is not None and (dialog.changed or not msg.is_event):
-            await dialogs.save(session, msg.openid, dialog.state, dialog.data, now)
+            await dialog_store.save(session, msg.openid, dialog.state, dialog.data, now)
         elif dialog.state is None and dialog.changed:
-            await dialogs.clear(session, msg.openid)
+            await dialog_store.clear(session, msg.openid)
         return reply
 
 

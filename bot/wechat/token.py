@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import metrics
 from bot.clock import Clock
 from bot.wechat.client import WechatNetworkError
-from models import token as token_rows
+from models import token as token_store
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class SharedToken:
             if self._cached and self._cached_until and now < self._cached_until:
                 return self._cached
             async with self._sessions() as session:
-                row = await token_rows.read(session, self._app_id)
+                row = await token_store.read(session, self._app_id)
                 if row and self._usable(row.token, row.expires_at, now):
                     return self._remember(row.token, row.expires_at, now)  # type: ignore[arg-type]
             return await self._refresh()
@@ -80,7 +80,7 @@ class SharedToken:
         give_up = time.monotonic() + REFRESH_WAIT_S
         while True:
             async with self._sessions() as session, session.begin():
-                row = await token_rows.lock(session, self._app_id)
+                row = await token_store.lock(session, self._app_id)
                 now = self._clock.now()
                 if self._usable(row.token, row.expires_at, now) and row.token != bad_token:
                     # Another process refreshed while we waited.
@@ -102,15 +102,15 @@ class SharedToken:
         except BaseException:
             metrics.TOKEN_REFRESHES.labels("error").inc()
             async with self._sessions() as session, session.begin():
-                row = await token_rows.lock(session, self._app_id)
+                row = await token_store.lock(session, self._app_id)
                 row.refreshing_until = None
                 session.add(row)
             raise
         async with self._sessions() as session, session.begin():
-            row = await token_rows.lock(session, self._app_id)
+            row = await token_store.lock(session, self._app_id)
             now = self._clock.now()
             expires_at = now + timedelta(seconds=expires_in)
-            token_rows.store(row, token, expires_at, now)
+            token_store.store(row, token, expires_at, now)
             session.add(row)
         self.refreshes += 1
         metrics.TOKEN_REFRESHES.labels("ok").inc()

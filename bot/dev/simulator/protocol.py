@@ -106,7 +106,13 @@ def build(peer: WechatPeer, openid: str, data: dict[str, Any],
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         raise BadGesture(f"未知的 kind：{kind!r}；可用：{'、'.join(KINDS)}")
+    made = _message(peer, openid, kind, data, tick)
+    return made if made is not None else _menu_event(peer, openid, kind, data, tick)
 
+
+def _message(peer: WechatPeer, openid: str, kind: str, data: dict[str, Any],
+             tick: Callable[[], int]) -> list[Callback] | None:
+    """A message or a follow/scan event; None for the menu's events."""
     if kind == "text":
         content = _str(data, "content", "文字内容", limit=TEXT_MAX)
         return [Callback("文字消息", peer.text(openid, content, create_time=tick()))]
@@ -131,7 +137,12 @@ def build(peer: WechatPeer, openid: str, data: dict[str, Any],
     if kind == "unsubscribe":
         return [Callback("unsubscribe 事件", peer.event(openid, "unsubscribe",
                                                         create_time=tick()))]
+    return None
 
+
+def _menu_event(peer: WechatPeer, openid: str, kind: str, data: dict[str, Any],
+                tick: Callable[[], int]) -> list[Callback]:
+    """A menu button's event (with the message a location or photo button sends after)."""
     key = _str(data, "key", "菜单按钮的 key", limit=128)
     if kind == "click":
         return [Callback("CLICK 事件", peer.event(openid, "CLICK", key, create_time=tick()))]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.dev.chat import tell_sandbox
@@ -54,7 +54,7 @@ PREFIX_LABELS = {"thing": "事项", "time": "时间", "date": "日期", "phrase"
                  "character_string": "编号", "number": "数量", "amount": "金额",
                  "name": "姓名", "phone_number": "电话", "car_number": "车牌", "const": "说明"}
 
-SIMULATOR = web.AppKey("simulator", "Simulator")
+SIMULATOR: web.AppKey[Simulator] = web.AppKey("simulator")
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
