@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) run.py serve
 
+# Tests run in TEST_WORKERS processes (pytest-xdist; each has a PostgreSQL database of its
+# own, made beside XIAOGE_TEST_DATABASE_URL's) and print a line as each folder finishes.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) check
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # The static checks `make test` runs first: lint, the import contracts (layers, the platform
 # naming no feature, independent features; see [tool.importlinter]) and types ([tool.mypy]).

@@ -14,11 +14,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, ping, session_factory
 from bot.dev.sandbox import create_sandbox
 from bot.features import Features, Loop, PeriodicJob, Platform
-from bot.metrics import metrics
 from bot.push.worker import OutboxWorker
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.scheduler import SchedulerLeader
@@ -140,13 +140,14 @@ def create_app(
     app.router.add_get("/console", _to_console)
     app.add_subapp("/console", create_console(settings, sessions, clock, services, features))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics.endpoint(engine))
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))
         from bot.dev import simulator  # dev only: it signs callbacks as any user
+        from models.views import scenes
 
-        simulator.mount(app, settings, clock, sessions)
+        simulator.mount(app, settings, clock, sessions, scenes.scannable)
     with_scheduler = background if scheduler is None else scheduler
     if with_scheduler:  # the features' periodic jobs and the platform's own housekeeping
         app[LEADER] = SchedulerLeader(services, [*features.jobs, PeriodicJob(

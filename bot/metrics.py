@@ -6,14 +6,17 @@ bounded (no openids, no course ids)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import session_factory
+from models import outbox
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CALLBACKS = Counter("xiaoge_callbacks_total", "WeChat callbacks answered",
                     ["kind", "outcome"])
@@ -64,16 +67,20 @@ class Timer:
         return time.perf_counter() - self.started
 
 
-async def metrics(request: web.Request) -> web.Response:
-    from bot.app import ENGINE
-    from models.outbox import Push
+def endpoint(engine: AsyncEngine) -> Handler:
+    """GET /metrics: everything counted in this process, and the outbox's depth by status
+    read from the database at scrape time."""
+    sessions = session_factory(engine)
 
-    try:
-        async with session_factory(request.app[ENGINE])() as session:
-            counts = dict((await session.exec(
-                select(Push.status, func.count()).group_by(Push.status))).all())
-        for status in ("pending", "sending", "sent", "failed", "undeliverable"):
-            OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
-    except Exception:  # the database is down: the other metrics still answer
-        OUTBOX_DEPTH.labels("pending").set(float("nan"))
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def metrics(request: web.Request) -> web.Response:
+        try:
+            async with sessions() as session:
+                counts = await outbox.depth(session)
+            for status in ("pending", "sending", "sent", "failed", "undeliverable"):
+                OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+        except Exception:  # the database is down: the other metrics still answer
+            OUTBOX_DEPTH.labels("pending").set(float("nan"))
+        return web.Response(body=generate_latest(),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return metrics

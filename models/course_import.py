@@ -2,7 +2,7 @@
 field by field into CourseData. Every reason names the field, in Chinese. import-courses
 upserts a whole file by code, all or nothing.
 
-File format (PRODUCT.md): code,title,instructor,start,end,place,lat,lng,radius_m,online_url,
+File format: code,title,instructor,start,end,place,lat,lng,radius_m,online_url,
 capacity,hours,audience,status — start/end ISO 8601, Asia/Shanghai unless an offset is given.
 """
 

@@ -14,7 +14,7 @@ loses nothing. Who receives a push is decided at expansion time, by the expander
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, text, update
@@ -24,7 +24,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime, insert_for
 
-STATUSES = ("pending", "done", "dropped")
+STATUSES = ("pending", "done", "dropped", "failed")
+MAX_ATTEMPTS = 12  # an expander failing this often gives the row up (about an hour)
+RETRY_CAP_S = 600
 
 
 class DuePush(SQLModel, table=True):
@@ -44,8 +46,10 @@ class DuePush(SQLModel, table=True):
     not_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
     payload: dict[str, Any] = Field(default_factory=dict,
                                     sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)  # pending, done, dropped
+    status: str = Field(default="pending", max_length=16)  # pending, done, dropped, failed
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Failed expansions so far; each puts the row off a little longer.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 def _inline(status: str) -> BindParameter[str]:
@@ -60,12 +64,13 @@ async def plan(session: AsyncSession, kind: str, subject: str, slot: str, due_at
     again, whatever it was: the caller plans only what must go out anew)."""
     values = {"kind": kind, "subject": subject, "slot": slot, "due_at": due_at,
               "not_after": not_after, "payload": payload or {}, "status": "pending",
-              "done_at": None}
+              "done_at": None, "attempts": 0}
     stmt = insert_for(session, DuePush).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["kind", "subject", "slot"],
         set_={"due_at": stmt.excluded.due_at, "not_after": stmt.excluded.not_after,
-              "payload": stmt.excluded.payload, "status": "pending", "done_at": None})
+              "payload": stmt.excluded.payload, "status": "pending", "done_at": None,
+              "attempts": 0})
     await session.exec(stmt)
 
 
@@ -88,6 +93,23 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
             .limit(limit)
             .with_for_update(skip_locked=True))
     return (await session.exec(stmt)).all()
+
+
+def retry_in(attempts: int) -> timedelta:
+    """How long a row waits after its `attempts`-th failed expansion: doubling from 2 s,
+    at most 10 minutes."""
+    return timedelta(seconds=min(RETRY_CAP_S, 2 ** attempts))
+
+
+def postpone(session: AsyncSession, row: DuePush, now: datetime) -> bool:
+    """After a failed expansion: try again later, or give up after MAX_ATTEMPTS (False)."""
+    row.attempts += 1
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status, row.done_at = "failed", now
+    else:
+        row.due_at = now + retry_in(row.attempts)
+    session.add(row)
+    return row.status == "pending"
 
 
 def finish(session: AsyncSession, row: DuePush, now: datetime, status: str = "done") -> None:

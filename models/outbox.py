@@ -28,7 +28,7 @@ from models.member import Member
 
 KINDS = ("notice", "reply", "course_reminder", "report_status", "group_activity")
 
-# WeChat's limit on a 客服 text (../shared/WECHAT-RULES.md): checked where a push is written.
+# WeChat cuts or refuses a 客服 text past about 2,048 bytes: checked where a push is written.
 # The channel policy (window, allowance, template, reasons) is bot/push/channels.py.
 KEFU_TEXT_MAX_BYTES = 2000
 
@@ -289,3 +289,9 @@ async def counts(session: AsyncSession, subject: str) -> dict[str, Any]:
             key = reason or "?"
             out[status][key] = out[status].get(key, 0) + n
     return out
+
+
+async def depth(session: AsyncSession) -> dict[str, int]:
+    """How many rows the outbox holds in each status (for /metrics)."""
+    rows = await session.exec(select(col(Push.status), func.count()).group_by(col(Push.status)))
+    return {status: n for status, n in rows.all()}

@@ -1,6 +1,6 @@
 """The channel policy: how a push may reach one recipient now. Pure — no database, no I/O.
 
-WeChat's rules (../shared/WECHAT-RULES.md; the sandbox in bot/dev/sandbox.py models them on
+WeChat's rules (the sandbox in bot/dev/sandbox.py models them on
 WeChat's side, on purpose with numbers of its own):
 
 - 客服 text within 48 h of the user's last message, at most 5 of them ("window");

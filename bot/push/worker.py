@@ -181,8 +181,11 @@ class OutboxWorker:
                     async with session.begin_nested():
                         queued = await expand(session, row, now)
                 except Exception:
-                    log.exception("due push %s %s/%s failed; will try again", row.kind,
-                                  row.subject, row.slot)
+                    await session.refresh(row)  # as it was before the savepoint
+                    again = due.postpone(session, row, now)
+                    log.exception("due push %s %s/%s failed (attempt %d); %s", row.kind,
+                                  row.subject, row.slot, row.attempts,
+                                  "will try again" if again else "given up")
                     continue
                 due.finish(session, row, now, "dropped" if queued is None else "done")
         return len(claimed)

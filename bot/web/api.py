@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI, Clock
+from bot.web.auth import COOKIE, CSRF_HEADER, Auth
 
 
 def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -89,8 +90,6 @@ class TokenApi:
     async def _console_session(self, request: web.Request) -> bool:
         """True for an admin's session (with the CSRF token on a write); False when there is
         no console cookie; raises for one that may not use the API."""
-        from bot.web.auth import COOKIE, CSRF_HEADER, Auth
-
         if COOKIE not in request.cookies:
             return False
         if self._console is None:

@@ -10,11 +10,7 @@ Each feature adds its pages with a function `add_routes(console)` handed to
 
 from __future__ import annotations
 
-import asyncio
-import io
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,77 +23,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import SHANGHAI, Clock
 from bot.features import Features
 from bot.settings import Settings
-from bot.web.auth import CSRF_FIELD, CSRF_HEADER, EXPIRED, USER, Auth
-from models import qr
-from models.profile import mask_mobile
-from models.staff import ROLES, ConsoleUser
+from bot.web import login
+from bot.web.auth import CSRF_FIELD, CSRF_HEADER, EXPIRED, Auth
+from bot.web.pages import (
+    AUTH,
+    CLOCK,
+    HERE,
+    MENU,
+    PUBLIC,
+    SERVICES,
+    SESSIONS,
+    SETTINGS,
+    STALE_FORM,
+    Handler,
+    error_page,
+)
 
 log = logging.getLogger(__name__)
-HERE = Path(__file__).resolve().parent
-ALL_ROLES = frozenset(ROLES)
-PAGE_SIZE = 100  # rows a list page shows
 
-AUTH = web.AppKey("console_auth", Auth)
-MENU = web.AppKey("console_menu", list)
-SESSIONS = web.AppKey("console_sessions", async_sessionmaker)
-CLOCK = web.AppKey("console_clock", Clock)
-SETTINGS = web.AppKey("console_settings", Settings)
-SERVICES = web.AppKey("console_services", object)
-
-PUBLIC = ("/console/login", "/console/static/")
-STALE_FORM = "这个表单已过期或不是从本站提交的。请返回、刷新页面后重试。"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def user_of(request: web.Request) -> ConsoleUser:
-    """The logged-in user (the middleware guarantees one on every non-public page)."""
-    user = request.get(USER)
-    assert isinstance(user, ConsoleUser)
-    return user
-
-
-def require(request: web.Request, roles: Iterable[str]) -> ConsoleUser:
-    """The user, if their role may see this; otherwise the page does not exist for them."""
-    user = user_of(request)
-    if user.role not in roles:
-        raise not_found(request)
-    return user
-
-
-def not_found(request: web.Request) -> web.HTTPException:
-    return web.HTTPNotFound(text=_error_page(request, "404", "没有这个页面",
-                                             "页面不存在，或您的账号无权查看。"),
-                            content_type="text/html")
-
-
-def _error_page(request: web.Request, code: str, title: str, message: str) -> str:
-    env = aiohttp_jinja2.get_env(request.app)
-    return env.get_template("error.html").render(code=code, title=title, message=message,
-                                                 user=request.get(USER), nav=[])
-
-
-def sessions(request: web.Request) -> async_sessionmaker[AsyncSession]:
-    return request.app[SESSIONS]
-
-
-def now(request: web.Request) -> Any:
-    return request.app[CLOCK].now()
-
-
-async def render(request: web.Request, template: str, context: dict[str, Any],
-                 status: int = 200) -> web.Response:
-    """A page in the layout: the user, the menu for their role, the CSRF token."""
-    user = request.get(USER)
-    names = {r.canonical for r in request.app.router.resources()}
-    nav = [(e.path, e.label, request.path == e.path or (
-                e.path != "/console/" and request.path.startswith(e.path)))
-           for e in request.app[MENU] if user is not None and user.role in e.roles
-           and e.path in names]
-    csrf = await request.app[AUTH].csrf_token(request)
-    return aiohttp_jinja2.render_template(template, request, {
-        **context, "user": user, "nav": nav, "csrf": csrf, "csrf_field": CSRF_FIELD,
-        "role_name": ROLES.get(user.role, user.role) if user else ""}, status=status)
 
 
 @web.middleware
@@ -118,7 +61,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             given = field if isinstance(field, str) else None
         if not await auth.csrf_ok(request, given):
             log.warning("console: a form without a valid CSRF token was refused")
-            return web.Response(status=403, content_type="text/html", text=_error_page(
+            return web.Response(status=403, content_type="text/html", text=error_page(
                 request, "403", "表单已失效", STALE_FORM))
     try:
         response = await handler(request)
@@ -130,79 +73,6 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
-
-
-def page_number(request: web.Request) -> int:
-    try:
-        return max(1, min(int(request.query.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
-
-
-def day_text(value: Any) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d") if value else ""
-
-
-def phone_for(user: ConsoleUser, mobile: str | None) -> str:
-    return (mobile or "") if user.role == "admin" else mask_mobile(mobile)
-
-
-async def qr_png(scene: str) -> bytes:
-    import segno
-
-    def draw() -> bytes:
-        buf = io.BytesIO()
-        segno.make(scene, error="m").save(buf, kind="png", scale=10, border=4)
-        return buf.getvalue()
-
-    return await asyncio.to_thread(draw)
-
-
-async def qr_response(request: web.Request, scene: str, filename: str) -> web.Response:
-    """A QR code PNG: drawn here in dev mode (the scene as its text, which the simulator
-    scans); in production a permanent code made through WeChat's API."""
-    if request.app[SETTINGS].is_dev:
-        image = await qr_png(scene)
-    else:
-        from bot.wechat.client import WechatError
-
-        api = getattr(request.app[SERVICES], "api", None)
-        try:
-            if api is None:
-                raise WechatError(-1, "not started")
-            made = await api.create_qrcode(scene)
-            image = await api.qrcode_image(made["ticket"])
-        except (WechatError, OSError, KeyError) as exc:
-            log.warning("console: QR code for %s failed: %s", scene, exc)
-            return await render(request, "error.html", {
-                "code": "502", "title": "二维码生成失败",
-                "message": "微信接口暂时不可用，请稍后再试。"}, 502)
-        async with sessions(request)() as db, db.begin():
-            await qr.remember(db, scene, made["ticket"], made["url"], now(request))
-    return web.Response(body=image, content_type="image/png", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]
-                 ) -> web.Response:
-    """A list as CSV for Excel: UTF-8 with a BOM (so Chinese shows), one file download.
-    Cells that a spreadsheet would run as a formula are quoted as text."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return web.Response(body=("\ufeff" + out.getvalue()).encode(), headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _local(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -230,8 +100,6 @@ def create_console(settings: Settings, sessions_: async_sessionmaker[AsyncSessio
     env.filters["local"] = _local
     env.filters["percent"] = _percent
     console.router.add_static("/static/", HERE / "static", name="static")
-    from bot.web import login
-
     login.add_routes(console)
     for add_routes in features.pages:
         add_routes(console)

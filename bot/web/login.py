@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.web.console import AUTH, SETTINGS, now, render, sessions
+from bot.web.pages import AUTH, SETTINGS, now, render, sessions
 from models import login as logins
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI
-from bot.web.console import (
+from bot.web.pages import (
     csv_response,
     day_text,
     not_found,

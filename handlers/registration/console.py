@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.web.console import (
+from bot.web.pages import (
     PAGE_SIZE,
     csv_response,
     day_text,

@@ -14,6 +14,7 @@ from bot.wechat.message import Inbound
 from models import course as courses
 from models import course_attendance as attendance
 from models import course_enrolment as enrolment
+from models import erasure
 from models import group as groups
 from models import member as members
 from models.member import EDITABLE_FIELDS, Member
@@ -102,6 +103,6 @@ async def erase_confirm(
     if msg.text not in T.ERASE_WORDS:
         return T.ERASE_ASK_AGAIN
     await enrolment.release(session, member, now, T.COURSE_PROMOTED)
-    await members.erase(session, member, now)
+    await erasure.erase(session, member, now)
     dialog.finish()
     return T.ERASE_DONE

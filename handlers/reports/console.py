@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
-from bot.web.console import (
+from bot.web.pages import (
     SERVICES,
     SETTINGS,
     csv_response,

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot import texts as T
 from bot.clock import SHANGHAI
-from bot.web.console import (
+from bot.web.pages import (
     SERVICES,
     SETTINGS,
     csv_response,

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.web.console import (
+from bot.web.pages import (
     csv_response,
     day_text,
     render,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web.console import now, render, sessions, user_of
+from bot.web.pages import now, render, sessions, user_of
 from models import stats
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI
-from bot.web.console import (
+from bot.web.pages import (
     SETTINGS,
     csv_response,
     not_found,

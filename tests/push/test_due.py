@@ -97,8 +97,24 @@ async def test_a_failing_expander_leaves_its_row_pending(sessions, settings: Set
 
     async with sessions() as s, s.begin():
         await due.plan(s, "k", "x", "1", clock.now())
-    assert await worker(sessions, settings, clock, {"k": broken}).expand_due() == 1
-    assert (await rows(sessions))["k/x/1"].status == "pending"
+    w = worker(sessions, settings, clock, {"k": broken})
+    assert await w.expand_due() == 1
+    row = (await rows(sessions))["k/x/1"]
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.due_at == clock.now() + timedelta(seconds=2)  # put off, not tried every pass
+    assert await w.expand_due() == 0
+    for _ in range(due.MAX_ATTEMPTS - 1):  # backing off, then given up for good
+        clock.advance(seconds=due.RETRY_CAP_S)
+        assert await w.expand_due() == 1
+    row = (await rows(sessions))["k/x/1"]
+    assert (row.status, row.attempts) == ("failed", due.MAX_ATTEMPTS)
+    clock.advance(seconds=due.RETRY_CAP_S)
+    assert await w.expand_due() == 0
+
+
+def test_a_failing_row_waits_longer_each_time() -> None:
+    waits = [due.retry_in(n).total_seconds() for n in range(1, 12)]
+    assert waits[:4] == [2, 4, 8, 16] and waits == sorted(waits) and max(waits) == 600
 
 
 async def test_two_workers_on_postgresql_expand_a_row_once(pg_db_url: str, settings: Settings,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from bot.dev.chat import tell_sandbox
 from bot.dev.peer import Mode, WechatPeer
 from bot.dev.simulator.protocol import BadGesture, Callback, build, mode_of, openid_of
 from bot.settings import PRODUCTION_API, Settings
-from models import qr
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +57,17 @@ SIMULATOR: web.AppKey[Simulator] = web.AppKey("simulator")
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
+# What the phone can scan: (stations, groups, courses) as lists of dicts, read by the
+# function the app factory hands in (the platform names no feature).
+Scannable = Callable[[Any, datetime], Awaitable[Any]]
+
+
 class Simulator:
-    def __init__(self, settings: Settings, clock: Clock, sessions: Sessions):
+    def __init__(self, settings: Settings, clock: Clock, sessions: Sessions,
+                 scannable: Scannable):
         w = settings.wechat
         self.settings, self.clock, self.sessions = settings, clock, sessions
+        self.scannable = scannable
         self.peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
         base = settings.api_base_url
         self.sandbox_url: str | None = None if base == PRODUCTION_API else base
@@ -107,7 +113,7 @@ class Simulator:
     async def _choices(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                       list[dict[str, Any]]]:
         async with self.sessions() as session:
-            found = await qr.scannable(session, self.clock.now())
+            found = await self.scannable(session, self.clock.now())
         return found.stations, found.groups, found.courses
 
     # --- sending ---------------------------------------------------------------------------
@@ -256,9 +262,10 @@ def _version(folder: Path) -> str:
     return digest.hexdigest()[:10]
 
 
-def create_simulator(settings: Settings, clock: Clock, sessions: Sessions) -> web.Application:
+def create_simulator(settings: Settings, clock: Clock, sessions: Sessions,
+                     scannable: Scannable) -> web.Application:
     """The simulator as a sub-app, mounted at /simulator in dev mode only."""
-    sim = Simulator(settings, clock, sessions)
+    sim = Simulator(settings, clock, sessions, scannable)
     app = web.Application()
     app[SIMULATOR] = sim
     app.router.add_get("/", sim.page, name="page")
@@ -279,7 +286,8 @@ async def _to_page(request: web.Request) -> web.Response:
     raise web.HTTPFound("/simulator/")
 
 
-def mount(app: web.Application, settings: Settings, clock: Clock, sessions: Sessions) -> None:
+def mount(app: web.Application, settings: Settings, clock: Clock, sessions: Sessions,
+          scannable: Scannable) -> None:
     """Serve the simulator at /simulator/ (and send /simulator there)."""
     app.router.add_get("/simulator", _to_page)
-    app.add_subapp("/simulator", create_simulator(settings, clock, sessions))
+    app.add_subapp("/simulator", create_simulator(settings, clock, sessions, scannable))
