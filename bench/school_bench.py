@@ -38,6 +38,7 @@ import handlers  # noqa: E402
 from bot import texts as T  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.db import make_engine, session_factory  # noqa: E402
+from bot.features import Platform  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.push.worker import IDLE_POLL_S, OutboxWorker  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
@@ -164,7 +165,8 @@ async def run_db(label: str, url: str, args: argparse.Namespace) -> Figures:
                    else "window opened BEFORE it was done (raise --lead)"))
 
         # 2. lateness: the workers expand the rows as they fall due
-        expanders = handlers.install().due
+        platform = Platform(settings, sessions, clock, None)  # type: ignore[arg-type]
+        expanders = {kind: make(platform) for kind, make in handlers.install().due.items()}
         workers = [OutboxWorker(sessions, None, settings.push, {}, clock,  # type: ignore[arg-type]
                                 expanders=expanders) for _ in range(args.workers)]
         moved_subjects = Push.subject.like("course:%:moved:%")  # type: ignore[attr-defined]

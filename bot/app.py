@@ -18,7 +18,7 @@ from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, ping, session_factory
 from bot.dev.sandbox import create_sandbox
-from bot.features import Features, Loop, PeriodicJob, Platform
+from bot.features import Features, Loop, PeriodicJob, Platform, Runtime
 from bot.push.worker import OutboxWorker
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.scheduler import SchedulerLeader
@@ -30,9 +30,7 @@ from bot.wechat.gateway import WechatGateway
 from bot.wechat.message import Inbound
 from bot.wechat.pipeline import Pipeline
 from bot.wechat.token import SharedToken
-from models import claim as claims
-from models import dialog_store as dialogs
-from models import outbox
+from models import claim, dialog_store, outbox
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +72,10 @@ class Services:
 
         self.tokens = SharedToken(sessions, s.wechat.app_id, fetch, self.clock)
         self.api = WechatApi(s.api_base_url, http, self.tokens)
-        self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
-                                   expanders=self.features.due)
         platform = Platform(s, sessions, self.clock, self)
+        self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
+                                   expanders={kind: make(platform)
+                                              for kind, make in self.features.due.items()})
         self.loops = {name: make(platform) for name, make in self.features.loops.items()}
 
     async def close(self) -> None:
@@ -140,7 +139,7 @@ def create_app(
     app.router.add_get("/console", _to_console)
     app.add_subapp("/console", create_console(settings, sessions, clock, services, features))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics.endpoint(engine))
+    app.router.add_get("/metrics", metrics.endpoint(engine, clock))
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))
@@ -206,11 +205,11 @@ def _services(background: bool):
     return ctx
 
 
-async def _housekeeping(services: Services, now: datetime) -> None:
+async def _housekeeping(services: Runtime, now: datetime) -> None:
     """Forget old retry claims and dead dialogs (a periodic job of the scheduler's leader)."""
     async with session_factory(services.engine)() as session, session.begin():
-        await claims.purge(session, now - CLAIM_RETENTION)
-        await dialogs.purge_expired(session, now - services.settings.dialog.idle_timeout)
+        await claim.purge(session, now - CLAIM_RETENTION)
+        await dialog_store.purge_expired(session, now - services.settings.dialog.idle_timeout)
 
 
 async def _shutdown(app: web.Application) -> None:

@@ -136,7 +136,7 @@ def migrate(settings: Settings, quiet: bool = False) -> int:
     from bot.migrate import upgrade
 
     try:
-        upgrade(settings.database.url)
+        upgrade(settings.database.url, settings.school.reminder_offsets)
     except Exception as exc:
         print(f"数据库迁移失败 ({settings.database.url.split('@')[-1]}): {exc}", file=sys.stderr)
         return 1
@@ -247,7 +247,8 @@ async def _services(settings: Settings) -> AsyncIterator[Services]:
     from bot.db import make_engine
 
     engine = make_engine(settings.database.url)
-    services = Services(settings, engine, SystemClock())
+    # Every feature's expanders: the worker may meet any due row while it drains.
+    services = Services(settings, engine, SystemClock(), installed_features())
     await services.start()
     try:
         yield services
@@ -419,27 +420,18 @@ async def qrcodes(settings: Settings, out: str) -> int:
     from pathlib import Path
 
     import segno
-    from sqlmodel import col, select
 
     from bot.db import session_factory
     from bot.wechat.client import WechatError
     from models import qr
-    from models import station as stations
-    from models.course import Course
-    from models.group import PartyGroup
+    from models.views import scenes
 
     folder = Path(out)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     async with _services(settings) as services:
         sessions = session_factory(services.engine)
         async with sessions() as session:
-            targets = [(f"st:{s.code}", f"station-{s.code}.png")
-                       for s in await stations.all_active(session)]
-            targets += [(f"grp:{g.code}", f"group-{g.code}.png")
-                        for g in (await session.exec(select(PartyGroup))).all()]
-            targets += [(f"crs:{c.code}", f"course-{c.code}.png")
-                        for c in (await session.exec(select(Course).where(
-                            Course.status == "published").order_by(col(Course.code)))).all()]
+            targets = await scenes.printable(session)
         for scene, filename in targets:
             if settings.is_dev:
                 buf = io.BytesIO()

@@ -12,18 +12,42 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.router import ProfileGate, Router
 from bot.settings import Settings
+from bot.wechat.client import WechatApi
+from models.due import DuePush
 
-if TYPE_CHECKING:
-    from bot.app import Services
+
+class Worker(Protocol):
+    def wake(self) -> None:
+        """Something was queued: look now instead of at the next poll."""
+
+
+class Runtime(Protocol):
+    """What talks to WeChat and the database at run time, as features and jobs see it
+    (bot/app.py's Services is the one there is)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def api(self) -> WechatApi | None: ...
+
+    @property
+    def worker(self) -> Worker | None: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +57,7 @@ class Platform:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
-    services: Services
+    services: Runtime
 
 
 class Loop(Protocol):
@@ -47,13 +71,15 @@ class Loop(Protocol):
 ApiRoutes = Callable[[web.Application, Platform], None]
 PageRoutes = Callable[[web.Application], None]
 LoopFactory = Callable[[Platform], Loop]
-Job = Callable[["Services", datetime], Awaitable[Any]]
+Job = Callable[[Runtime, datetime], Awaitable[Any]]
 OpenApiPart = Callable[[], dict[str, Any]]
 # Demo data for dev mode: writes its rows, returns a line to print (or None).
 Seed = Callable[[AsyncSession, Settings, datetime], Awaitable[str | None]]
 # Turns one due row (models/due.py: a reminder, a roll, a scheduled notice…) into outbox
-# rows when due: how many it queued, or None when the row had become stale (dropped).
-DueExpander = Callable[[AsyncSession, Any, datetime], Awaitable[int | None]]
+# rows when due: how many it queued, or None when the row had become stale (dropped); it
+# raises models.due.NotYet to be asked again later. Made per process from the Platform.
+DueExpander = Callable[[AsyncSession, DuePush, datetime], Awaitable[int | None]]
+DueExpanderFactory = Callable[[Platform], DueExpander]
 
 
 DAY_S = 86_400.0
@@ -106,7 +132,7 @@ class Features:
     loops: dict[str, LoopFactory] = field(default_factory=dict)
     jobs: list[PeriodicJob] = field(default_factory=list)
     openapi: list[OpenApiPart] = field(default_factory=list)
-    due: dict[str, DueExpander] = field(default_factory=dict)  # by the due row's kind
+    due: dict[str, DueExpanderFactory] = field(default_factory=dict)  # by the row's kind
     seeds: list[Seed] = field(default_factory=list)  # dev mode's demo data
 
     def chat(self, *routers: Router) -> None:

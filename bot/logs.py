@@ -69,8 +69,8 @@ def setup(level: int = logging.INFO, json_lines: bool = False) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler says "Running job…"/"…executed successfully" at INFO for every run; and a
-    # failing job is logged once, without its traceback, by bot/scheduler.py's listener
-    # (the executor's own ERROR line carries the traceback: shown at DEBUG only).
+    # failing job is logged once, with its traceback, by bot/scheduler.py's listener (the
+    # executor's own ERROR line would say it again: shown at DEBUG only).
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.getLogger("apscheduler.executors").setLevel(
         logging.DEBUG if level <= logging.DEBUG else logging.CRITICAL)

@@ -13,8 +13,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.clock import Clock
 from bot.db import session_factory
-from models import outbox
+from models import due, outbox
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,6 +31,10 @@ REJECTED = Counter("xiaoge_callbacks_rejected_total",
                    ["status"])
 OUTBOX_DEPTH = Gauge("xiaoge_outbox_depth", "Outbox rows by status (read at scrape time)",
                      ["status"])
+DUE_ROWS = Gauge("xiaoge_due_pushes", "Pushes due later (reminders, rolls, scheduled notices) "
+                 "by status (read at scrape time)", ["status"])
+DUE_LATE = Gauge("xiaoge_due_oldest_late_seconds", "How long the oldest pending due push has "
+                 "been due (0 when none is; read at scrape time)")
 PUSHES = Counter("xiaoge_pushes_total", "Push outcomes recorded by the outbox worker",
                  ["channel", "result"])
 TOKEN_REFRESHES = Counter("xiaoge_token_refreshes_total", "Access-token refreshes",
@@ -67,19 +72,27 @@ class Timer:
         return time.perf_counter() - self.started
 
 
-def endpoint(engine: AsyncEngine) -> Handler:
-    """GET /metrics: everything counted in this process, and the outbox's depth by status
-    read from the database at scrape time."""
+def endpoint(engine: AsyncEngine, clock: Clock) -> Handler:
+    """GET /metrics: everything counted in this process, and read from the database at
+    scrape time: the outbox's depth and the due pushes by status, and how late the oldest
+    pending due push is (a stuck expander shows here)."""
     sessions = session_factory(engine)
 
     async def metrics(request: web.Request) -> web.Response:
         try:
             async with sessions() as session:
                 counts = await outbox.depth(session)
+                later = await due.depth(session)
+                oldest = await due.oldest_pending(session)
             for status in ("pending", "sending", "sent", "failed", "undeliverable"):
                 OUTBOX_DEPTH.labels(status).set(counts.get(status, 0))
+            for status in due.STATUSES:
+                DUE_ROWS.labels(status).set(later.get(status, 0))
+            late = (clock.now() - oldest).total_seconds() if oldest else 0.0
+            DUE_LATE.set(max(0.0, late))
         except Exception:  # the database is down: the other metrics still answer
             OUTBOX_DEPTH.labels("pending").set(float("nan"))
+            DUE_ROWS.labels("pending").set(float("nan"))
         return web.Response(body=generate_latest(),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 

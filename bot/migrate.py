@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +19,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str) -> None:
-    """Bring the database at `url` to the newest schema. Call with no event loop running."""
-    command.upgrade(alembic_config(url), "head")
+def upgrade(url: str, reminder_offsets: Sequence[timedelta] | None = None) -> None:
+    """Bring the database at `url` to the newest schema. Call with no event loop running.
+    `reminder_offsets` (school.reminder_offsets of the settings in use) reach migrations
+    that plan reminders (0010's backfill)."""
+    cfg = alembic_config(url)
+    if reminder_offsets is not None:
+        cfg.attributes["reminder_offsets"] = list(reminder_offsets)
+    command.upgrade(cfg, "head")

@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -45,10 +45,7 @@ from sqlalchemy.engine import make_url
 
 from bot import metrics
 from bot.clock import SHANGHAI
-from bot.features import PeriodicJob
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from bot.features import PeriodicJob, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +75,7 @@ def _event_name(event: JobEvent) -> str:
 class Scheduler:
     """The features' periodic jobs on the running loop. Start and stop it on the loop."""
 
-    def __init__(self, services: Services, jobs: Sequence[PeriodicJob]):
+    def __init__(self, services: Runtime, jobs: Sequence[PeriodicJob]):
         self._services = services
         self._jobs = {job.id: job for job in jobs}
         self._scheduler = AsyncIOScheduler(
@@ -141,8 +138,10 @@ class Scheduler:
         result = _event_name(event)
         metrics.observe_job(event.job_id, result)
         if result == "error":
-            log.error("scheduled job %s failed: %s", event.job_id,
-                      type(event.exception).__name__)
+            exc = event.exception
+            # With its traceback, through the log's formatter (which masks phones).
+            log.error("scheduled job %s failed: %s", event.job_id, type(exc).__name__,
+                      exc_info=(type(exc), exc, exc.__traceback__) if exc else None)
         elif result == "missed":
             log.warning("scheduled job %s missed its run at %s", event.job_id,
                         event.scheduled_run_time)
@@ -198,7 +197,7 @@ class _AdvisoryLock:
 
     KEY = 7_246_118_312
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Runtime):
         engine = services.engine
         _, self._params = engine.dialect.create_connect_args(engine.url)
         self._conn: Any = None
@@ -247,7 +246,7 @@ class SchedulerLeader:
     """Runs the scheduler in exactly one process of those sharing a database: the one
     holding the lock. An asyncio task: it never blocks the loop."""
 
-    def __init__(self, services: Services, jobs: Sequence[PeriodicJob],
+    def __init__(self, services: Runtime, jobs: Sequence[PeriodicJob],
                  takeover_s: float | None = None):
         self._services = services
         self._jobs = list(jobs)

@@ -432,3 +432,21 @@ NOTICE_ERROR_FIELDS = {"title_empty": "title", "title_long": "title", "body_empt
 
 def notice_error(code: str, details: dict[str, Any]) -> str:
     return NOTICE_ERRORS.get(code, code).format(**details)
+
+
+# --- the simulator: how a template push reads on its phone ----------------------------------
+
+PUSH_KIND_NAMES = {"notice": "通知", "course_reminder": "课程提醒", "report_status": "上报进度",
+                   "group_activity": "小组活动"}
+PUSH_FIELD_LABELS = {
+    "notice": {"thing1": "标题", "thing2": "内容", "time3": "时间"},
+    "course_reminder": {"thing1": "课程", "time2": "开始时间", "thing3": "地点",
+                        "thing4": "事项"},
+    "report_status": {"thing1": "事项", "phrase2": "状态", "thing3": "说明", "time4": "时间",
+                      "character_string2": "数量"},
+    "group_activity": {"thing1": "活动", "time2": "时间", "thing2": "情况", "thing3": "事项"},
+}
+TEMPLATE_PREFIX_LABELS = {"thing": "事项", "time": "时间", "date": "日期", "phrase": "状态",
+                          "character_string": "编号", "number": "数量", "amount": "金额",
+                          "name": "姓名", "phone_number": "电话", "car_number": "车牌",
+                          "const": "说明"}

@@ -8,9 +8,10 @@ from models.checkin import Checkin
 from models.claim import InboundClaim
 from models.course import Course, Enrolment
 from models.dialog_store import DialogRow
+from models.due import DuePush
 from models.grid import Grid
 from models.group import GroupMembership, PartyGroup
-from models.login import LoginFailure
+from models.login_throttle import LoginFailure
 from models.member import Member
 from models.notice import Notice
 from models.outbox import Push
@@ -29,6 +30,7 @@ __all__ = [
     "ConsoleUser",
     "Course",
     "DialogRow",
+    "DuePush",
     "Enrolment",
     "Grid",
     "GroupMembership",

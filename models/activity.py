@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import ClassVar
 
 from sqlalchemy import UniqueConstraint
@@ -16,7 +15,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import due, geo, outbox
-from models.attendance import AttendanceWindow
+from models.attendance import AttendanceWindow, Attended
 from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.errors import DomainError
 from models.group import GroupMembership, PartyGroup, leader_of, member_openids
@@ -70,13 +69,8 @@ class Attendance(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
 
 
-class Attended(Enum):
-    PRESENT = "present"
-    ALREADY = "already"
-
-
 @dataclass(frozen=True)
-class Roll:
+class ActivityRoll:
     present: list[str]
     leave: list[tuple[str, str]]
     absent: list[str]
@@ -227,7 +221,7 @@ async def ask_leave(session: AsyncSession, a: Activity, member: Member, reason: 
         session.add(row)
 
 
-async def roll(session: AsyncSession, a: Activity) -> Roll:
+async def roll(session: AsyncSession, a: Activity) -> ActivityRoll:
     """Present, on leave, and absent among those in the group when it ended (and anyone
     who attended, even if they left the group before the end)."""
     marks = {r.member_id: r for r in (await session.exec(
@@ -248,7 +242,7 @@ async def roll(session: AsyncSession, a: Activity) -> Roll:
             leave.append((name, mark.reason))
         else:
             absent.append(name)
-    return Roll(present, leave, absent)
+    return ActivityRoll(present, leave, absent)
 
 
 # --- pushes due later: reminders before, the roll after ------------------------------------
@@ -299,7 +293,7 @@ async def expand_reminder(session: AsyncSession, row: due.DuePush, now: datetime
                                [int(o) for o in row.payload.get("offsets", [])], now, text)
 
 
-def roll_text(a: Activity, r: Roll, text: str) -> str:
+def roll_text(a: Activity, r: ActivityRoll, text: str) -> str:
     return text.format(
         what=describe(a), np=len(r.present), present="、".join(r.present) or "—",
         nl=len(r.leave), leave="、".join(f"{n}（{why}）" for n, why in r.leave) or "—",
@@ -309,7 +303,8 @@ def roll_text(a: Activity, r: Roll, text: str) -> str:
 async def send_roll(session: AsyncSession, activity_id: int, now: datetime, text: str
                     ) -> int | None:
     """Once it has ended: the roll to the group's leader, once. None when there is no roll
-    to send (cancelled, not ended, no leader) or it went already."""
+    to send (cancelled, not ended) or it went already; NotYet while the group has no
+    leader bound to WeChat (asked again until the row's not_after, a day after the end)."""
     a = await session.get(Activity, activity_id)
     if a is None or a.status != "scheduled" or a.end_at > now:
         return None
@@ -320,7 +315,7 @@ async def send_roll(session: AsyncSession, activity_id: int, now: datetime, text
     group = await session.get(PartyGroup, a.group_id)
     leader = await leader_of(session, group) if group else None
     if leader is None or not leader.openid:
-        return None
+        raise due.NotYet("the group has no leader bound to WeChat yet")
     r = await roll(session, a)
     data = {"thing1": a.topic[:20], "thing2": f"到会{len(r.present)}人",
             "time3": a.end_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}

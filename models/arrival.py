@@ -17,6 +17,7 @@ from models import course_attendance as attendance
 from models import geo
 from models import station as stations
 from models.activity import Activity
+from models.attendance import Attended
 from models.checkin import CheckinResult
 from models.course import Course
 from models.member import Member
@@ -63,7 +64,7 @@ async def attend_activity(session: AsyncSession, member: Member, activity: Activ
         done = await activities.attend(session, activity, member, method, now)
     except activities.ActivityError as err:
         return result(err.code)
-    return result(ALREADY if done is activities.Attended.ALREADY else PRESENT)
+    return result(ALREADY if done is Attended.ALREADY else PRESENT)
 
 
 async def attend_course(session: AsyncSession, member: Member, course: Course, method: str,
@@ -77,7 +78,7 @@ async def attend_course(session: AsyncSession, member: Member, course: Course, m
         done = await attendance.attend(session, course, member, method, now)
     except courses.CourseError as err:
         return result(err.code, course.window()[0] if err.code == NOT_YET else None)
-    return result(ALREADY if done is attendance.Attended.ALREADY else PRESENT)
+    return result(ALREADY if done is Attended.ALREADY else PRESENT)
 
 
 async def course_by_code(session: AsyncSession, member: Member, code: str, method: str,

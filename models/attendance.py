@@ -4,11 +4,19 @@ the start to the end) and a place that a sent location falls inside or not."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import ClassVar
 
 from models import geo
 
 OPENS_BEFORE = timedelta(minutes=30)  # attendance opens this long before the start
+
+
+class Attended(Enum):
+    """What taking attendance came to: marked present now, or present already."""
+
+    PRESENT = "present"
+    ALREADY = "already"
 
 
 class AttendanceWindow:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 
 from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.attendance import OPENS_BEFORE
+from models.attendance import OPENS_BEFORE, Attended
 from models.course import Course, CourseError, Enrolment
 from models.course_enrolment import enrolled_count, enrolment_of, lock_course, may_join
 from models.member import Member
@@ -20,13 +19,8 @@ from models.member import Member
 POINTS_ATTENDED = 5
 
 
-class Attended(Enum):
-    PRESENT = "present"
-    ALREADY = "already"
-
-
 @dataclass(frozen=True)
-class Roll:
+class CourseRoll:
     present: list[str]
     absent: list[str]
     waitlist: list[str]
@@ -89,7 +83,7 @@ async def open_for(session: AsyncSession, member: Member, now: datetime) -> list
     return list(rows)
 
 
-async def roll(session: AsyncSession, c: Course) -> Roll:
+async def roll(session: AsyncSession, c: Course) -> CourseRoll:
     rows = (await session.exec(
         select(Member.name, Enrolment.status, Enrolment.attended_at)
         .join(Enrolment, col(Enrolment.member_id) == Member.id)
@@ -99,4 +93,4 @@ async def roll(session: AsyncSession, c: Course) -> Roll:
     present = [n or "（已注销）" for n, s, at in rows if s == "enrolled" and at is not None]
     absent = [n or "（已注销）" for n, s, at in rows if s == "enrolled" and at is None]
     waiting = [n or "（已注销）" for n, s, _ in rows if s == "waitlist"]
-    return Roll(present, absent, waiting)
+    return CourseRoll(present, absent, waiting)

@@ -21,6 +21,7 @@ from models import course_lifecycle as lifecycle
 from models import geo
 from models.base import SHANGHAI
 from models.course import CODE_RE, CourseData, CourseError, CourseTexts, check_audience, validate
+from models.errors import BadRow
 from models.member import INDUSTRIES
 
 COLUMNS = ["code", "title", "instructor", "start", "end", "place", "lat", "lng", "radius_m",
@@ -28,10 +29,6 @@ COLUMNS = ["code", "title", "instructor", "start", "end", "place", "lat", "lng",
 REQUIRED = ["code", "title", "start", "end", "capacity", "hours"]
 # school.reminder_offsets' defaults, for callers that pass none.
 DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(hours=1))
-
-
-class BadRow(ValueError):
-    """What is wrong with one course, in Chinese, naming the field."""
 
 
 def _text(raw: dict[str, Any], key: str) -> str:

@@ -13,13 +13,13 @@ loses nothing. Who receives a push is decided at expansion time, by the expander
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, text, update
 from sqlalchemy.sql.elements import BindParameter
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime, insert_for
@@ -27,6 +27,15 @@ from models.base import UTCDateTime, insert_for
 STATUSES = ("pending", "done", "dropped", "failed")
 MAX_ATTEMPTS = 12  # an expander failing this often gives the row up (about an hour)
 RETRY_CAP_S = 600
+
+
+NOT_YET_WAIT = timedelta(minutes=1)
+
+
+class NotYet(Exception):
+    """Raised by an expander whose row cannot go out yet (an activity's group has no
+    leader to send the roll to): the row is asked again in NOT_YET_WAIT, until its
+    `not_after`, without counting as a failure."""
 
 
 class DuePush(SQLModel, table=True):
@@ -84,15 +93,34 @@ async def withdraw(session: AsyncSession, kind: str, subject: str) -> int:
     return result.rowcount or 0
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[DuePush]:
-    """Up to `limit` pending rows due by `now`, soonest first, held until the transaction
-    ends; rows another instance holds are skipped (PostgreSQL)."""
+async def claim_due(session: AsyncSession, now: datetime, limit: int,
+                    kinds: Collection[str]) -> Sequence[DuePush]:
+    """Up to `limit` pending rows of `kinds` (those the caller can expand) due by `now`,
+    soonest first, held until the transaction ends; rows another instance holds are
+    skipped (PostgreSQL). Rows of other kinds wait for a process that knows them."""
+    if not kinds:
+        return []
     stmt = (select(DuePush)
-            .where(col(DuePush.status) == _inline("pending"), col(DuePush.due_at) <= now)
+            .where(col(DuePush.status) == _inline("pending"), col(DuePush.due_at) <= now,
+                   col(DuePush.kind).in_(sorted(kinds)))
             .order_by(col(DuePush.due_at), col(DuePush.id))
             .limit(limit)
             .with_for_update(skip_locked=True))
     return (await session.exec(stmt)).all()
+
+
+async def depth(session: AsyncSession) -> dict[str, int]:
+    """How many rows there are in each status (for /metrics)."""
+    rows = await session.exec(select(col(DuePush.status), func.count())
+                              .group_by(col(DuePush.status)))
+    return {status: n for status, n in rows.all()}
+
+
+async def oldest_pending(session: AsyncSession) -> datetime | None:
+    """When the longest-waiting pending row fell (or falls) due."""
+    return (await session.exec(select(col(DuePush.due_at))
+                               .where(col(DuePush.status) == _inline("pending"))
+                               .order_by(col(DuePush.due_at)).limit(1))).first()
 
 
 def retry_in(attempts: int) -> timedelta:
@@ -110,6 +138,12 @@ def postpone(session: AsyncSession, row: DuePush, now: datetime) -> bool:
         row.due_at = now + retry_in(row.attempts)
     session.add(row)
     return row.status == "pending"
+
+
+def wait(session: AsyncSession, row: DuePush, now: datetime) -> None:
+    """An expander said NotYet: the row is due again a little later."""
+    row.due_at = now + NOT_YET_WAIT
+    session.add(row)
 
 
 def finish(session: AsyncSession, row: DuePush, now: datetime, status: str = "done") -> None:

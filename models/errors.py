@@ -29,3 +29,8 @@ class DomainError(ValueError):
     def __repr__(self) -> str:
         more = "".join(f", {k}={v!r}" for k, v in self.details.items())
         return f"{type(self).__name__}({self.code!r}{more})"
+
+
+class BadRow(ValueError):
+    """A row of an import file (or an API's JSON object) that cannot be taken: the reason,
+    for the operator, naming the field."""

@@ -16,7 +16,7 @@ COLUMNS = ["openid", "name", "mobile", "industry", "platform", "party_status"]
 
 
 @dataclass
-class ImportReport:
+class MemberImport:
     added: int = 0
     changed: int = 0
     unchanged: int = 0
@@ -63,10 +63,10 @@ def _new_member(row: dict[str, str], now: datetime) -> Member:
 
 
 async def import_members(session: AsyncSession, rows: Iterable[tuple[int, dict[str, str]]],
-                         now: datetime, reasons: Mapping[str, str]) -> ImportReport:
+                         now: datetime, reasons: Mapping[str, str]) -> MemberImport:
     """Upsert by openid. Nothing is written when any row is rejected."""
     clean, rejected = check_rows(rows, reasons)
-    report = ImportReport(rejected=rejected)
+    report = MemberImport(rejected=rejected)
     if rejected:
         return report
     existing = {

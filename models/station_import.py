@@ -16,16 +16,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geo, hours
+from models.errors import BadRow
 from models.station import KINDS, Station
 
 COLUMNS = ["code", "name", "kind", "address", "lat", "lng", "datum", "radius_m", "services",
            "hours", "phone"]
 REQUIRED = ["code", "name", "kind", "lat", "lng", "hours"]
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-class BadRow(ValueError):
-    pass
 
 
 @dataclass

@@ -8,7 +8,7 @@ It records every message it "delivered" (GET /sandbox/messages?touser=OPENID) an
 can be told to misbehave (POST /sandbox/control/faults).
 
 It is not a mock: the real client talks to it over HTTP. Mounted at /sandbox in the
-dev server; `python -m bot.sandbox --port N` runs it alone.
+dev server; `python -m bot.dev.sandbox --port N` runs it alone.
 """
 
 from __future__ import annotations

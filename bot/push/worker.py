@@ -36,8 +36,7 @@ from bot.logs import anon
 from bot.push import channels
 from bot.settings import PushSettings
 from bot.wechat.client import PERMANENT_RECIPIENT_ERRORS, WechatApi, WechatError
-from models import due
-from models import outbox as rows
+from models import due, outbox
 from models.outbox import Outcome, Push
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ class OutboxWorker:
         while time.monotonic() < deadline:
             if await self.run_once(subject) == 0:
                 async with self._sessions() as session:
-                    if not await rows.has_due(session, self._clock.now(), subject):
+                    if not await outbox.has_due(session, self._clock.now(), subject):
                         return True
                 await asyncio.sleep(0.2)
         return False
@@ -164,14 +163,10 @@ class OutboxWorker:
         holding up the others."""
         async with self._sessions() as session, session.begin():
             now = self._clock.now()
-            claimed = await due.claim_due(session, now, self._settings.batch_size)
+            claimed = await due.claim_due(session, now, self._settings.batch_size,
+                                          self._expanders.keys())
             for row in claimed:
-                expand = self._expanders.get(row.kind)
-                if expand is None:
-                    log.warning("due push %s %s/%s: no expander for its kind; dropped",
-                                row.kind, row.subject, row.slot)
-                    due.finish(session, row, now, "dropped")
-                    continue
+                expand = self._expanders[row.kind]
                 if row.not_after is not None and now > row.not_after:
                     log.info("due push %s %s/%s: too late (due %s); dropped", row.kind,
                              row.subject, row.slot, row.due_at.isoformat())
@@ -180,6 +175,10 @@ class OutboxWorker:
                 try:
                     async with session.begin_nested():
                         queued = await expand(session, row, now)
+                except due.NotYet:
+                    await session.refresh(row)
+                    due.wait(session, row, now)
+                    continue
                 except Exception:
                     await session.refresh(row)  # as it was before the savepoint
                     again = due.postpone(session, row, now)
@@ -193,10 +192,10 @@ class OutboxWorker:
     async def _claim(self, subject: str | None) -> tuple[list[Push], list[Outcome]]:
         async with self._sessions() as session, session.begin():
             now = self._clock.now()
-            await rows.close_abandoned(session, now)
+            await outbox.close_abandoned(session, now)
             lease = timedelta(seconds=self._settings.lease_s)
-            claimed = await rows.claim(session, now, self._settings.batch_size, lease, subject)
-            members = await rows.members_by_openid(session, {p.openid for p in claimed})
+            claimed = await outbox.claim(session, now, self._settings.batch_size, lease, subject)
+            members = await outbox.members_by_openid(session, {p.openid for p in claimed})
             to_send: list[Push] = []
             decided: list[Outcome] = []
             for push in claimed:
@@ -275,11 +274,11 @@ class OutboxWorker:
         still holds."""
         mine: set[int] = set()
         async with self._sessions() as session, session.begin():
-            await rows.record(session, outcomes, self._clock.now())
+            await outbox.record(session, outcomes, self._clock.now())
             if sending:
                 lease = sending[0].lease_until
                 assert lease is not None  # set by the claim
-                mine = await rows.mark_sending(session, [p.id or 0 for p in sending], lease)
+                mine = await outbox.mark_sending(session, [p.id or 0 for p in sending], lease)
         self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)
         for o in outcomes:
             metrics.PUSHES.labels(o.channel or "-", "retry" if o.status == "pending"

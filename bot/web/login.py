@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.web.pages import AUTH, SETTINGS, now, render, sessions
-from models import login as logins
+from models import login_throttle
 
 log = logging.getLogger(__name__)
 WRONG = "用户名或密码不正确。"
@@ -46,18 +46,18 @@ async def login(request: web.Request) -> web.Response:
     keys = [f"user:{username.lower()}", f"ip:{request.remote or '-'}"]
     at = now(request)
     async with sessions(request)() as db, db.begin():
-        if await logins.locked(db, keys, at, settings.login_max_failures,
+        if await login_throttle.locked(db, keys, at, settings.login_max_failures,
                                settings.login_lockout):
             minutes = int(settings.login_lockout.total_seconds() // 60)
             log.warning("console login refused: too many failures")
             return await render(request, "login.html", {
                 "next": target, "username": username, "errors": {},
                 "notice": f"尝试次数过多，请 {minutes} 分钟后再试。"}, 429)
-        user = await logins.authenticate(db, username, password)
+        user = await login_throttle.authenticate(db, username, password)
         if user is None:
-            await logins.note_failure(db, keys, at, settings.login_lockout)
+            await login_throttle.note_failure(db, keys, at, settings.login_lockout)
         else:
-            await logins.forget(db, keys[:1])
+            await login_throttle.forget(db, keys[:1])
     if user is None:
         log.info("console login failed")
         return await render(request, "login.html", {

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
-from bot.features import Features, MenuEntry, Platform
+from bot.features import DueExpander, Features, MenuEntry, Platform
 from handlers.groups import api, chat, console, openapi
 from models import activity as activities
 from models.due import DuePush
@@ -21,14 +21,25 @@ def _routes(app: web.Application, p: Platform) -> None:
     api.GroupApi(p.settings.api.token, p.sessions, p.clock, p.services).add_routes(app)
 
 
-async def remind(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
-    """An activity's reminder, due: the group's members at this moment."""
-    return await activities.expand_reminder(session, row, now, T.ACTIVITY_REMIND)
+def reminder(p: Platform) -> DueExpander:
+    """Activity reminders, due: the group's members at that moment. An offset no longer in
+    school.reminder_offsets is dropped, as configured now."""
+
+    async def remind(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
+        if timedelta(seconds=int(row.slot)) not in p.settings.school.reminder_offsets:
+            return None
+        return await activities.expand_reminder(session, row, now, T.ACTIVITY_REMIND)
+
+    return remind
 
 
-async def send_roll(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
-    """Its attendance list to the group's leader, once it has ended."""
-    return await activities.expand_roll(session, row, now, T.ACTIVITY_ROLL)
+def roll(p: Platform) -> DueExpander:
+    """An activity's attendance list to the group's leader, once it has ended."""
+
+    async def send_roll(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
+        return await activities.expand_roll(session, row, now, T.ACTIVITY_ROLL)
+
+    return send_roll
 
 
 def setup(features: Features) -> None:
@@ -37,5 +48,5 @@ def setup(features: Features) -> None:
     features.openapi.append(openapi.part)
     features.console(console.add_routes, TEMPLATES,
                      MenuEntry("/console/groups", "小组", frozenset({"admin", "leader"}), 50))
-    features.due[activities.REMIND_KIND] = remind
-    features.due[activities.ROLL_KIND] = send_roll
+    features.due[activities.REMIND_KIND] = reminder
+    features.due[activities.ROLL_KIND] = roll

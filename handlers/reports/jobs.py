@@ -5,28 +5,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-from sqlmodel import col, select
 
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.db import session_factory
+from bot.features import Runtime
 from models import grid as grids
 from models import outbox
 from models import report as reports
-from models.outbox import Push
-from models.staff import ConsoleUser
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from models.views import reports as views
 
 log = logging.getLogger(__name__)
 
 DIGEST_JOB = "reports.digest"
 
 
-async def send_digest(services: Services, now: datetime) -> int:
+async def send_digest(services: Runtime, now: datetime) -> int:
     """Tell each officer the overdue reports of their grids and each admin all of them,
     once a day (the outbox key holds the day). Returns how many digests were queued."""
     day = now.astimezone(SHANGHAI).date().isoformat()
@@ -36,15 +30,8 @@ async def send_digest(services: Services, now: datetime) -> int:
         late = list(await reports.overdue(session, now))
         if not late:
             return 0
-        names = {g.code: g.name for g in (await session.exec(select(grids.Grid))).all()}
-        sent = set((await session.exec(select(Push.openid).where(Push.subject == subject))
-                    ).all())
-        staff = (await session.exec(select(ConsoleUser).where(
-            ConsoleUser.active, col(ConsoleUser.openid).is_not(None),
-            col(ConsoleUser.role).in_(("officer", "admin"))))).all()
-        for user in staff:
-            if user.openid in sent:
-                continue
+        names = await views.grid_names(session)
+        for user in await views.digest_recipients(session, subject):
             mine = late if user.role == "admin" else [
                 r for r in late if r.grid_code in await grids.codes_of_officer(session, user)]
             if not mine:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
-from bot.features import Features, MenuEntry, Platform
+from bot.features import DueExpander, Features, MenuEntry, Platform
 from handlers.school import api, chat, console, openapi
 from models import course as courses
 from models import course_reminders as reminders
@@ -26,13 +26,21 @@ def _routes(app: web.Application, p: Platform) -> None:
     api.CourseApi(p.settings.api.token, p.sessions, p.clock, p.services).add_routes(app)
 
 
-async def remind(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
-    """A course reminder, due (planned when the course was published or moved): every
-    enrollee at this moment, once (the outbox key holds course, offset and start time)."""
-    sent = await reminders.expand_reminder(session, row, now, T.COURSE_REMIND)
-    log.info("course reminder %s/%ss: %s", row.subject.split(":")[1], row.slot,
-             "dropped" if sent is None else f"{sent} queued")
-    return sent
+def reminder(p: Platform) -> DueExpander:
+    """Course reminders, due (planned when the course was published or moved): every
+    enrollee at that moment, once (the outbox key holds course, offset and start time).
+    An offset no longer in school.reminder_offsets is dropped, as configured now."""
+
+    async def remind(session: AsyncSession, row: DuePush, now: datetime) -> int | None:
+        if timedelta(seconds=int(row.slot)) not in p.settings.school.reminder_offsets:
+            sent = None
+        else:
+            sent = await reminders.expand_reminder(session, row, now, T.COURSE_REMIND)
+        log.info("course reminder %s/%ss: %s", row.subject.split(":")[1], row.slot,
+                 "dropped" if sent is None else f"{sent} queued")
+        return sent
+
+    return remind
 
 
 def setup(features: Features) -> None:
@@ -41,4 +49,4 @@ def setup(features: Features) -> None:
     features.openapi.append(openapi.part)
     features.console(console.add_routes, TEMPLATES,
                      MenuEntry("/console/courses", "课程", frozenset({"admin", "instructor"}), 10))
-    features.due[courses.PUSH_KIND] = remind
+    features.due[courses.PUSH_KIND] = reminder

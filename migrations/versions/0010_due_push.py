@@ -63,8 +63,12 @@ def downgrade() -> None:
 
 
 def _offsets() -> list[timedelta]:
-    """school.reminder_offsets as configured where the migration runs (the defaults if the
-    settings cannot be read here)."""
+    """school.reminder_offsets of the settings in use: handed over by `run.py migrate` /
+    `serve` (bot/migrate.py); under plain `alembic upgrade`, read from config.yaml and
+    XIAOGE_* variables; the defaults if neither can be had."""
+    given = op.get_context().config.attributes.get("reminder_offsets")
+    if given is not None:
+        return list(given)
     try:
         from bot.settings import load_settings
 

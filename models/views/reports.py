@@ -12,7 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import report as reports
 from models.grid import Grid
+from models.outbox import Push
 from models.report import Report, ReportBacker, ReportEvent
+from models.staff import ConsoleUser
 
 ANY = ""  # a grid filter that keeps every report (None keeps those outside every grid)
 
@@ -144,3 +146,13 @@ async def photos_due(db: AsyncSession, now: datetime, limit: int) -> list[Report
     return list((await db.exec(select(Report).where(
         Report.photo_status == "pending", col(Report.photo_next_at) <= now)
         .order_by(col(Report.id)).limit(limit))).all())
+
+
+async def digest_recipients(db: AsyncSession, subject: str) -> list[ConsoleUser]:
+    """The active officers and admins bound to WeChat who have no digest of `subject` yet."""
+    sent = set((await db.exec(select(Push.openid).where(Push.subject == subject))).all())
+    staff = (await db.exec(select(ConsoleUser).where(
+        ConsoleUser.active, col(ConsoleUser.openid).is_not(None),
+        col(ConsoleUser.role).in_(("officer", "admin"))))).all()
+    return [u for u in staff if u.openid not in sent]
+

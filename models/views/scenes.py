@@ -1,5 +1,5 @@
-"""What a phone could scan today: the stations', groups' and courses' codes, for the
-simulator's scan buttons (dev mode)."""
+"""The QR scenes there are: what a phone could scan today (the simulator's scan buttons,
+dev mode), and every code `run.py qrcodes` prints."""
 
 from __future__ import annotations
 
@@ -39,3 +39,16 @@ async def scannable(session: AsyncSession, now: datetime) -> Scannable:
                                         col(Course.end_at) >= since)
                    .order_by(col(Course.start_at)).limit(50))).all()]
     return Scannable(stations, groups, courses)
+
+
+async def printable(session: AsyncSession) -> list[tuple[str, str]]:
+    """(scene, file name) of every code `run.py qrcodes` makes: each open station, each
+    group, each published course."""
+    targets = [(f"st:{s.code}", f"station-{s.code}.png") for s in await all_active(session)]
+    targets += [(f"grp:{g.code}", f"group-{g.code}.png")
+                for g in (await session.exec(select(PartyGroup))).all()]
+    targets += [(f"crs:{c.code}", f"course-{c.code}.png")
+                for c in (await session.exec(select(Course).where(
+                    Course.status == "published").order_by(col(Course.code)))).all()]
+    return targets
+

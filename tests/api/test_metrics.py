@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from prometheus_client import REGISTRY
 
+from models import due
 from tests.conftest import Bot
 
 
@@ -66,3 +70,14 @@ def test_json_log_lines_mask_phones_and_carry_the_request_id() -> None:
     assert line["request_id"] == rid and line["level"] == "INFO"
     assert "138****8000" in line["msg"] and "13800138000" not in line["msg"]
     assert "o-x" not in line["msg"]
+
+
+async def test_due_pushes_and_a_late_one_show_in_the_scrape(bot: Bot, sessions: Any) -> None:
+    """A due push no process can send shows as pending and late, not only in a log."""
+    now = bot.clock.now()
+    async with sessions() as s, s.begin():
+        await due.plan(s, "unknown_kind", "x:1", "1", now - timedelta(minutes=5))
+        await due.plan(s, "unknown_kind", "x:1", "2", now + timedelta(hours=1))
+    assert (await bot.client.get("/metrics")).status == 200
+    assert value("xiaoge_due_pushes", status="pending") == 2
+    assert value("xiaoge_due_oldest_late_seconds") == 300

@@ -315,7 +315,7 @@ async def test_course_audience_is_its_enrollees(sessions, clock) -> None:
 
 
 async def test_the_sample_course_file_imports(sessions, clock) -> None:
-    rows = read_rows(str(ROOT / "bot" / "dev" / "demo_courses.yaml"), "课程")
+    rows = read_rows(str(ROOT / "handlers" / "school" / "demo_courses.yaml"), "课程")
     async with sessions() as s, s.begin():
         report = await import_courses(s, rows, 200, clock.now(), COURSE_TEXTS)
     assert report.rejected == [] and len(report.added) == 4

@@ -233,7 +233,7 @@ async def test_a_crash_while_expanding_loses_nothing(timeline: Timeline, session
     timeline.move(hours=6, seconds=5)  # the 24 h moment has just passed
     async with sessions() as s:
         await s.begin()
-        claimed = await due.claim_due(s, bot.clock.now(), 10)
+        claimed = await due.claim_due(s, bot.clock.now(), 10, {"course_reminder"})
         assert [r.slot for r in claimed] == ["86400"]
         await s.rollback()  # the worker died here: nothing committed
     assert await reminders(sessions, "")() == []

@@ -1,5 +1,6 @@
 """Pushes due later (models/due.py) and their expansion by the outbox worker: planning is an
-upsert, withdrawing drops, a row past not_after or of an unknown kind is dropped, and two
+upsert, withdrawing drops, a row past not_after is dropped, a row of a kind this process
+cannot expand waits for one that can, and two
 workers on one PostgreSQL database expand a row once."""
 
 from __future__ import annotations
@@ -55,11 +56,14 @@ async def test_claim_takes_what_is_due_soonest_first(sessions, clock: FakeClock)
         for slot, minutes in (("a", 5), ("b", -5), ("c", -10), ("d", 0)):
             await due.plan(s, "k", "x", slot, now + timedelta(minutes=minutes))
     async with sessions() as s, s.begin():
-        assert [r.slot for r in await due.claim_due(s, now, 10)] == ["c", "b", "d"]
-        assert [r.slot for r in await due.claim_due(s, now, 1)] == ["c"]
+        await due.plan(s, "other", "x", "e", now - timedelta(minutes=20))
+    async with sessions() as s, s.begin():
+        assert [r.slot for r in await due.claim_due(s, now, 10, {"k"})] == ["c", "b", "d"]
+        assert [r.slot for r in await due.claim_due(s, now, 1, {"k"})] == ["c"]
+        assert await due.claim_due(s, now, 10, set()) == []
 
 
-async def test_the_worker_expands_once_and_drops_late_or_unknown_rows(
+async def test_the_worker_expands_once_drops_late_rows_and_leaves_unknown_kinds(
         sessions, settings: Settings, clock: FakeClock) -> None:
     now = clock.now()
     calls: list[str] = []
@@ -78,14 +82,14 @@ async def test_the_worker_expands_once_and_drops_late_or_unknown_rows(
         await due.plan(s, "k", "x", "stale", now)
         await due.plan(s, "nobody", "x", "1", now)
     w = worker(sessions, settings, clock, {"k": expand})
-    assert await w.expand_due() == 3  # on-time is not due yet
+    assert await w.expand_due() == 2  # on-time is not due yet; "nobody" is not ours
     clock.advance(minutes=1)
     assert await w.expand_due() == 1
     assert await w.expand_due() == 0  # done rows are never taken again
     assert sorted(calls) == ["on-time", "stale"]
     status = {k: r.status for k, r in (await rows(sessions)).items()}
     assert status == {"k/x/on-time": "done", "k/x/late": "dropped", "k/x/stale": "dropped",
-                      "nobody/x/1": "dropped"}
+                      "nobody/x/1": "pending"}
     async with sessions() as s:
         assert [p.subject for p in (await s.exec(select(Push))).all()] == ["t:on-time"]
 

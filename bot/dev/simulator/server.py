@@ -1,7 +1,7 @@
 """The /simulator/ sub-app: the page, and the JSON endpoints it calls.
 
 The page never signs anything: it posts a gesture to ``/simulator/api/send``, which builds
-the callback WeChat would send (bot.peer.WechatPeer), signs it (and encrypts it in AES
+the callback WeChat would send (bot.dev.peer.WechatPeer), signs it (and encrypts it in AES
 mode) with the account's token and keys, and posts it over HTTP to this same server's
 ``/wechat`` — the real protocol, through the real gateway. Pushes come from the WeChat
 API sandbox (``GET {api_base_url}/messages``), read through ``/simulator/api/pushes``.
@@ -25,6 +25,7 @@ import jinja2
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import texts as T
 from bot.clock import Clock
 from bot.dev.chat import tell_sandbox
 from bot.dev.peer import Mode, WechatPeer
@@ -38,20 +39,6 @@ STATIC = HERE / "static"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=10)  # WeChat itself gives up after 5 s
 Sessions = Callable[[], AsyncSession]
-
-PUSH_KINDS = {"notice": "通知", "course_reminder": "课程提醒", "report_status": "上报进度",
-              "group_activity": "小组活动"}
-FIELD_LABELS = {
-    "notice": {"thing1": "标题", "thing2": "内容", "time3": "时间"},
-    "course_reminder": {"thing1": "课程", "time2": "开始时间", "thing3": "地点",
-                        "thing4": "事项"},
-    "report_status": {"thing1": "事项", "phrase2": "状态", "thing3": "说明", "time4": "时间",
-                      "character_string2": "数量"},
-    "group_activity": {"thing1": "活动", "time2": "时间", "thing2": "情况", "thing3": "事项"},
-}
-PREFIX_LABELS = {"thing": "事项", "time": "时间", "date": "日期", "phrase": "状态",
-                 "character_string": "编号", "number": "数量", "amount": "金额",
-                 "name": "姓名", "phone_number": "电话", "car_number": "车牌", "const": "说明"}
 
 SIMULATOR: web.AppKey[Simulator] = web.AppKey("simulator")
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
@@ -209,12 +196,12 @@ class Simulator:
         content = m.get("content")
         if m.get("type") == "template":
             kind = self.template_kinds.get(str(m.get("template_id")), "")
-            labels = FIELD_LABELS.get(kind, {})
+            labels = T.PUSH_FIELD_LABELS.get(kind, {})
             rows = []
             for key, value in (m.get("data") or {}).items():
                 text = value.get("value") if isinstance(value, dict) else value
                 rows.append([labels.get(key) or _prefix_label(key), str(text)])
-            out.update(title=PUSH_KINDS.get(kind, "模板消息"), rows=rows,
+            out.update(title=T.PUSH_KIND_NAMES.get(kind, "模板消息"), rows=rows,
                        template_id=m.get("template_id"), url=m.get("url"))
         elif isinstance(content, dict):  # a news article
             out.update(title=content.get("title"), text=content.get("description") or "",
@@ -226,7 +213,7 @@ class Simulator:
 
 def _prefix_label(key: str) -> str:
     stem = key.rstrip("0123456789")
-    return PREFIX_LABELS.get(stem, key)
+    return T.TEMPLATE_PREFIX_LABELS.get(stem, key)
 
 
 def _local_time(value: Any) -> str:
