@@ -144,3 +144,39 @@ async def test_two_workers_on_postgresql_expand_a_row_once(pg_db_url: str, setti
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_row_that_cannot_go_yet_waits_without_counting_as_a_failure(
+        sessions, settings: Settings, clock: FakeClock) -> None:
+    """An activity's roll while its group has no leader: asked again a minute later, until
+    its not_after, and never counted as a failed expansion."""
+    async def no_leader(session: Any, row: DuePush, at: datetime) -> int | None:
+        raise due.NotYet("no leader")
+
+    async with sessions() as s, s.begin():
+        await due.plan(s, "k", "x", "roll", clock.now(), clock.now() + timedelta(minutes=90))
+    w = worker(sessions, settings, clock, {"k": no_leader})
+    assert await w.expand_due() == 1
+    row = (await rows(sessions))["k/x/roll"]
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert row.due_at == clock.now() + due.NOT_YET_WAIT
+    assert await w.expand_due() == 0  # not again before its minute is up
+    clock.advance(minutes=100)  # past not_after: dropped, not sent late
+    assert await w.expand_due() == 1
+    assert (await rows(sessions))["k/x/roll"].status == "dropped"
+
+
+async def test_a_reminder_at_an_offset_taken_out_of_config_is_dropped(
+        sessions, settings: Settings, clock: FakeClock) -> None:
+    from bot.features import Platform
+    from handlers import install
+    from models import course as courses
+
+    kept = settings.model_copy(deep=True)
+    kept.school.reminder_offsets = [timedelta(hours=1)]  # 24 h taken out after planning
+    expand = install().due[courses.PUSH_KIND](Platform(kept, sessions, clock, None))  # type: ignore[arg-type]
+    async with sessions() as s, s.begin():
+        await due.plan(s, courses.PUSH_KIND, "course:1", "86400", clock.now(),
+                       payload={"start_ts": 0, "offsets": [86400, 3600]})
+    assert await worker(sessions, settings, clock, {courses.PUSH_KIND: expand}).expand_due() == 1
+    assert (await rows(sessions))[f"{courses.PUSH_KIND}/course:1/86400"].status == "dropped"
