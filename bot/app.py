@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +25,7 @@ from bot.router import Dispatcher, ProfileGate, Router
 from bot.scheduler import SchedulerLeader
 from bot.settings import Settings
 from bot.web.console import create_console
+from bot.web.hangups import guard_bodies
 from bot.web.openapi import add_openapi_routes
 from bot.wechat.client import WechatApi
 from bot.wechat.gateway import WechatGateway
@@ -31,6 +33,8 @@ from bot.wechat.message import Inbound
 from bot.wechat.pipeline import Pipeline
 from bot.wechat.token import SharedToken
 from models import claim, dialog_store, outbox
+
+FAVICON = Path(__file__).with_name("web") / "static" / "favicon.ico"
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,7 @@ def create_app(
     platform = Platform(settings, sessions, clock, services)
 
     app = web.Application()
+    app.middlewares.append(guard_bodies(settings.server.body_timeout_s))  # on every route
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[PIPELINE] = pipeline
@@ -137,6 +142,7 @@ def create_app(
         add_routes(app, platform)
     add_openapi_routes(app, features.openapi)
     app.router.add_get("/console", _to_console)
+    app.router.add_get("/favicon.ico", _favicon)  # bot/web/static/favicon.ico
     app.add_subapp("/console", create_console(settings, sessions, clock, services, features))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.endpoint(engine, clock))
@@ -158,6 +164,10 @@ def create_app(
 
 async def _to_console(request: web.Request) -> web.Response:
     raise web.HTTPMovedPermanently("/console/")
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(FAVICON, headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def healthz(request: web.Request) -> web.Response:

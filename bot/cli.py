@@ -146,10 +146,9 @@ def migrate(settings: Settings, quiet: bool = False) -> int:
 
 
 def serve(settings: Settings, port: int | None) -> int:
-    from aiohttp import web
-
     from bot.app import create_app
     from bot.dev.demo import load_demo
+    from bot.web import server
 
     if port:
         settings.server.port = port
@@ -163,8 +162,9 @@ def serve(settings: Settings, port: int | None) -> int:
     if settings.is_dev:
         print(f"在终端里和它聊天：.venv/bin/python run.py chat --openid demo-rider\n"
               f"健康检查：{base}/healthz")
-    web.run_app(create_app(settings), host=host, port=port, print=None,
-                access_log=None, handle_signals=True, loop=_event_loop(settings))
+    # aiohttp's run_app, with a deadline for request heads (bodies: bot/web/hangups.py)
+    server.run(create_app(settings), host=host, port=port,
+               head_timeout_s=settings.server.head_timeout_s, loop=_event_loop(settings))
     return 0
 
 

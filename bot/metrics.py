@@ -41,6 +41,11 @@ TOKEN_REFRESHES = Counter("xiaoge_token_refreshes_total", "Access-token refreshe
                           ["result"])
 JOBS = Counter("xiaoge_scheduler_jobs_total", "Scheduled jobs by job and result",
                ["job", "result"])
+HANGUPS = Counter("xiaoge_http_hangups_total",
+                  "Requests the client broke off or never finished: hangup (gone mid-body), "
+                  "bad_body (a body the parser refused), head_timeout, body_timeout, "
+                  "bad_head (an unparseable request head)",
+                  ["reason"])
 JOB_LATENESS = Histogram(
     "xiaoge_scheduler_lateness_seconds", "From a job's due time to its start", ["job"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600))

@@ -84,6 +84,11 @@ class ServerSettings(_Section):
     # serve's event loop: uvloop (faster sockets and scheduling; Linux and macOS), or
     # the standard library's asyncio.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # A client gets this long for its request head (from connecting, or from the first byte
+    # of its next request on a kept-alive connection), and this long for its body once the
+    # head is in; then the connection is closed (408 where an answer can still be sent).
+    head_timeout_s: float = Field(10.0, gt=0, le=300)
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
 
 
 class DatabaseSettings(_Section):
