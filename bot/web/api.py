@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI, Clock
 from bot.web.auth import COOKIE, CSRF_HEADER, Auth
+from models.text import BadText, check_text
 
 
 def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -39,6 +40,36 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         raise BadTime(BAD_TIME) from None
     return when if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+
+
+def bad_text(name: str, err: BadText) -> web.HTTPException:
+    return json_error(web.HTTPBadRequest,
+                      f"{name} must not contain control or invisible characters ({err})")
+
+
+def check_query(request: web.Request) -> None:
+    """Every query value is single-line text: a control or invisible character anywhere
+    in it (before any trimming) is a 400 (models/text.py)."""
+    for name, value in request.query.items():
+        try:
+            check_text(name)
+            check_text(value)
+        except BadText as err:
+            raise bad_text(name if name.isprintable() else "a query parameter", err) from None
+
+
+def check_fields(data: dict[str, Any], lines: tuple[str, ...] = (),
+                 bodies: tuple[str, ...] = ()) -> None:
+    """The named text fields of a JSON object: `lines` single-line, `bodies` multi-line
+    (tab and line breaks allowed); other types are left to the handler."""
+    for names, multiline in ((lines, False), (bodies, True)):
+        for name in names:
+            value = data.get(name)
+            if isinstance(value, str):
+                try:
+                    check_text(value, multiline=multiline)
+                except BadText as err:
+                    raise bad_text(name, err) from None
 
 
 def _storable(data: Any) -> bool:
@@ -78,6 +109,7 @@ class TokenApi:
         own scripts; a write also needs the session's X-CSRF-Token header)."""
         header = request.headers.get("Authorization")
         if header is None and await self._console_session(request):
+            check_query(request)
             return
         given = (header or "").removeprefix("Bearer ").strip()
         try:
@@ -86,6 +118,7 @@ class TokenApi:
             ok = False
         if not ok:
             raise json_error(web.HTTPUnauthorized, "missing or wrong API token")
+        check_query(request)
 
     async def _console_session(self, request: web.Request) -> bool:
         """True for an admin's session (with the CSRF token on a write); False when there is
@@ -105,7 +138,10 @@ class TokenApi:
         return True
 
     @staticmethod
-    async def _json_object(request: web.Request) -> dict[str, Any]:
+    async def _json_object(request: web.Request, lines: tuple[str, ...] = (),
+                           bodies: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The body as a JSON object; its text fields `lines` (single-line) and `bodies`
+        (multi-line) checked with models/text.py before anything trims them."""
         try:
             data = await request.json()
         except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
@@ -115,6 +151,7 @@ class TokenApi:
         if not _storable(data):
             raise json_error(web.HTTPBadRequest,
                              "text must be valid Unicode without NUL characters")
+        check_fields(data, lines, bodies)
         return data
 
     def _wake_worker(self) -> None:

@@ -36,7 +36,9 @@ from bot.web.pages import (
     SETTINGS,
     STALE_FORM,
     Handler,
+    bad_query,
     error_page,
+    no_store,
 )
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,10 @@ log = logging.getLogger(__name__)
 
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Logged in (else to the login page), CSRF on every form, the session saved."""
+    """Logged in (else to the login page), no control or invisible character in the query,
+    CSRF on every form, the session saved; every error (raised by a page, or aiohttp's own
+    404/405) answered as a page in the layout, with the user, role, menu and CSRF token.
+    `Cache-Control: no-store` is set on every answer by pages.no_store."""
     auth = request.app[AUTH]
     public = request.path.startswith(PUBLIC)
     if not public and await auth.user(request) is None:
@@ -53,6 +58,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.get(EXPIRED):
             target += "&expired=1"
         raise web.HTTPSeeOther(target)
+    if (name := bad_query(request)) is not None and not public:
+        return await error_page(request, 400, "参数有误",
+                                f"参数 {name} 含有控制字符或不可见字符。请检查链接后重试。")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         given = request.headers.get(CSRF_HEADER)
         if given is None and request.content_type in ("application/x-www-form-urlencoded",
@@ -61,15 +69,19 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             given = field if isinstance(field, str) else None
         if not await auth.csrf_ok(request, given):
             log.warning("console: a form without a valid CSRF token was refused")
-            return web.Response(status=403, content_type="text/html", text=error_page(
-                request, "403", "表单已失效", STALE_FORM))
+            refused = await error_page(request, 403, "表单已失效", STALE_FORM)
+            await auth.save_if_changed(request, refused)
+            return refused
+    response: web.StreamResponse
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        await auth.save_if_changed(request, exc)
-        raise
+        if exc.status < 400:
+            await auth.save_if_changed(request, exc)
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        response = await error_page(request, exc.status, headers=allow)
     await auth.save_if_changed(request, response)
-    response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
@@ -88,6 +100,7 @@ def create_console(settings: Settings, sessions_: async_sessionmaker[AsyncSessio
     """The console sub-application: login and the features' pages, with their templates
     and their menu entries."""
     console = web.Application(middlewares=[_guard])
+    console.on_response_prepare.append(no_store)
     console[MENU] = sorted(features.menu, key=lambda e: e.rank)
     console[AUTH] = Auth(settings, sessions_, clock)
     console[SESSIONS] = sessions_

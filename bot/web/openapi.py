@@ -33,6 +33,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.features import OpenApiPart
+from bot.web.pages import no_store
+from models.text import LINE_CHAR, LINE_PATTERN, TEXT_PATTERN
 
 PREFIX = "/api/v1"
 JSON = "application/json"
@@ -131,7 +133,11 @@ TIME_IN: Schema = {"type": "string",
                    "examples": ["2026-12-05T19:30"]}
 LAT: Schema = {"type": "number", "minimum": -90, "maximum": 90}
 LNG: Schema = {"type": "number", "minimum": -180, "maximum": 180}
-HTTP_URL: Schema = {"type": "string", "pattern": "^https?://", "maxLength": 512}
+HTTP_URL: Schema = {"type": "string", "pattern": f"^https?://{LINE_CHAR}*$", "maxLength": 512}
+# Text the server checks with models/text.py (no control or invisible character anywhere,
+# before trimming): a single line, and a multi-line body (tab and line breaks allowed).
+LINE: Schema = {"pattern": LINE_PATTERN}
+TEXT: Schema = {"pattern": TEXT_PATTERN}
 
 
 # --- the document --------------------------------------------------------------------------
@@ -252,8 +258,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def add_openapi_routes(app: web.Application, parts: Iterable[OpenApiPart]) -> None:
-    """GET /api/v1/openapi.json with the features' parts, and JSON for aiohttp's own errors
-    under /api/v1."""
+    """GET /api/v1/openapi.json with the features' parts, JSON for aiohttp's own errors
+    under /api/v1, and `Cache-Control: no-store` on every /api/v1 and /console answer
+    (bot/web/pages.py: no_store; a signal, so errors of any origin carry it too)."""
     app[DOCUMENT] = _dumps(document(parts), indent=1)
     app.router.add_get(f"{PREFIX}/openapi.json", serve_document)
     app.middlewares.append(json_errors)
+    app.on_response_prepare.append(no_store)

@@ -25,6 +25,7 @@ from bot.wechat.client import WechatError
 from models import qr
 from models.profile import mask_mobile
 from models.staff import ROLES, ConsoleUser
+from models.text import is_clean
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -60,15 +61,72 @@ def require(request: web.Request, roles: Iterable[str]) -> ConsoleUser:
 
 
 def not_found(request: web.Request) -> web.HTTPException:
-    return web.HTTPNotFound(text=error_page(request, "404", "没有这个页面",
-                                             "页面不存在，或您的账号无权查看。"),
-                            content_type="text/html")
+    """The console's 404 (the guard renders it in the layout, like every error page)."""
+    return web.HTTPNotFound()
 
 
-def error_page(request: web.Request, code: str, title: str, message: str) -> str:
-    env = aiohttp_jinja2.get_env(request.app)
-    return env.get_template("error.html").render(code=code, title=title, message=message,
-                                                 user=request.get(USER), nav=[])
+# What a console error page says, by status (aiohttp's own errors included).
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("请求有误", "请求的内容不正确，请返回后重试。"),
+    403: ("没有权限", "您的账号不能进行这个操作。"),
+    404: ("没有这个页面", "页面不存在，或您的账号无权查看。"),
+    405: ("不支持这个操作", "这个页面不接受这种请求。"),
+    413: ("内容过大", "提交的内容太大，请减小后重试。"),
+}
+_OTHER = ("出错了", "请求未能完成，请稍后再试。")
+
+
+async def error_page(request: web.Request, status: int, title: str | None = None,
+                     message: str | None = None,
+                     headers: dict[str, str] | None = None) -> web.Response:
+    """An error page in the same layout and context as every page (user, role, menu, the
+    CSRF token of the header's 退出 form)."""
+    known_title, known_message = ERRORS.get(status, _OTHER)
+    response = await render(request, "error.html", {
+        "code": str(status), "title": title or known_title,
+        "message": message or known_message}, status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+BAD_TEXT = "不能含有控制字符或不可见字符（如零宽空格、换行），请删除后重试。"
+BAD_BODY = "不能含有控制字符或不可见字符（如零宽空格），请删除后重试。"
+
+
+def text_errors(form: Any, lines: Iterable[str] = (), bodies: Iterable[str] = ()
+                ) -> dict[str, str]:
+    """A form's text fields checked with models/text.py before anything trims them:
+    {field: the message shown beside it} for each that holds a control or invisible
+    character (`lines` single-line, `bodies` multi-line: tab and line breaks allowed)."""
+    errors: dict[str, str] = {}
+    for names, multiline, message in ((lines, False, BAD_TEXT), (bodies, True, BAD_BODY)):
+        for name in names:
+            value = form.get(name)
+            if isinstance(value, str) and not is_clean(value, multiline=multiline):
+                errors[name] = message
+    return errors
+
+
+def bad_query(request: web.Request) -> str | None:
+    """The name of the first query parameter holding a control or invisible character."""
+    for name, value in request.query.items():
+        if not (is_clean(name) and is_clean(value)):
+            return name if is_clean(name) else "?"
+    return None
+
+
+PRIVATE_PREFIXES = ("/api/v1/", "/console")
+PUBLIC_ASSETS = ("/console/static/",)
+
+
+async def no_store(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every /api/v1 and /console answer — pages, errors raised as
+    HTTPException, aiohttp's own 404/405, exports — is personal: no cache keeps it. The
+    console's stylesheet is the one thing there that is not."""
+    path = request.path
+    if path.startswith(PRIVATE_PREFIXES) and not path.startswith(PUBLIC_ASSETS):
+        response.headers["Cache-Control"] = "no-store"
 
 
 def sessions(request: web.Request) -> async_sessionmaker[AsyncSession]:

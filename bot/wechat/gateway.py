@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from xml.parsers import expat
 
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
@@ -24,8 +25,6 @@ from bot.wechat.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.I)
-_ROOT = re.compile(r"<[A-Za-z_]")
 _TIMESTAMP = re.compile(r"\d{1,12}")
 
 
@@ -38,11 +37,39 @@ def _too_large() -> web.HTTPException:
     return _reason(web.HTTPRequestEntityTooLarge, "body over 64 KiB", max_size=MAX_BODY_BYTES)
 
 
-def _has_dtd(xml: str) -> bool:
-    """A DTD (and so an entity) can only stand before the root element; the same words in
-    a user's text are just text."""
-    root = _ROOT.search(xml)
-    return bool(_DTD.search(xml[: root.start()] if root else xml))
+class _Declaration(Exception):
+    """The body declares a DTD, an entity or a notation."""
+
+
+def _declared(*_: Any) -> int:
+    raise _Declaration
+
+
+def _screen(xml: str) -> None:
+    """Parse the body once with expat before wechatpy sees it: a document type, entity or
+    notation declaration anywhere (after comments or processing instructions too) raises
+    _Declaration from expat's own handlers, so no text scan can be fooled. A body expat
+    cannot read (a DOCTYPE inside the root, junk) raises ExpatError. Words like
+    "<!DOCTYPE" inside a user's text are character data and pass."""
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _declared
+    parser.EntityDeclHandler = _declared
+    parser.UnparsedEntityDeclHandler = _declared
+    parser.NotationDeclHandler = _declared
+    parser.ExternalEntityRefHandler = _declared
+    parser.Parse(xml, True)
+
+
+def _refuse_declarations(xml: str) -> None:
+    """One answer for every body with a DTD or an entity: 400 with the same reason; one
+    for bodies that are not well-formed XML: 400 malformed."""
+    try:
+        _screen(xml)
+    except _Declaration:
+        raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted") from None
+    except expat.ExpatError:
+        raise _reason(web.HTTPBadRequest, "malformed message (ExpatError)") from None
 
 
 def cdata(value: str) -> str:
@@ -136,8 +163,7 @@ class WechatGateway:
             raise _reason(web.HTTPBadRequest, "body is not UTF-8") from None
         if not text.strip():
             raise _reason(web.HTTPBadRequest, "empty body")
-        if _has_dtd(text):
-            raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted")
+        _refuse_declarations(text)
         return text
 
     def _decrypt(
@@ -150,7 +176,6 @@ class WechatGateway:
                 raise _reason(web.HTTPForbidden, "bad msg_signature") from None
             except Exception:  # wrong key, bad padding, bad base64, foreign app id
                 continue
-            if _has_dtd(plain):
-                raise _reason(web.HTTPBadRequest, "DTDs and entities are not accepted")
+            _refuse_declarations(plain)
             return plain, crypto
         raise _reason(web.HTTPBadRequest, "cannot decrypt message")

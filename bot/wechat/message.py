@@ -14,6 +14,8 @@ from xml.parsers.expat import ExpatError
 from wechatpy import parse_message
 from wechatpy.messages import UnknownMessage
 
+from models.text import strip_invisible
+
 MESSAGE_TYPES = {"text", "image", "voice", "video", "shortvideo", "location", "link"}
 EVENT_TYPES = {
     "subscribe",
@@ -178,13 +180,20 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _said(value: Any) -> str | None:
+    """A rider's free text (Content, Recognition, Label, EventKey, ScanResult) without the
+    control and invisible characters a keyboard or a paste may add (models/text.py). A
+    rider is never refused for them: the message is answered as if they were not there."""
+    return strip_invisible(value) if isinstance(value, str) else None
+
+
 def _message(msg_type: str, data: dict[str, Any], base: dict[str, Any]) -> Inbound:
     if msg_type == "text":
-        return Inbound(msg_type="text", content=_text(data.get("Content")) or "", **base)
+        return Inbound(msg_type="text", content=_said(data.get("Content")) or "", **base)
     if msg_type == "voice":
         return Inbound(
             msg_type="voice",
-            content=_text(data.get("Recognition")),
+            content=_said(data.get("Recognition")),
             media_id=_text(data.get("MediaId")),
             extra={"Format": _text(data.get("Format")) or ""},
             **base,
@@ -194,7 +203,7 @@ def _message(msg_type: str, data: dict[str, Any], base: dict[str, Any]) -> Inbou
             msg_type="location",
             lat=_float(data.get("Location_X")),
             lng=_float(data.get("Location_Y")),
-            label=_text(data.get("Label")),
+            label=_said(data.get("Label")),
             extra={"Scale": _text(data.get("Scale")) or ""},
             **base,
         )
@@ -217,7 +226,7 @@ def _message(msg_type: str, data: dict[str, Any], base: dict[str, Any]) -> Inbou
 
 def _event(data: dict[str, Any], base: dict[str, Any]) -> Inbound:
     event = str(data.get("Event") or "").lower()
-    key = _text(data.get("EventKey"))
+    key = _said(data.get("EventKey"))
     lat = lng = None
     label = None
     if event == "subscribe_scan" or (event == "subscribe" and key and key.startswith("qrscene_")):
@@ -228,7 +237,7 @@ def _event(data: dict[str, Any], base: dict[str, Any]) -> Inbound:
         lat, lng = _float(data.get("Latitude")), _float(data.get("Longitude"))
     elif event in ("scancode_push", "scancode_waitmsg"):
         info = data.get("ScanCodeInfo") or {}
-        scanned = _text(info.get("ScanResult")) if isinstance(info, dict) else None
+        scanned = _said(info.get("ScanResult")) if isinstance(info, dict) else None
         return Inbound(
             msg_type="event",
             event=event,
@@ -242,5 +251,5 @@ def _event(data: dict[str, Any], base: dict[str, Any]) -> Inbound:
         info = data.get("SendLocationInfo") or {}
         if isinstance(info, dict):
             lat, lng = _float(info.get("Location_X")), _float(info.get("Location_Y"))
-            label = _text(info.get("Label"))
+            label = _said(info.get("Label"))
     return Inbound(msg_type="event", event=event, key=key, lat=lat, lng=lng, label=label, **base)

@@ -37,6 +37,10 @@ def _activity(a: Activity) -> dict[str, Any]:
             "status": a.status, "qr_scene": f"act:{a.id}"}
 
 
+_GROUP_LINES = ("name", "industry", "leader")
+_ACTIVITY_LINES = ("kind", "topic", "place", "online_url")
+
+
 class GroupApi(TokenApi):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/groups", self.create_group)
@@ -64,7 +68,7 @@ class GroupApi(TokenApi):
 
     async def create_group(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        data = await self._json_object(request)
+        data = await self._json_object(request, lines=_GROUP_LINES, bodies=("description",))
         name, industry, leader = data.get("name"), data.get("industry"), data.get("leader")
         if not isinstance(name, str) or not isinstance(industry, str) or not isinstance(
                 leader, str | None):
@@ -81,7 +85,7 @@ class GroupApi(TokenApi):
     async def edit_group(self, request: web.Request) -> web.Response:
         """{"name"?, "industry"?, "description"?, "leader"?}: change what is given."""
         await self._authorize(request)
-        data = await self._json_object(request)
+        data = await self._json_object(request, lines=_GROUP_LINES, bodies=("description",))
         fields = {k: data[k] for k in ("name", "industry", "description", "leader") if k in data}
         if not fields or not all(isinstance(v, str) for v in fields.values()):
             raise json_error(web.HTTPBadRequest,
@@ -108,7 +112,7 @@ class GroupApi(TokenApi):
 
     async def schedule(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        data = await self._json_object(request)
+        data = await self._json_object(request, lines=_ACTIVITY_LINES)
         start, end = self._times(data)
         point = None
         if data.get("lat") is not None or data.get("lng") is not None:

@@ -7,8 +7,10 @@ from typing import Any
 from bot.web.openapi import (
     HTTP_URL,
     INT,
+    LINE,
     NAMES,
     STRING,
+    TEXT,
     TIME,
     TIME_IN,
     answer,
@@ -60,21 +62,22 @@ def _schemas() -> dict[str, Any]:
     }
     return {
         "NewGroup": obj({
-            "name": {"type": "string", "minLength": 2, "maxLength": 40,
+            "name": {"type": "string", "minLength": 2, "maxLength": 40, **LINE,
                      "description": "2–40 characters (trimmed), unique"},
             "industry": _COMMITTEE,
-            "leader": {"type": ["string", "null"],
+            "leader": {"type": ["string", "null"], **LINE,
                        "description": "the user name of a console account of role leader"},
-            "description": {"description": "any JSON value, kept as text (500 characters)"},
+            "description": {"description": "any JSON value, kept as text (500 characters)",
+                            **TEXT},
         }, ["name", "industry"]),
         "GroupEdit": {
             **obj({
-                "name": {"type": "string", "minLength": 2, "maxLength": 40},
+                "name": {"type": "string", "minLength": 2, "maxLength": 40, **LINE},
                 "industry": _COMMITTEE,
-                "leader": {"type": "string", "minLength": 1,
+                "leader": {"type": "string", "minLength": 1, **LINE,
                            "description": "the user name of a console account of role "
                                           "leader"},
-                "description": {"type": "string",
+                "description": {"type": "string", **TEXT,
                                 "description": "at most 500 characters are kept"},
             }, description="the fields to change; at least one"),
             "anyOf": [{"required": [k]} for k in ("name", "industry", "description",
@@ -96,11 +99,11 @@ def _schemas() -> dict[str, Any]:
         "NewActivity": obj({
             "kind": {"type": "string", "enum": list(activities.KINDS),
                      "description": "三会一课: which meeting it is"},
-            "topic": {"type": "string", "minLength": 2, "maxLength": 60,
+            "topic": {"type": "string", "minLength": 2, "maxLength": 60, **LINE,
                       "description": "2–60 characters (trimmed)"},
             "start": {**TIME_IN, "description": TIME_IN["description"] + " In the future."},
             "end": {**TIME_IN, "description": "after start, at most 12 hours later"},
-            "place": {"type": "string", "description": "120 characters are kept"},
+            "place": {"type": "string", **LINE, "description": "120 characters are kept"},
             "lat": {"type": ["number", "null"], "minimum": -90, "maximum": 90,
                     "description": "GCJ-02; with lng, for attendance by location"},
             "lng": {"type": ["number", "null"], "minimum": -180, "maximum": 180},

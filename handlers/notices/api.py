@@ -19,7 +19,8 @@ class NoticeApi(TokenApi):
 
     async def create(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        return await self.create_from(request, await self._json_object(request))
+        return await self.create_from(request, await self._json_object(
+            request, lines=("title", "url", "audience"), bodies=("body",)))
 
     async def create_from(self, request: web.Request, data: dict[str, Any]) -> web.Response:
         """A notice from a JSON object (the caller has authorized the request)."""

@@ -25,6 +25,7 @@ from bot.web.pages import (
     render,
     require,
     sessions,
+    text_errors,
 )
 from models import course as courses
 from models import course_access, outbox
@@ -201,10 +202,17 @@ def _checked_form(form: dict[str, str], at: datetime, errors: dict[str, str]
 
 async def submit(request: web.Request) -> web.Response:
     user = require(request, ROLES)
-    form = _form(await request.post())
-    action = str((await request.post()).get("action", "send"))
+    posted = await request.post()
+    form = _form(posted)
+    action = str(posted.get("action", "send"))
     audience = audience_of(form)
-    errors: dict[str, str] = {}
+    errors = text_errors(posted, lines=("title", "url", "audience", "member", "send_at"),
+                         bodies=("body",))
+    if "member" in errors:  # shown beside the audience it belongs to
+        errors["audience"] = errors.pop("member")
+    if errors:
+        async with sessions(request)() as db:
+            return await _show_form(request, db, user, form, errors, status=400)
     at = now(request)
     async with sessions(request)() as db:
         if not audience or audience == "member:":

@@ -6,7 +6,9 @@ from typing import Any
 
 from bot.web.openapi import (
     INT,
+    LINE,
     STRING,
+    TEXT,
     TIME,
     TIME_IN,
     answer,
@@ -21,6 +23,7 @@ from bot.web.openapi import (
 )
 from models import notice as notices
 from models import outbox
+from models.text import LINE_CHAR
 
 
 def part() -> dict[str, Any]:
@@ -39,14 +42,14 @@ def part() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     notice_fields = {
-        "title": {"type": "string", "minLength": 1, "maxLength": notices.TITLE_MAX,
+        "title": {"type": "string", "minLength": 1, "maxLength": notices.TITLE_MAX, **LINE,
                   "description": f"1–{notices.TITLE_MAX} characters (surrounding spaces "
                                  "trimmed)"},
-        "body": {"type": "string", "minLength": 1,
+        "body": {"type": "string", "minLength": 1, **TEXT,
                  "description": "the text; with the title and url at most "
                                 f"{outbox.KEFU_TEXT_MAX_BYTES} bytes of UTF-8 (a 客服 "
                                 "message's limit)"},
-        "url": {"type": ["string", "null"], "pattern": "^($|https?://)",
+        "url": {"type": ["string", "null"], "pattern": f"^($|https?://{LINE_CHAR}*)$",
                 "maxLength": notices.URL_MAX,
                 "description": "a link sent with the notice (empty: none)"},
         "at": {**nullable(TIME_IN), "description": "when to send it (ISO 8601; Asia/Shanghai "
@@ -78,6 +81,7 @@ def _schemas() -> dict[str, Any]:
         "NewNotice": obj({
             **notice_fields,
             "audience": {"type": "string", "minLength": 1, "maxLength": notices.AUDIENCE_MAX,
+                         **LINE,
                          "description": "all, industry:NAME, group:CODE, course:CODE or "
                                         "member:OPENID[,OPENID…]; it must name at least one "
                                         "registered member"},

@@ -177,7 +177,8 @@ class ReportApi(TokenApi):
         """{"status": 已派单|处理中|已办结|已关闭, "note": "…",
         "reason": 重复|非职责范围|无法处理 (only for 已关闭)}"""
         await self._authorize(request)
-        data = await self._json_object(request)
+        data = await self._json_object(request, lines=("status", "reason"),
+                                       bodies=("note",))
         to = data.get("status")
         if to not in MOVABLE:
             raise json_error(web.HTTPBadRequest, f"status must be one of {', '.join(MOVABLE)}")

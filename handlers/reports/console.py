@@ -30,6 +30,7 @@ from bot.web.pages import (
     render,
     require,
     sessions,
+    text_errors,
 )
 from models import grid as grids
 from models import report as reports
@@ -237,7 +238,7 @@ async def change(request: web.Request) -> web.Response:
     at = now(request)
     async with sessions(request)() as db, db.begin():
         report = await _visible(request, db, user, lock=True)
-        errors = _check(form, _next_statuses(report))
+        errors = text_errors(data, bodies=("note",)) or _check(form, _next_statuses(report))
         if errors:
             return await _detail(request, db, report, form, errors, 400)
         to, reason = form["status"], form["reason"] if form["status"] == reports.CLOSED else None

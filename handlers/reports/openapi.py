@@ -6,7 +6,9 @@ from typing import Any
 
 from bot.web.openapi import (
     INT,
+    LINE,
     STRING,
+    TEXT,
     TIME,
     answer,
     body,
@@ -109,14 +111,14 @@ def _schemas() -> dict[str, Any]:
             "oneOf": [
                 obj({"status": {"type": "string", "const": reports.CLOSED},
                       "note": {"type": ["string", "null"], "maxLength": report_api.NOTE_MAX,
-                               "pattern": "^[^\\u0000]*$"},
+                               **TEXT},
                       "reason": {"type": "string", "enum": list(reports.CLOSE_REASONS)}},
                      ["status", "reason"]),
                 obj({"status": {"type": "string",
                                  "enum": [s for s in report_api.MOVABLE
                                           if s != reports.CLOSED]},
                       "note": {"type": ["string", "null"], "maxLength": report_api.NOTE_MAX,
-                               "pattern": "^[^\\u0000]*$"},
+                               **TEXT},
                       "reason": {"type": "null"}},
                      ["status"]),
             ],
@@ -154,7 +156,7 @@ def _parameters() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     statuses = list(report_api.STATUSES)
     day = {"type": "string", "pattern": "^((20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2})?$"}
-    grid = {"type": "string", "maxLength": 32, "pattern": "^[^\\u0000-\\u001f]*$"}
+    grid = {"type": "string", "maxLength": 32, **LINE}
     return {
         "/reports": {"get": op(
             "List 随手拍 reports",

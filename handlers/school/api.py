@@ -56,6 +56,12 @@ def _refused(err: CourseError) -> web.HTTPException:
     return json_error(STATUS_OF.get(err.reason, web.HTTPBadRequest), reason(err))
 
 
+# The text fields of a course and of a notice (checked by models/text.py).
+COURSE_LINES = ("code", "title", "instructor", "place", "online_url", "audience",
+                "status")
+NOTICE_LINES = ("title", "url")
+
+
 class CourseApi(TokenApi):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/courses", self.list)
@@ -105,7 +111,8 @@ class CourseApi(TokenApi):
 
     async def create(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        data = self._parse(await self._json_object(request))
+        data = self._parse(await self._json_object(request, lines=COURSE_LINES,
+                                                   bodies=("description",)))
         async with self._sessions() as session, session.begin():
             try:
                 c = await lifecycle.create(session, data, self._clock.now(), by="api",
@@ -130,7 +137,7 @@ class CourseApi(TokenApi):
     async def edit(self, request: web.Request) -> web.Response:
         """Any of the course file's fields; those not given keep their value."""
         await self._authorize(request)
-        given = await self._json_object(request)
+        given = await self._json_object(request, lines=COURSE_LINES, bodies=("description",))
         if "code" in given and str(given["code"]).upper() != request.match_info["code"].upper():
             raise json_error(web.HTTPBadRequest, "code cannot be changed")
         async with self._sessions() as session, session.begin():
@@ -191,7 +198,7 @@ class CourseApi(TokenApi):
         """An instructor's notice to the course's enrollees: a notice whose audience is
         course:CODE (Idempotency-Key honoured, counts at /api/v1/notices/ID)."""
         await self._authorize(request)
-        given = await self._json_object(request)
+        given = await self._json_object(request, lines=NOTICE_LINES, bodies=("body",))
         async with self._sessions() as session:
             c = await self._get(session, request)
         if c.status != "published":

@@ -7,10 +7,12 @@ from typing import Any
 from bot.web.openapi import (
     INT,
     LAT,
+    LINE,
     LNG,
     NAMES,
     NUMBER,
     STRING,
+    TEXT,
     TIME,
     TIME_IN,
     answer,
@@ -27,12 +29,13 @@ from models import course as courses
 from models import notice as notices
 from models import outbox
 from models.member import INDUSTRIES
+from models.text import LINE_CHAR, SPACE
 
 # Course fields are read like the cells of a course file (models/course_import.py): text
 # fields take a number or true/false as its text, and numbers may be written as text.
 _COURSE_TEXT = {"type": ["string", "number", "boolean"]}
 _COURSE_AUDIENCE = (
-    "^\\s*(all|industry:(" + "|".join(INDUSTRIES) + ")|group:[A-Za-z0-9]{1,16})?\\s*$")
+    f"^{SPACE}*(all|industry:(" + "|".join(INDUSTRIES) + f")|group:[A-Za-z0-9]{{1,16}})?{SPACE}*$")
 
 
 def _course_number(schema: dict[str, Any], description: str,
@@ -79,20 +82,20 @@ def _schemas() -> dict[str, Any]:
         "waitlist": {**INT, "minimum": 0, "description": "members waiting for a seat"},
     }
     course_fields = {
-        "code": {**_COURSE_TEXT, "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9-]{1,15}\\s*$",
+        "code": {**_COURSE_TEXT, "pattern": f"^{SPACE}*[A-Za-z0-9][A-Za-z0-9-]{{1,15}}{SPACE}*$",
                  "description": "2–16 letters, digits or -, starting with a letter or digit; "
                                 "stored upper case"},
-        "title": {**_COURSE_TEXT, "minLength": 2, "maxLength": 60,
+        "title": {**_COURSE_TEXT, "minLength": 2, "maxLength": 60, **LINE,
                   "description": "2–60 characters (surrounding spaces trimmed)"},
-        "instructor": {**nullable(_COURSE_TEXT), "maxLength": 40,
+        "instructor": {**nullable(_COURSE_TEXT), "maxLength": 40, **LINE,
                        "description": "the instructor's name (a console user if one "
                                       "matches), at most 40 characters"},
-        "description": {**nullable(_COURSE_TEXT),
+        "description": {**nullable(_COURSE_TEXT), **TEXT,
                         "description": "kept when not given; at most 2000 characters are kept"},
         "start": {**TIME_IN, "description": TIME_IN["description"]
                   + " A new course must start in the future."},
         "end": {**TIME_IN, "description": "after start, at most 12 hours later"},
-        "place": {**nullable(_COURSE_TEXT), "maxLength": 120,
+        "place": {**nullable(_COURSE_TEXT), "maxLength": 120, **LINE,
                   "description": "where an offline course is held (with lat/lng)"},
         "lat": _course_number(LAT, "GCJ-02 latitude of the place", nullable=True),
         "lng": _course_number(LNG, "GCJ-02 longitude of the place", nullable=True),
@@ -100,7 +103,7 @@ def _schemas() -> dict[str, Any]:
             {"type": "integer", "minimum": 10, "maximum": 5000},
             "attendance radius in metres; checkin.default_radius_m when not given",
             nullable=True),
-        "online_url": {**nullable(_COURSE_TEXT), "pattern": "^\\s*($|https?://)",
+        "online_url": {**nullable(_COURSE_TEXT), "pattern": f"^{SPACE}*($|https?://{LINE_CHAR}*)$",
                        "maxLength": 512,
                        "description": "the link of an online course (empty: none)"},
         "capacity": _course_number({"type": "integer", "minimum": 1, "maximum": 100_000},
@@ -115,14 +118,14 @@ def _schemas() -> dict[str, Any]:
     }
     # The fields of a notice, as handlers/notices/openapi.py describes them.
     notice_fields = {
-        "title": {"type": "string", "minLength": 1, "maxLength": notices.TITLE_MAX,
+        "title": {"type": "string", "minLength": 1, "maxLength": notices.TITLE_MAX, **LINE,
                   "description": f"1–{notices.TITLE_MAX} characters (surrounding spaces "
                                  "trimmed)"},
-        "body": {"type": "string", "minLength": 1,
+        "body": {"type": "string", "minLength": 1, **TEXT,
                  "description": "the text; with the title and url at most "
                                 f"{outbox.KEFU_TEXT_MAX_BYTES} bytes of UTF-8 (a 客服 "
                                 "message's limit)"},
-        "url": {"type": ["string", "null"], "pattern": "^($|https?://)",
+        "url": {"type": ["string", "null"], "pattern": f"^($|https?://{LINE_CHAR}*)$",
                 "maxLength": notices.URL_MAX,
                 "description": "a link sent with the notice (empty: none)"},
         "at": {**nullable(TIME_IN), "description": "when to send it (ISO 8601; Asia/Shanghai "
