@@ -6,6 +6,8 @@ explains it.
 
     python run.py [serve [--port N]]               serve the bot (the default)
     python run.py migrate                          apply database migrations
+    python run.py remove-demo-accounts             delete the dev demo console accounts
+                                                   (prod refuses to start while they exist)
     python run.py create-user NAME --role R [--grid CODE] [--group CODE]
                                                    a console account; prints a 绑定 code
     python run.py notify --audience A --title T --body B [--url U] [--at ISO8601]

@@ -26,6 +26,7 @@ from bot.scheduler import SchedulerLeader
 from bot.settings import Settings
 from bot.web.console import create_console
 from bot.web.hangups import guard_bodies
+from bot.web.headers import security_headers
 from bot.web.openapi import add_openapi_routes
 from bot.wechat.client import WechatApi
 from bot.wechat.gateway import WechatGateway
@@ -132,6 +133,7 @@ def create_app(
 
     app = web.Application()
     app.middlewares.append(guard_bodies(settings.server.body_timeout_s))  # on every route
+    app.on_response_prepare.append(security_headers)  # CSP, nosniff, …: every answer
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[PIPELINE] = pipeline
@@ -145,7 +147,7 @@ def create_app(
     app.router.add_get("/favicon.ico", _favicon)  # bot/web/static/favicon.ico
     app.add_subapp("/console", create_console(settings, sessions, clock, services, features))
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics.endpoint(engine, clock))
+    app.router.add_get("/metrics", metrics.endpoint(engine, clock, settings.metrics))
     if settings.is_dev if sandbox is None else sandbox:
         app.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id,
                                                   settings.wechat.app_secret))

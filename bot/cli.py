@@ -36,6 +36,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen on this port instead of server.port")
 
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("remove-demo-accounts",
+                   help="delete the dev demo console accounts (prod refuses to start with them)")
 
     cu = sub.add_parser("create-user", help="make a console account; prints a 绑定 code")
     cu.add_argument("name")
@@ -109,10 +111,11 @@ def main(argv: Sequence[str], prog: str = "run.py") -> int:
 
 # Commands that bring the database up to date first (quietly).
 _MIGRATED_FIRST = {"notify", "menu", "import-stations", "import-courses", "import-grids",
-                   "qrcodes", "create-group"}
+                   "qrcodes", "create-group", "remove-demo-accounts"}
 Command = Callable[[Settings, argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {
     "migrate": lambda s, a: migrate(s),
+    "remove-demo-accounts": lambda s, a: asyncio.run(remove_demo_accounts(s)),
     "create-user": lambda s, a: create_user(s, a.name, a.role, a.grid, a.group),
     "notify": lambda s, a: asyncio.run(notify(s, a.audience, a.title, a.body, a.url, a.at)),
     "import-members": lambda s, a: import_members(s, a.file),
@@ -156,6 +159,11 @@ def serve(settings: Settings, port: int | None) -> int:
         return 1
     if settings.is_dev:
         asyncio.run(load_demo(settings, installed_features().seeds))
+    elif demo := asyncio.run(_demo_accounts(settings)):
+        print(f"mode: prod 拒绝启动：数据库里仍有开发模式的演示账号 {'、'.join(demo)}"
+              f"（演示密码人人皆知）。先删除它们：python run.py remove-demo-accounts",
+              file=sys.stderr)
+        return 2
     host, port = settings.server.host, settings.server.port
     base = f"http://{host}:{port}"
     print(f"小哥红驿 ({settings.mode}) 在 {base}/wechat 等待微信回调。")
@@ -165,6 +173,29 @@ def serve(settings: Settings, port: int | None) -> int:
     # aiohttp's run_app, with a deadline for request heads (bodies: bot/web/hangups.py)
     server.run(create_app(settings), host=host, port=port,
                head_timeout_s=settings.server.head_timeout_s, loop=_event_loop(settings))
+    return 0
+
+
+async def _demo_accounts(settings: Settings) -> list[str]:
+    """The dev demo console accounts still active in this database (prod refuses them)."""
+    from bot.dev.demo import DEMO_ACCOUNTS
+    from models import staff
+
+    async with _transaction(settings) as (session, _now):
+        return [u.username for u in await staff.active_accounts_named(session, DEMO_ACCOUNTS)]
+
+
+async def remove_demo_accounts(settings: Settings) -> int:
+    from bot.dev.demo import DEMO_ACCOUNTS
+    from models import staff
+
+    async with _transaction(settings) as (session, _now):
+        done = await staff.remove_accounts(session, DEMO_ACCOUNTS)
+    if not done:
+        print(f"没有演示账号（{'、'.join(DEMO_ACCOUNTS)}），无需删除。")
+    for name, what in sorted(done.items()):
+        print(f"演示账号 {name}：" + ("已删除（连同其绑定码）。" if what == "deleted" else
+                                    "仍被引用，已停用（解除微信绑定，密码失效，绑定码已删除）。"))
     return 0
 
 

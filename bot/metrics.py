@@ -5,6 +5,9 @@ bounded (no openids, no course ids)."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -15,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
 from bot.db import session_factory
+from bot.settings import MetricsSettings
 from models import due, outbox
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 
 CALLBACKS = Counter("xiaoge_callbacks_total", "WeChat callbacks answered",
                     ["kind", "outcome"])
@@ -77,13 +82,47 @@ class Timer:
         return time.perf_counter() - self.started
 
 
-def endpoint(engine: AsyncEngine, clock: Clock) -> Handler:
+def refusal(access: MetricsSettings, remote: str | None, authorization: str | None
+            ) -> web.HTTPException | None:
+    """Who may scrape: a caller with the bearer token `metrics.token`, or one from an
+    address in `metrics.allow`; None when this one may. A wrong or unexpected token is a
+    401, any other caller a 403."""
+    if authorization is not None:
+        scheme, _, given = authorization.partition(" ")
+        if (access.token and scheme.lower() == "bearer"
+                and hmac.compare_digest(given.strip().encode(), access.token.encode())):
+            return None
+        return web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                                    text="metrics: wrong token")
+    if remote and _allowed(access.allow, remote):
+        return None
+    return web.HTTPForbidden(text="metrics: not from this address")
+
+
+def _allowed(allow: list[str], remote: str) -> bool:
+    try:
+        address = ipaddress.ip_address(remote.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 on a dual-stack socket
+    return any(address in ipaddress.ip_network(net, strict=False) for net in allow)
+
+
+def endpoint(engine: AsyncEngine, clock: Clock,
+             access: MetricsSettings | None = None) -> Handler:
     """GET /metrics: everything counted in this process, and read from the database at
     scrape time: the outbox's depth and the due pushes by status, and how late the oldest
-    pending due push is (a stuck expander shows here)."""
+    pending due push is (a stuck expander shows here). Only for `refusal`'s callers."""
     sessions = session_factory(engine)
+    rules = access or MetricsSettings()
 
     async def metrics(request: web.Request) -> web.Response:
+        if (refused := refusal(rules, request.remote,
+                               request.headers.get("Authorization"))) is not None:
+            log.warning("metrics: a scrape from %s was refused (%d)", request.remote,
+                        refused.status)
+            raise refused
         try:
             async with sessions() as session:
                 counts = await outbox.depth(session)

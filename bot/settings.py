@@ -7,6 +7,7 @@ fails at start with a sentence an operator can act on.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -170,7 +171,9 @@ class ConsoleSettings(_Section):
     session_idle: Duration = timedelta(hours=8)  # a session unused this long must log in again
     login_max_failures: int = Field(5, ge=1, le=100)  # per account and per address …
     login_lockout: Duration = timedelta(minutes=15)  # … within this time, then locked for it
-    cookie_secure: bool = False  # send the cookie over HTTPS only (set true behind TLS)
+    # Send the cookie over HTTPS only. None (the default): true in mode: prod, false in dev
+    # (so `make run` on http://127.0.0.1 still logs in); see Settings.cookie_secure.
+    cookie_secure: bool | None = None
 
 
 class DialogSettings(_Section):
@@ -216,6 +219,24 @@ class MenuSettings(_Section):
     button: list[MenuButton] = Field(default_factory=list)
 
 
+class MetricsSettings(_Section):
+    # Who may read /metrics: these addresses or networks (CIDR), or any caller with the
+    # bearer token (when one is set); anyone else gets 403, a wrong token 401.
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    token: str | None = Field(None, min_length=16, repr=False)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a network such as "
+                                 "10.0.0.0/8") from None
+        return v
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """The config file, below the environment in precedence."""
 
@@ -247,6 +268,7 @@ class Settings(BaseSettings):
     school: SchoolSettings = Field(default_factory=SchoolSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     menu: MenuSettings = Field(default_factory=MenuSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -262,23 +284,33 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.mode == "prod":
-            if self.wechat.previous_encoding_aes_key == DEMO_CREDENTIALS["encoding_aes_key"]:
-                raise ValueError("wechat.previous_encoding_aes_key: mode: prod refuses demo keys")
-            for key, demo in DEMO_CREDENTIALS.items():
-                if getattr(self.wechat, key) == demo:
-                    raise ValueError(
-                        f"wechat.{key}: mode: prod refuses the demo credentials; "
-                        f"set the service account's own value"
-                    )
-            if demo_ids := [k for k, v in self.wechat.templates.items()
-                            if v.startswith("demo-")]:
-                raise ValueError(f"wechat.templates: mode: prod refuses demo template ids "
-                                 f"({', '.join(sorted(demo_ids))})")
-            if self.api.token == DEMO_API_TOKEN:
-                raise ValueError("api.token: mode: prod refuses the demo API token")
-            if self.console.secret_key == DEMO_CONSOLE_SECRET:
-                raise ValueError("console.secret_key: mode: prod refuses the demo secret")
+            problems = [*self._demo_wechat_values(),
+                        *_weak_secret("api.token", self.api.token),
+                        *_weak_secret("console.secret_key", self.console.secret_key)]
+            if problems:  # one line per key; load_settings shows them all
+                raise ValueError("\n  ".join(problems))
         return self
+
+    def _demo_wechat_values(self) -> list[str]:
+        problems = []
+        if _same(self.wechat.previous_encoding_aes_key, DEMO_CREDENTIALS["encoding_aes_key"]):
+            problems.append("wechat.previous_encoding_aes_key: mode: prod refuses demo keys")
+        for key, demo in DEMO_CREDENTIALS.items():
+            if _same(getattr(self.wechat, key), demo):
+                problems.append(f"wechat.{key}: mode: prod refuses the demo credentials; "
+                                f"set the service account's own value")
+        if demo_ids := [k for k, v in self.wechat.templates.items()
+                        if v.strip().startswith("demo-")]:
+            problems.append(f"wechat.templates: mode: prod refuses demo template ids "
+                            f"({', '.join(sorted(demo_ids))})")
+        return problems
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the console's session cookie is Secure: console.cookie_secure, else by mode."""
+        if self.console.cookie_secure is not None:
+            return self.console.cookie_secure
+        return self.mode == "prod"
 
     @property
     def api_base_url(self) -> str:
@@ -292,6 +324,35 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.mode == "dev"
+
+
+# What mode: prod asks of api.token and console.secret_key.
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DISTINCT = 8  # fewer distinct characters than this is "repetitive"
+_SHORT_UNIT = re.compile(r"(.{1,8}?)\1+", re.DOTALL)  # one unit of up to 8 characters, repeated
+
+
+def _same(value: str | None, demo: str) -> bool:
+    """The demo value, give or take surrounding whitespace and letter case."""
+    return value is not None and value.strip().casefold() == demo.casefold()
+
+
+def _weak_secret(key: str, value: str) -> list[str]:
+    """Why `value` may not serve as `key` in prod ([] when it may). Every value shipped in
+    config.yaml is public, whichever key it is put under."""
+    demos = [DEMO_API_TOKEN, DEMO_CONSOLE_SECRET, *DEMO_CREDENTIALS.values()]
+    if any(_same(value, demo) for demo in demos):
+        return [f"{key}: mode: prod refuses the demo value; set a long random string of your own"]
+    core = value.strip()
+    if len(core) < SECRET_MIN_LENGTH:
+        return [f"{key}: mode: prod needs at least {SECRET_MIN_LENGTH} characters "
+                f"(got {len(core)}); use a long random string, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"]
+    if len(set(core)) < SECRET_MIN_DISTINCT or _SHORT_UNIT.fullmatch(core):
+        return [f"{key}: mode: prod refuses a repetitive value (fewer than "
+                f"{SECRET_MIN_DISTINCT} distinct characters or a short run repeated); "
+                "use a long random string"]
+    return []
 
 
 _FILE_DATA: dict[str, dict[str, Any]] = {}

@@ -122,6 +122,7 @@ BIND_DONE = "绑定成功：控制台账号 {username}（{role}）已与本微�
 BIND_UNKNOWN = "绑定码不正确，请核对后重试。"
 BIND_EXPIRED = "绑定码已过期（有效期10分钟），请向管理员重新获取。"
 BIND_USED = "这个绑定码已经用过了。"
+BIND_LOCKED = "绑定码错误次数过多，请 {minutes} 分钟后再试。"
 STAFF_ONLY = "「{word}」仅限{roles}使用。如您是工作人员，请先发送「绑定 绑定码」。"
 UNKNOWN_SCENE = "这个二维码已失效或无法识别。发送「帮助」查看能做的事。"
 

@@ -1,5 +1,5 @@
-"""Console logins: the throttle that slows password guessing, kept in the database so every
-instance counts the same failures."""
+"""Console logins and 绑定 codes: the throttle that slows password and code guessing, kept in
+the database so every instance counts the same failures."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import asyncio
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlmodel import Field, SQLModel, delete, select
+from sqlalchemy import case
+from sqlmodel import Field, SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import staff
 from models.base import UTCDateTime, insert_for
-from models.staff import ConsoleUser
+from models.staff import BindOutcome, ConsoleUser
 
 
 @cache
@@ -70,3 +71,35 @@ async def authenticate(session: AsyncSession, username: str, password: str
     if user is None or not ok or not user.active:
         return None
     return user
+
+
+async def count_try(session: AsyncSession, key: str, now: datetime, window: timedelta
+                    ) -> tuple[int, datetime]:
+    """One more try for `key` in one statement (an upsert, atomic on either database; on
+    PostgreSQL a concurrent try for the same key waits for this transaction): the tries
+    within the window so far, this one included, and when the window began."""
+    stale = col(LoginFailure.first_at) <= now - window
+    stmt = insert_for(session, LoginFailure).values(key=key, failures=1, first_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+        "failures": case((stale, 1), else_=col(LoginFailure.failures) + 1),
+        "first_at": case((stale, stmt.excluded.first_at), else_=col(LoginFailure.first_at)),
+    }).returning(col(LoginFailure.failures), col(LoginFailure.first_at))
+    tries, first_at = (await session.exec(stmt)).one()
+    return tries, first_at
+
+
+async def bind(session: AsyncSession, code: str, openid: str, now: datetime
+               ) -> tuple[BindOutcome, ConsoleUser | None]:
+    """绑定 CODE from a WeChat account, throttled: every try is counted first (so racing
+    tries cannot slip past the count), the sixth within staff.BIND_LOCKOUT is refused —
+    right code or not — with StaffError("bind_locked", minutes=until the window ends), and a
+    right code clears the count."""
+    key = f"bind:{openid}"
+    tries, first_at = await count_try(session, key, now, staff.BIND_LOCKOUT)
+    if tries > staff.BIND_MAX_TRIES:
+        left = first_at + staff.BIND_LOCKOUT - now
+        raise staff.StaffError("bind_locked", minutes=max(1, -(-left // timedelta(minutes=1))))
+    outcome, user = await staff.bind(session, code, openid, now)
+    if outcome is BindOutcome.BOUND:
+        await forget(session, [key])
+    return outcome, user

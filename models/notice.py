@@ -213,16 +213,31 @@ def parse_at(value: Any) -> datetime | None:
     return when
 
 
-async def _replay(sessions: Callable[[], Any], key: str, data: dict[str, Any]
-                  ) -> Submitted | None:
+def _same_request(notice: Notice, data: dict[str, Any], url: str | None,
+                  send_at: datetime | None) -> bool:
+    """Whether a request asks for exactly the notice made under its key: title, body and
+    audience (trimmed, as stored), url (absent, null and "" alike) and the time. A time of
+    "now" (no `at`) matches only a notice that was sent at once, at the first request's
+    time (its send_at is its created_at), whenever the retry comes; an `at` matches only a
+    notice planned for that very instant (any offset naming it)."""
+    if (notice.title, notice.body, notice.audience) != (
+            data["title"].strip(), data["body"].strip(), data["audience"].strip()):
+        return False
+    if (notice.url or None) != (url or None):
+        return False
+    wanted = notice.created_at if send_at is None else send_at
+    return notice.send_at == wanted
+
+
+async def _replay(sessions: Callable[[], Any], key: str, data: dict[str, Any],
+                  url: str | None, send_at: datetime | None) -> Submitted | None:
     """The notice made under this key, or None; key_reused if it was made for another
-    notice (say, another course's enrollees)."""
+    request (another url, time or audience — say, another course's enrollees)."""
     async with sessions() as session:
         notice = await by_client_key(session, key)
         if notice is None:
             return None
-        if (notice.title, notice.body, notice.audience) != (
-                data["title"].strip(), data["body"].strip(), data["audience"].strip()):
+        if not _same_request(notice, data, url, send_at):
             raise NoticeError("key_reused")
         assert notice.id is not None
         return Submitted(notice.id, created=False)
@@ -232,7 +247,9 @@ async def submit(sessions: Callable[[], Any], data: dict[str, Any], now: datetim
                  client_key: str | None = None, created_by: str = "api") -> Submitted:
     """A notice from a JSON object {title, body, audience, url?, at?}, checked whole before
     a known key replays the first one: idempotent under `client_key`, also when the same
-    key is sent twice at once. Each step opens its own session from `sessions`."""
+    key is sent twice at once. A key sent again with any other title, body, audience, url
+    or time is key_reused (see `_same_request`). Each step opens its own session from
+    `sessions`."""
     for name in ("title", "body", "audience"):
         if not isinstance(data.get(name), str):
             raise NoticeError("field_required", field=name)
@@ -243,7 +260,8 @@ async def submit(sessions: Callable[[], Any], data: dict[str, Any], now: datetim
         raise NoticeError("key_long")
     send_at = parse_at(data.get("at"))
     validate(data["title"], data["body"], url)
-    if client_key is not None and (again := await _replay(sessions, client_key, data)):
+    if client_key is not None and (
+            again := await _replay(sessions, client_key, data, url, send_at)):
         return again
     try:
         async with sessions() as session, session.begin():
@@ -253,7 +271,7 @@ async def submit(sessions: Callable[[], Any], data: dict[str, Any], now: datetim
             assert notice.id is not None
             made = Submitted(notice.id, created=True)
     except IntegrityError:  # the same key, sent twice at once: the other one won
-        again = await _replay(sessions, client_key or "", data)
+        again = await _replay(sessions, client_key or "", data, url, send_at)
         if again is None:
             raise
         return again

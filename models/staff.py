@@ -18,6 +18,10 @@ from models.errors import DomainError
 
 ROLES = {"admin": "管理员", "instructor": "讲师", "leader": "党小组长", "officer": "网格员"}
 BIND_CODE_TTL = timedelta(minutes=10)
+# 绑定 CODE guessing: at most this many tries per openid within the window (counted in the
+# database, see models/login_throttle.py `bind`); a right code clears the count.
+BIND_MAX_TRIES = 5
+BIND_LOCKOUT = timedelta(minutes=10)
 # No look-alikes (0/O, 1/I/L): the code is read off a screen and typed on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
@@ -120,7 +124,8 @@ async def issue_bind_code(session: AsyncSession, user: ConsoleUser, now: datetim
 async def bind(
     session: AsyncSession, code: str, openid: str, now: datetime
 ) -> tuple[BindOutcome, ConsoleUser | None]:
-    """Link the console account that showed `code` to this WeChat openid."""
+    """Link the console account that showed `code` to this WeChat openid. Unthrottled:
+    a WeChat word goes through models/login_throttle.py `bind` (BIND_MAX_TRIES)."""
     code = code.upper()
     # Spend the code in one conditional UPDATE: two people racing for it cannot both win.
     spent = (await session.exec(
@@ -153,3 +158,38 @@ async def unbind_openid(session: AsyncSession, openid: str) -> None:
 async def staff_for(session: AsyncSession, openid: str) -> ConsoleUser | None:
     stmt = select(ConsoleUser).where(ConsoleUser.openid == openid, ConsoleUser.active)
     return (await session.exec(stmt)).first()
+
+
+async def active_accounts_named(session: AsyncSession, usernames: tuple[str, ...]
+                                ) -> list[ConsoleUser]:
+    """The active accounts among these names (e.g. the demo accounts, which prod refuses)."""
+    stmt = select(ConsoleUser).where(col(ConsoleUser.username).in_(list(usernames)),
+                                     ConsoleUser.active).order_by(col(ConsoleUser.username))
+    return list((await session.exec(stmt)).all())
+
+
+async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...]
+                          ) -> dict[str, str]:
+    """Delete these accounts and their bind codes; an account something still refers to
+    (a group it leads) is disabled instead: inactive, unbound, no password can log in.
+    Returns what happened to each one found: "deleted" or "disabled"."""
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    done: dict[str, str] = {}
+    users = (await session.exec(select(ConsoleUser).where(
+        col(ConsoleUser.username).in_(list(usernames))))).all()
+    for user in users:
+        name = user.username
+        await session.exec(delete(BindCode).where(col(BindCode.user_id) == user.id))
+        try:
+            async with session.begin_nested():
+                await session.delete(user)
+            done[name] = "deleted"
+        except IntegrityError:
+            await session.refresh(user)
+            user.active, user.openid, user.password_hash = False, None, "!removed"
+            session.add(user)
+            await session.flush()
+            done[name] = "disabled"
+    return done

@@ -20,6 +20,9 @@ from models.staff import ConsoleUser
 DEMO_OFFICER = "demo-officer"
 DEMO_ADMIN = "demo-admin"
 DEMO_ADMIN_PASSWORD = "xiaoge-demo"
+# The console accounts dev mode makes; prod refuses to start while one is active
+# (`run.py remove-demo-accounts` removes them).
+DEMO_ACCOUNTS = (DEMO_ADMIN, DEMO_OFFICER)
 
 
 async def load_demo(settings: Settings, seeds: Iterable[Seed] = ()) -> None:

@@ -5,7 +5,7 @@ and WeChat's rules: tokens expire (7,200 s; a new one leaves the old valid for a
 5-minute overlap), 客服 messages only inside the 48 h window and at most 5 there
 (3 within a minute after a menu click, scan or follow), templates only to followers.
 It records every message it "delivered" (GET /sandbox/messages?touser=OPENID) and
-can be told to misbehave (POST /sandbox/control/faults).
+can be told to misbehave (POST /sandbox/control/faults, JSON only).
 
 It is not a mock: the real client talks to it over HTTP. Mounted at /sandbox in the
 dev server; `python -m bot.dev.sandbox --port N` runs it alone.
@@ -155,7 +155,14 @@ _SEND_PATHS = ("/cgi-bin/message/",)
 
 @web.middleware
 async def _api_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Token check and injected faults for the API calls (not for /control or /messages)."""
+    """Token check and injected faults for the API calls (not for /control or /messages).
+    The control calls take JSON only: a web page cannot send that without the browser
+    asking first (CORS), so no page a developer visits can inject faults or expire tokens
+    with a plain form or a text/plain post."""
+    if ("/control/" in request.path and request.method not in ("GET", "HEAD", "DELETE")
+            and request.content_type != "application/json"):
+        raise web.HTTPUnsupportedMediaType(text="the sandbox's control calls take "
+                                                "Content-Type: application/json")
     state = request.app[STATE]
     at = request.path.find("/cgi-bin/")
     if at < 0:

@@ -37,7 +37,7 @@ def fernet_key(secret: str) -> bytes:
 def storage_for(settings: Settings) -> EncryptedCookieStorage:
     return EncryptedCookieStorage(
         fernet_key(settings.console.secret_key), cookie_name=COOKIE, httponly=True,
-        samesite="Lax", secure=settings.console.cookie_secure, path="/",
+        samesite="Lax", secure=settings.cookie_secure, path="/",
         max_age=int(settings.console.session_idle.total_seconds()))
 
 

@@ -9,15 +9,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import texts as T
 from bot.router import Router
 from bot.wechat.message import Inbound
-from models import staff
-from models.staff import BindOutcome
+from models import login_throttle
+from models.staff import BindOutcome, StaffError
 
 router = Router("staff", help=[T.HELP_BIND])
 
 
 @router.command("绑定")
 async def bind(arg: str, msg: Inbound, session: AsyncSession, now: datetime) -> str:
-    outcome, user = await staff.bind(session, arg.strip(), msg.openid, now)
+    try:
+        outcome, user = await login_throttle.bind(session, arg.strip(), msg.openid, now)
+    except StaffError as err:  # bind_locked: too many tries within the window
+        return T.BIND_LOCKED.format(minutes=err.details["minutes"])
     if outcome is BindOutcome.BOUND and user is not None:
         return T.BIND_DONE.format(username=user.username, role=user.role_name)
     return {

@@ -27,6 +27,13 @@ def _login(page: Any, base: str, name: str) -> None:
     page.wait_for_url(f"{base}/console/")
 
 
+def _console_error(message: Any, errors: list[str]) -> None:
+    """A page's console errors are failures: a script or a style the Content-Security-Policy
+    refused shows here (the page that asks for a 404 on purpose is not listened to)."""
+    if message.type == "error":
+        errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -59,6 +66,7 @@ def test_notice_report_and_refusals_in_a_real_browser(tmp_path: Path) -> None:
         phone = browser.new_page(viewport={"width": 420, "height": 860}, locale="zh-CN")
         phone.set_default_timeout(15_000)
         phone.on("pageerror", lambda exc: errors.append(str(exc)))
+        phone.on("console", lambda m: _console_error(m, errors))  # a CSP refusal too
         phone.goto(f"{base}/simulator/")
         phone.fill("#openid", RIDER)
         phone.locator("#sheet-identity").get_by_role("button", name="使用").click()
@@ -79,6 +87,7 @@ def test_notice_report_and_refusals_in_a_real_browser(tmp_path: Path) -> None:
         desk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         desk.set_default_timeout(15_000)
         desk.on("pageerror", lambda exc: errors.append(str(exc)))
+        desk.on("console", lambda m: _console_error(m, errors))  # a CSP refusal too
         _login(desk, base, "admin-wu")
         desk.goto(f"{base}/console/notices/new?audience=member:{RIDER}")
         desk.fill("#title", "暴雨预警")
@@ -121,6 +130,7 @@ def test_notice_report_and_refusals_in_a_real_browser(tmp_path: Path) -> None:
                                       locale="zh-CN").new_page()
         officer.set_default_timeout(15_000)
         officer.on("pageerror", lambda exc: errors.append(str(exc)))
+        officer.on("console", lambda m: _console_error(m, errors))  # a CSP refusal too
         _login(officer, base, "officer-li")
         officer.goto(f"{base}/console/reports")
         expect(officer.locator("body")).to_contain_text(ticket_no)

@@ -217,7 +217,7 @@ def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> N
         "  encoding_aes_key: AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg\n"
         f"  api_base_url: http://127.0.0.1:{port}/sandbox\n"
         "api:\n"
-        "  token: a-real-api-token-of-some-length\n"
+        "  token: a-real-api-token-of-some-length-2\n"
         "console:\n"
         "  secret_key: a-real-console-secret-of-some-length\n", encoding="utf-8")
     env = env_for(db_url, free_port())

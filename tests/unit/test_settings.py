@@ -530,3 +530,79 @@ def test_parse_duration(value: Any, expected: timedelta) -> None:
 def test_parse_duration_refuses(value: Any) -> None:
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+# --- production mode: weak secrets -------------------------------------------------------------
+
+GOOD_SECRET = "k7Qz-9vXb2Lm_T4pWc8Rn1Hs6Jd3Fg5YaE0u"  # 38 random-looking characters
+GOOD_40 = "Zq3vN8xL2mK7pR4tW9bC1yF6hJ0sD5gA-_uEoIiT"
+
+
+@pytest.mark.parametrize("key", ["api.token", "console.secret_key"])
+@pytest.mark.parametrize("value", [
+    "xiaoge-demo-api-token ",                     # a demo value with whitespace
+    " xiaoge-demo-console-secret-change-me\n",
+    "XIAOGE-DEMO-CONSOLE-SECRET-CHANGE-ME",
+    "a" * 16,                                     # short (and repetitive)
+    GOOD_40[:31],                                 # random but one short of 32
+    "ab" * 20,                                    # "abababab…", 40 characters
+    "abcdefgh" * 5,                               # 8 distinct, but one run repeated
+    "1234567" * 6,                                # 42 characters, 7 distinct
+])
+def test_prod_refuses_a_weak_secret(key: str, value: str) -> None:
+    overrides = _prod(**REAL_CREDENTIALS)
+    section, name = key.split(".")
+    overrides[section] = {name: value}
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG, **overrides)
+    _error_names(err.value, key)
+    assert "prod" in str(err.value)
+
+
+def test_prod_refusals_name_each_key() -> None:
+    """The demo console secret with a trailing space and an API token of 16 × "a" (the
+    report): both refused at once, each on a line of its own naming its key."""
+    overrides = _prod(**REAL_CREDENTIALS)
+    overrides["api"] = {"token": "a" * 16}
+    overrides["console"] = {"secret_key": "xiaoge-demo-console-secret-change-me "}
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG, **overrides)
+    _error_names(err.value, "api.token")
+    _error_names(err.value, "console.secret_key")
+    assert "32" in str(err.value) and "demo" in str(err.value)
+
+
+def test_prod_refuses_a_weak_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.setenv("XIAOGE_API__TOKEN", "ab" * 20)
+    overrides = _prod(**REAL_CREDENTIALS)
+    del overrides["api"]
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG, **overrides)
+    _error_names(err.value, "api.token")
+    assert "repetitive" in str(err.value)
+
+
+@pytest.mark.parametrize("value", [GOOD_40, GOOD_SECRET, "x" * 24 + "0123456789abcdef"])
+def test_prod_accepts_a_long_random_secret(value: str) -> None:
+    assert len(value) >= 32
+    overrides = _prod(**REAL_CREDENTIALS)
+    overrides["api"] = {"token": value}
+    overrides["console"] = {"secret_key": value[::-1]}
+    s = load_settings(CONFIG, **overrides)
+    assert (s.api.token, s.console.secret_key) == (value, value[::-1])
+
+
+def test_dev_keeps_the_demo_secrets() -> None:
+    s = load_settings(CONFIG)
+    assert s.api.token == "xiaoge-demo-api-token" and not s.cookie_secure
+
+
+@pytest.mark.parametrize(("mode", "configured", "secure"), [
+    ("dev", None, False), ("prod", None, True), ("prod", False, False), ("dev", True, True)])
+def test_the_session_cookie_is_secure_by_default_in_prod(mode: str, configured: bool | None,
+                                                         secure: bool) -> None:
+    overrides = _prod(**REAL_CREDENTIALS) if mode == "prod" else {}
+    overrides.setdefault("console", {})["cookie_secure"] = configured
+    s = load_settings(CONFIG, **overrides)
+    assert s.cookie_secure is secure
