@@ -23,10 +23,11 @@ run: $(STAMP)
 
 # Tests run in TEST_WORKERS processes (pytest-xdist; each has a PostgreSQL database of its
 # own, made beside XIAOGE_TEST_DATABASE_URL's) and print a line as each folder finishes.
+# A test file runs on one worker (--dist loadfile): its tests may share a server.
 TEST_WORKERS ?= 2
 
 test: $(STAMP) check
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The static checks `make test` runs first: lint, the import contracts (layers, the platform
 # naming no feature, independent features; see [tool.importlinter]) and types ([tool.mypy]).

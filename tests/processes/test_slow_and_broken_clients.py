@@ -57,6 +57,10 @@ class Server:
             return r.status, r.read()
 
 
+# The tests share one server and the last one reads what the others left in its log and
+# metric: under xdist they run on one worker (make test distributes by file, --dist loadfile).
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`run.py serve` in dev mode (simulator and sandbox mounted) with short deadlines.
