@@ -65,12 +65,14 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 60
 
 
 @contextmanager
-def running_server(tmp: Path, db_url: str | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+def running_server(tmp: Path, db_url: str | None = None, **extra_env: str
+                   ) -> Iterator[tuple[str, dict[str, str]]]:
     """`run.py serve` in dev mode (migrated, demo data loaded at start) on `db_url`, or on a
-    fresh SQLite database in `tmp`; yields its base URL and environment. Its log goes to
-    tmp/server.log and, when it stops, must hold no traceback and no unmasked phone."""
+    fresh SQLite database in `tmp`, with `extra_env` (XIAOGE_* settings); yields its base URL
+    and environment. Its log goes to tmp/server.log and, when it stops, must hold no
+    traceback and no unmasked phone."""
     port = free_port()
-    env = env_for(db_url or f"sqlite+aiosqlite:///{tmp / 'xiaoge.db'}", port, tmp)
+    env = env_for(db_url or f"sqlite+aiosqlite:///{tmp / 'xiaoge.db'}", port, tmp, **extra_env)
     log = tmp / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT, env=env,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from bot import texts as T
@@ -19,11 +17,8 @@ class NoticeApi(TokenApi):
 
     async def create(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        return await self.create_from(request, await self._json_object(
-            request, lines=("title", "url", "audience"), bodies=("body",)))
-
-    async def create_from(self, request: web.Request, data: dict[str, Any]) -> web.Response:
-        """A notice from a JSON object (the caller has authorized the request)."""
+        data = await self._json_object(request, lines=("title", "url", "audience"),
+                                       bodies=("body",))
         key = request.headers.get("Idempotency-Key", "").strip() or None
         try:
             done = await notices.submit(self._sessions, data, self._clock.now(),

@@ -12,10 +12,7 @@ import contextlib
 import json
 import re
 import select
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -30,7 +27,7 @@ from bot.dev.peer import WechatPeer
 from bot.settings import DEMO_API_TOKEN, load_settings
 from bot.web.hangups import guard_bodies
 from bot.web.server import GuardedRunner
-from tests.browser_util import PHONE, ROOT, env_for, free_port
+from tests.browser_util import PHONE, ROOT, free_port, running_server
 
 HEAD_TIMEOUT_S = 1.5
 BODY_TIMEOUT_S = 1.5
@@ -66,37 +63,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`run.py serve` in dev mode (simulator and sandbox mounted) with short deadlines.
     When it stops, its log must hold no traceback."""
     tmp = tmp_path_factory.mktemp("slow_clients")
-    port = free_port()
-    env = env_for(f"sqlite+aiosqlite:///{tmp / 'xiaoge.db'}", port, tmp,
-                  XIAOGE_SERVER__HEAD_TIMEOUT_S=str(HEAD_TIMEOUT_S),
-                  XIAOGE_SERVER__BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
-                  XIAOGE_SERVER__LOG_FORMAT="text")
-    log = tmp / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "run.py", "serve"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    srv = Server("127.0.0.1", port, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if srv.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"server did not come up:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield srv
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert_quiet(log.read_text())
+    with running_server(tmp, None, XIAOGE_SERVER__HEAD_TIMEOUT_S=str(HEAD_TIMEOUT_S),
+                        XIAOGE_SERVER__BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+                        XIAOGE_SERVER__LOG_FORMAT="text") as (base, _):
+        yield Server("127.0.0.1", int(base.rsplit(":", 1)[1]), tmp / "server.log")
+    assert_quiet((tmp / "server.log").read_text())
 
 
 def assert_quiet(out: str) -> None:
