@@ -45,6 +45,25 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
                                connect_args={"timeout": 3}, hide_parameters=True, **kwargs)
 
 
+def make_console_engine(main: AsyncEngine, url: str, pool_size: int,
+                        statement_timeout_s: float) -> AsyncEngine:
+    """The engine of the console, /api/v1 and the login, apart from the callbacks'.
+
+    PostgreSQL: a small pool of its own (`pool_size`, as many again in overflow, 3 s to
+    wait for one), whose statements the server cancels after `statement_timeout_s`: a
+    flood of logins or a slow report holds at most these connections, never one the
+    callback pipeline's pool needs. SQLite has one connection per process (see
+    make_engine): the same engine, and the console keeps its transactions short instead
+    (the login checks passwords with no connection held)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return main
+    timeout_ms = str(max(1, int(statement_timeout_s * 1000)))
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=3,
+        connect_args={"timeout": 3, "server_settings": {"statement_timeout": timeout_ms}},
+        hide_parameters=True)
+
+
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -4,10 +4,11 @@ the database so every instance counts the same failures."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import case
+from sqlalchemy import case, or_, update
 from sqlmodel import Field, SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,40 +25,154 @@ def _dummy_hash() -> str:
 
 
 class LoginFailure(SQLModel, table=True):
-    """Failed logins per key (an account name, or a client address) within a window."""
+    """Failed tries per key within a window: console logins by account (`acct:NAME`),
+    address (`addr:ADDRESS`) and both (`pair:NAME|ADDRESS`); 绑定 codes by openid."""
 
     __tablename__ = "login_failure"
 
     key: str = Field(primary_key=True, max_length=120)
     failures: int = 0
     first_at: datetime = Field(sa_type=UTCDateTime)
+    last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the latest counted
 
 
-async def locked(session: AsyncSession, keys: list[str], now: datetime, max_failures: int,
-                 window: timedelta) -> bool:
-    rows = (await session.exec(select(LoginFailure).where(
-        LoginFailure.key.in_(keys)))).all()  # type: ignore[attr-defined]
-    return any(r.failures >= max_failures and now - r.first_at < window for r in rows)
+ACCOUNT, ADDRESS, PAIR = "acct:", "addr:", "pair:"
+MAX_DOUBLINGS = 16
 
 
-async def note_failure(session: AsyncSession, keys: list[str], now: datetime,
-                       window: timedelta) -> None:
-    for key in keys:
-        row = await session.get(LoginFailure, key, with_for_update=True)
-        if row is None:
-            stmt = insert_for(session, LoginFailure).values(
-                key=key, failures=1, first_at=now).on_conflict_do_nothing(index_elements=["key"])
-            await session.exec(stmt)
-            continue
-        if now - row.first_at >= window:
-            row.failures, row.first_at = 1, now
-        else:
-            row.failures += 1
+@dataclass(frozen=True)
+class LoginRules:
+    """How console logins are throttled (console.login_* in the config)."""
+
+    pair_max: int  # failures for one account from one address, then each try waits …
+    address_max: int  # … and from one address for any accounts …
+    account_lock: int  # failures of one account from every address: locked
+    delay: timedelta  # the first wait, doubled with each further failure …
+    max_delay: timedelta  # … up to this
+    window: timedelta  # counts start afresh this long after their first failure
+
+    def wait(self, failures: int, limit: int, last_at: datetime | None, now: datetime
+             ) -> timedelta:
+        """How long a key with `failures` (limit `limit`) still has to wait."""
+        if failures < limit or last_at is None:
+            return timedelta(0)
+        pause = min(self.delay * 2 ** min(failures - limit, MAX_DOUBLINGS), self.max_delay)
+        return max(timedelta(0), last_at + pause - now)
+
+
+@dataclass(frozen=True)
+class LoginKeys:
+    """The three counts one login try touches."""
+
+    account: str
+    pair: str
+    address: str
+
+    @classmethod
+    def of(cls, username: str, address: str) -> LoginKeys:
+        name = username.strip().lower()
+        return cls(f"{ACCOUNT}{name}", f"{PAIR}{name}|{address}", f"{ADDRESS}{address}")
+
+    def all(self) -> list[str]:
+        return sorted((self.account, self.pair, self.address))  # one lock order for all
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a try was not checked: `wait` until it may be, or None: the account is locked."""
+
+    wait: timedelta | None
+
+
+def _live(row: LoginFailure, now: datetime, window: timedelta) -> int:
+    return row.failures if now - row.first_at < window else 0
+
+
+async def admit(session: AsyncSession, keys: LoginKeys, rules: LoginRules, now: datetime
+                ) -> Refusal | None:
+    """May this try's password be checked? If so it is counted as a failure at once (a
+    right password takes it back: `succeeded`), so racing tries cannot slip past the
+    count: the three rows are made if missing and locked in one order (PostgreSQL; on
+    SQLite BEGIN IMMEDIATE serialises every transaction) before they are read. A refused
+    try counts nothing, so waiting out the delay is enough, and only checked tries count
+    towards an account's lock — which a guesser from one address cannot reach."""
+    names = keys.all()
+    await session.exec(insert_for(session, LoginFailure).values(
+        [{"key": k, "failures": 0, "first_at": now} for k in names]
+    ).on_conflict_do_nothing(index_elements=["key"]))
+    found = (await session.exec(
+        select(LoginFailure).where(col(LoginFailure.key).in_(names))
+        .order_by(col(LoginFailure.key)).with_for_update()
+        .execution_options(populate_existing=True))).all()
+    rows = {r.key: r for r in found}
+    live = {k: _live(r, now, rules.window) for k, r in rows.items()}
+    if live[keys.account] >= rules.account_lock:
+        return Refusal(None)
+    wait = max(rules.wait(live[keys.pair], rules.pair_max, rows[keys.pair].last_at, now),
+               rules.wait(live[keys.address], rules.address_max, rows[keys.address].last_at,
+                          now))
+    if wait > timedelta(0):
+        return Refusal(wait)
+    for key, row in rows.items():
+        if live[key] == 0:
+            row.failures, row.first_at = 0, now
+        row.failures += 1
+        row.last_at = now
         session.add(row)
+    return None
+
+
+async def succeeded(session: AsyncSession, keys: LoginKeys) -> None:
+    """The right password: the account's tries from this address are forgotten, and this
+    try is taken back from the address's and the account's counts."""
+    await forget(session, [keys.pair])
+    await session.exec(update(LoginFailure).where(
+        col(LoginFailure.key).in_([keys.account, keys.address]),
+        col(LoginFailure.failures) > 0,
+    ).values(failures=col(LoginFailure.failures) - 1))
+
+
+async def locked_accounts(session: AsyncSession, rules: LoginRules, now: datetime
+                          ) -> dict[str, LoginFailure]:
+    """The locked accounts' counts, by account name (lower case)."""
+    rows = (await session.exec(select(LoginFailure).where(
+        col(LoginFailure.key).startswith(ACCOUNT, autoescape=True),
+        col(LoginFailure.failures) >= rules.account_lock,
+        col(LoginFailure.first_at) > now - rules.window))).all()
+    return {r.key.removeprefix(ACCOUNT): r for r in rows}
+
+
+async def unlock(session: AsyncSession, username: str) -> bool:
+    """Lift an account's lock (an admin's act): its counts, from every address, are
+    forgotten. Whether it was locked… or had any count at all."""
+    name = username.strip().lower()
+    done = await session.exec(delete(LoginFailure).where(or_(
+        col(LoginFailure.key) == f"{ACCOUNT}{name}",
+        col(LoginFailure.key).startswith(f"{PAIR}{name}|", autoescape=True))))
+    return bool(done.rowcount)
+
+
+async def purge(session: AsyncSession, before: datetime) -> None:
+    """Forget counts whose window began before `before` (housekeeping)."""
+    await session.exec(delete(LoginFailure).where(
+        col(LoginFailure.first_at) < before))
 
 
 async def forget(session: AsyncSession, keys: list[str]) -> None:
     await session.exec(delete(LoginFailure).where(LoginFailure.key.in_(keys)))  # type: ignore[attr-defined]
+
+
+async def account_named(session: AsyncSession, username: str) -> ConsoleUser | None:
+    return (await session.exec(select(ConsoleUser).where(
+        ConsoleUser.username == username.strip()))).first()
+
+
+def check_password(password_hash: str | None, password: str) -> bool:
+    """Blocking (argon2, slow on purpose: run it in a thread). Without a hash (no such
+    account) a real hash is checked all the same, so a wrong name takes as long as a wrong
+    password, and the answer is False."""
+    right = staff.verify_password(password_hash or _dummy_hash(), password)
+    return right and password_hash is not None
 
 
 async def authenticate(session: AsyncSession, username: str, password: str

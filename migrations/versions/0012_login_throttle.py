@@ -7,8 +7,10 @@ Create Date: 2026-12-06
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
+
+import models.base
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -17,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # placeholder: filled by the work this revision is named for
+    # When a key's latest counted failure was: the login's growing delays run from it.
+    with op.batch_alter_table("login_failure") as batch:
+        batch.add_column(sa.Column("last_at", models.base.UTCDateTime(timezone=True),
+                                   nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("login_failure") as batch:
+        batch.drop_column("last_at")

@@ -23,7 +23,7 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from tests.browser_util import ARTIFACTS, ROOT, chromium, need_browser, run_cli, running_server
 
@@ -38,6 +38,9 @@ FAILING = {"serious", "critical"}
 # The accounts beside the demo admin: one of each other role, scoped to the demo data.
 ACCOUNTS = {"a11y-teacher": ("instructor",), "a11y-leader": ("leader",),
             "a11y-officer": ("officer", "--grid", "HT")}
+# An account the login throttle locks (console.login_account_lock is 2 here), so that
+# 控制台账号 shows the locked accounts and their 解除锁定 buttons.
+LOCKED, LOCK_AFTER = "a11y-locked", 2
 
 
 def _user(env: dict[str, str], name: str, role: str, *extra: str) -> None:
@@ -94,6 +97,20 @@ def _fill_every_list(base: str, env: dict[str, str], tmp: Path) -> None:
     made = run_cli(["notify", "--audience", "all", "--title", "暴雨预警",
                     "--body", "今天下午有暴雨，请就近到红色驿站避雨。"], env)
     assert made.returncode == 0, made.stdout + made.stderr
+
+
+def _lock_an_account(base: str, env: dict[str, str]) -> None:
+    _user(env, LOCKED, "instructor")
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    for _ in range(LOCK_AFTER):
+        with opener.open(f"{base}/console/login", timeout=30) as page:
+            token = re.search(r'name="_csrf" value="([^"]+)"', page.read().decode())
+        assert token
+        form = urlencode({"_csrf": token.group(1), "username": LOCKED, "password": "wrong"})
+        try:
+            opener.open(f"{base}/console/login", data=form.encode(), timeout=60)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401, exc.code
 
 
 def _pattern(url: str) -> str:
@@ -169,8 +186,10 @@ def _login(page: Any, base: str, name: str, password: str) -> None:
 def test_every_page_passes_axe_at_both_sizes(tmp_path: Path) -> None:
     need_browser()
     audit = Audit()
-    with running_server(tmp_path) as (base, env), chromium() as browser:
+    with running_server(tmp_path, XIAOGE_CONSOLE__LOGIN_ACCOUNT_LOCK=str(LOCK_AFTER)
+                        ) as (base, env), chromium() as browser:
         _fill_every_list(base, env, tmp_path)
+        _lock_an_account(base, env)
         try:
             with urllib.request.urlopen(f"{base}/favicon.ico", timeout=10) as icon:
                 if not icon.headers["Content-Type"].startswith("image/"):
@@ -218,6 +237,14 @@ def test_every_page_passes_axe_at_both_sizes(tmp_path: Path) -> None:
                     assert "表单已失效" in p.content()
 
                 audit.check(page, name, "/console/logout (403, stale form)", load=stale_form)
+                # The locked account, and lifting its lock by its button.
+                audit.check(page, name, "/console/members/staff (a locked account)",
+                            load=lambda p=page: p.goto(f"{base}/console/members/staff"))
+                with page.expect_navigation():
+                    page.get_by_role("button", name=f"解除 {LOCKED} 的锁定").click()
+                assert f"已解除 {LOCKED} 的登录锁定" in page.content()
+                assert not page.get_by_role("button", name=f"解除 {LOCKED} 的锁定").count()
+                audit.check(page, name, "/console/members/staff (a lock lifted)")
             page.context.close()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
