@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot import cli_accounts
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.files import FileError, import_rows, read_csv, read_json
@@ -80,6 +81,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     chat.add_argument("--openid", required=True)
     chat.add_argument("--url", help="callback URL (default: from config)")
     chat.add_argument("--aes", action="store_true", help="use safe (AES) mode")
+    cli_accounts.add_edit_user(sub)
     return p
 
 
@@ -126,6 +128,7 @@ _COMMANDS: dict[str, Command] = {
     "import-grids": lambda s, a: asyncio.run(import_grids(s, a.file)),
     "qrcodes": lambda s, a: asyncio.run(qrcodes(s, a.out)),
     "chat": lambda s, a: _chat(s, a.openid, a.url, a.aes),
+    "edit-user": lambda s, a: cli_accounts.edit_user(s, a),
 }
 
 

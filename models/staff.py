@@ -3,6 +3,8 @@ one-time codes for binding a WeChat account with 绑定 CODE."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import secrets
 from datetime import datetime, timedelta
 from enum import Enum
@@ -41,6 +43,9 @@ class ConsoleUser(SQLModel, table=True):
     openid: str | None = Field(default=None, max_length=64, unique=True)
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Every console session carries the value it was opened under; raising it (logout, a
+    # new password, role or scope, disabling: see end_sessions) ends them all at once.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def role_name(self) -> str:
@@ -110,6 +115,60 @@ async def create_user(
     session.add(user)
     await session.flush()
     return user
+
+
+def session_stamp(user: ConsoleUser) -> str:
+    """What a console session must still match besides session_version: a digest of the
+    password hash, role and scope (grid, group). A change to them made any way at all (a
+    command, a page, by hand in SQL) ends the sessions opened before it."""
+    raw = "\0".join((user.password_hash, user.role, user.grid_code or "", user.group_code or ""))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> None:
+    """End every console session of this account on every device (logout, a changed
+    password, role or scope, disabling): one atomic increment, so racing changes never
+    lose a bump."""
+    await session.exec(update(ConsoleUser).where(col(ConsoleUser.id) == user_id)
+                       .values(session_version=col(ConsoleUser.session_version) + 1))
+
+
+async def user_named(session: AsyncSession, username: str) -> ConsoleUser | None:
+    return (await session.exec(select(ConsoleUser).where(
+        ConsoleUser.username == username.strip()))).first()
+
+
+async def set_password(session: AsyncSession, user: ConsoleUser, password: str) -> None:
+    """A new password; every session of the account ends."""
+    if len(password) < 8:
+        raise StaffError("short_password")
+    user.password_hash = await asyncio.to_thread(hash_password, password)  # argon2 is slow
+    await _changed(session, user)
+
+
+async def set_role(session: AsyncSession, user: ConsoleUser, role: str,
+                   grid_code: str | None, group_code: str | None) -> None:
+    """A new role and scope (grid, group); every session of the account ends."""
+    if role not in ROLES:
+        raise StaffError("unknown_role")
+    user.role, user.grid_code, user.group_code = role, grid_code, group_code
+    await _changed(session, user)
+
+
+async def set_active(session: AsyncSession, user: ConsoleUser, active: bool) -> None:
+    """Disable (also unbinding WeChat) or enable an account; either way every session of it
+    ends, so one opened before a disable stays dead after an enable."""
+    user.active = active
+    if not active:
+        user.openid = None
+    await _changed(session, user)
+
+
+async def _changed(session: AsyncSession, user: ConsoleUser) -> None:
+    session.add(user)
+    await session.flush()
+    assert user.id is not None
+    await end_sessions(session, user.id)
 
 
 async def issue_bind_code(session: AsyncSession, user: ConsoleUser, now: datetime) -> str:
@@ -188,8 +247,7 @@ async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...]
             done[name] = "deleted"
         except IntegrityError:
             await session.refresh(user)
-            user.active, user.openid, user.password_hash = False, None, "!removed"
-            session.add(user)
-            await session.flush()
+            user.password_hash = "!removed"
+            await set_active(session, user, False)
             done[name] = "disabled"
     return done

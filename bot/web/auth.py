@@ -1,11 +1,18 @@
 """Console sessions: an encrypted cookie (aiohttp-session with Fernet) that holds the user's
-id, a CSRF token and when it was last used. The same cookie authenticates /api/v1 calls from
-the console's pages (with the CSRF token in a header)."""
+id, the account's session version and stamp at login, a CSRF token and when it was last
+used. The same cookie authenticates /api/v1 calls from the console's pages (with the CSRF
+token in a header).
+
+The server can end sessions: every request reads the account, and a cookie whose version
+or stamp no longer matches it is dead. Logout, a new password, role or scope, and
+disabling raise the account's version (models/staff.py `end_sessions`), so a copied cookie
+dies with all the others on every device."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from typing import Any
 
@@ -17,7 +24,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.settings import Settings
+from models import staff
 from models.staff import ConsoleUser
+
+log = logging.getLogger(__name__)
 
 COOKIE = "xiaoge_console"
 SESSION = web.RequestKey("console_session", Session)
@@ -59,8 +69,9 @@ class Auth:
         return session
 
     async def user(self, request: web.Request) -> ConsoleUser | None:
-        """The logged-in, active user; None when not logged in or idle too long (then the
-        session is marked expired for the login page to say so)."""
+        """The logged-in, active user; None when not logged in, idle too long or ended by
+        the server (logout, a change to the account: then the session is marked expired
+        for the login page to say so)."""
         if USER in request:
             return request[USER]
         session = await self.session(request)
@@ -73,11 +84,13 @@ class Auth:
             else:
                 async with self._sessions() as db:
                     found = await db.get(ConsoleUser, uid)
-                if found is not None and found.active:
+                if found is not None and _still_valid(session, found):
                     user = found
                     if now - float(seen) > 60:  # refresh "last used" now and then, not always
                         session["seen"] = now
                         request[DIRTY] = True
+                else:  # ended by the server (logout elsewhere, a change, disabled)
+                    request[EXPIRED] = True
         request[USER] = user
         return user
 
@@ -86,12 +99,21 @@ class Auth:
         """A fresh session (a new CSRF token: nothing from before the login survives)."""
         session = Session(None, data=None, new=True, max_age=self.storage.max_age)
         session["uid"] = user.id
+        session["v"] = user.session_version
+        session["st"] = staff.session_stamp(user)
         session["csrf"] = secrets.token_urlsafe(24)
         session["seen"] = self._clock.now().timestamp()
         await self.storage.save_session(request, response, session)
         request[DIRTY] = False  # the old session is not written over the new one
 
     async def logout(self, request: web.Request, response: web.StreamResponse) -> None:
+        """End every session of the user (this cookie, its copies, other devices) and
+        clear this cookie."""
+        user = await self.user(request)
+        if user is not None and user.id is not None:
+            async with self._sessions() as db, db.begin():
+                await staff.end_sessions(db, user.id)
+            log.info("console logout: user %s, all its sessions ended", user.id)
         session = await self.session(request)
         session.invalidate()
         await self.storage.save_session(request, response, session)
@@ -117,3 +139,9 @@ class Auth:
         session = request.get(SESSION)
         if session is not None and request.get(DIRTY):
             await self.storage.save_session(request, response, session)
+
+
+def _still_valid(session: Session, user: ConsoleUser) -> bool:
+    """The account is active and unchanged since this session was opened."""
+    return (user.active and session.get("v") == user.session_version
+            and session.get("st") == staff.session_stamp(user))

@@ -1,17 +1,24 @@
 """The /wechat callback: verify, decrypt, parse, hand to the pipeline, reply.
 
-Plaintext, compatible and safe (AES) modes. Bad input is answered with a 4xx and
-a one-line reason, never a 500 or a traceback.
+Plaintext, compatible and safe (AES) modes; with wechat.require_safe_mode only a valid
+Encrypt is accepted (compatible mode: its Encrypt part alone). A signature is good for one
+body: the same (timestamp, nonce, signature) again with the same body is WeChat retrying
+(the pipeline's dedup answers it), with another body a replay, refused (models/replay.py).
+Bad input is answered with a 4xx and a one-line reason, never a 500 or a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
+from datetime import UTC, datetime
 from typing import Any
 from xml.parsers import expat
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
@@ -20,7 +27,8 @@ from bot import logs, metrics
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.wechat.message import Inbound, MalformedMessage, parse
-from bot.wechat.pipeline import Pipeline
+from bot.wechat.pipeline import TRANSFER_TO_KF, Pipeline, render_transfer
+from models import replay
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,8 @@ def cdata(value: str) -> str:
 
 
 def render_text_reply(msg: Inbound, content: str, create_time: int) -> str:
+    if content == TRANSFER_TO_KF:  # not text: hand the chat to the 客服 workbench
+        return render_transfer(msg, create_time)
     return (
         f"<xml><ToUserName>{cdata(msg.openid)}</ToUserName>"
         f"<FromUserName>{cdata(msg.account)}</FromUserName>"
@@ -91,8 +101,11 @@ class WechatGateway:
         w = settings.wechat
         self._token = w.token
         self._max_skew = w.max_clock_skew_s
+        self._budget_s = w.reply_budget_s
+        self._safe_only = settings.require_safe_mode
         self._clock = clock
         self._pipeline = pipeline
+        self._sessions = pipeline.sessions
         # Current key first; during a rotation the previous key still opens old messages.
         keys = [k for k in (w.encoding_aes_key, w.previous_encoding_aes_key) if k]
         self._cryptos = [WeChatCrypto(w.token, k, w.app_id) for k in keys]
@@ -101,7 +114,7 @@ class WechatGateway:
         app.router.add_get("/wechat", self.verify_url)
         app.router.add_post("/wechat", self.callback)
 
-    def _check_signature(self, request: web.Request) -> tuple[str, str]:
+    def _check_signature(self, request: web.Request) -> tuple[str, str, str]:
         q = request.query
         signature, timestamp, nonce = q.get("signature"), q.get("timestamp"), q.get("nonce")
         if not signature or not timestamp or not nonce:
@@ -110,7 +123,7 @@ class WechatGateway:
             check_signature(self._token, signature, timestamp, nonce)
         except InvalidSignatureException:
             raise _reason(web.HTTPForbidden, "bad signature") from None
-        return timestamp, nonce
+        return timestamp, nonce, signature
 
     async def verify_url(self, request: web.Request) -> web.Response:
         """WeChat's URL check: echo `echostr` when the signature is right."""
@@ -122,30 +135,78 @@ class WechatGateway:
 
     async def callback(self, request: web.Request) -> web.Response:
         logs.new_request_id()  # every line this callback logs carries it
-        timestamp, nonce = self._check_signature(request)
+        started = time.monotonic()
+        timestamp, nonce, signature = self._check_signature(request)
         if not _TIMESTAMP.fullmatch(timestamp):
             raise _reason(web.HTTPForbidden, "bad timestamp")
         if abs(self._clock.now().timestamp() - int(timestamp)) > self._max_skew:
             raise _reason(web.HTTPForbidden, "timestamp outside the allowed clock skew")
-        body = await self._read_body(request)
-        aes = request.query.get("encrypt_type", "raw").lower() == "aes"
-        crypto = None
-        if aes:
-            msg_signature = request.query.get("msg_signature")
-            if not msg_signature:
-                raise _reason(web.HTTPForbidden, "missing msg_signature")
-            body, crypto = self._decrypt(body, msg_signature, timestamp, nonce)
+        body, crypto = self._open(request, await self._read_body(request), timestamp, nonce)
         try:
             msg = parse(body)
         except MalformedMessage as exc:
             raise _reason(web.HTTPBadRequest, f"malformed message ({exc})") from None
-        reply = await self._pipeline.handle(msg)
+        if await self._first_or_retry(body, timestamp, nonce, signature):
+            left = self._budget_s - (time.monotonic() - started)
+            reply = await self._pipeline.handle(msg, budget_s=left)
+        else:
+            reply = self._pipeline.apology(msg)
         if reply is None:
             return web.Response(text="success", content_type="text/plain")
         xml = render_text_reply(msg, reply, int(self._clock.now().timestamp()))
         if crypto is not None:
             xml = crypto.encrypt_message(xml, nonce, timestamp)
         return web.Response(text=xml, content_type="application/xml")
+
+    def _open(self, request: web.Request, body: str, timestamp: str, nonce: str
+              ) -> tuple[str, WeChatCrypto | None]:
+        """The message itself: the body in plaintext mode, else its Encrypt part decrypted
+        (compatible mode's plaintext fields are ignored). With wechat.require_safe_mode a
+        callback without encrypt_type=aes is refused like a bad signature."""
+        if request.query.get("encrypt_type", "raw").lower() != "aes":
+            if self._safe_only:
+                log.warning("callback refused: not encrypted, and wechat.require_safe_mode "
+                            "is on (set the platform's message mode to safe)")
+                raise _reason(web.HTTPForbidden, "safe mode required: plaintext refused")
+            return body, None
+        msg_signature = request.query.get("msg_signature")
+        if not msg_signature:
+            raise _reason(web.HTTPForbidden, "missing msg_signature")
+        return self._decrypt(body, msg_signature, timestamp, nonce)
+
+    async def _first_or_retry(self, body: str, timestamp: str, nonce: str, signature: str
+                              ) -> bool:
+        """Note the signature with the message's digest. True: its first arrival or WeChat
+        retrying the same message; a replay (another body) is refused with 403. False: the
+        database could not say within the reply budget (down, or too slow), so the caller
+        answers with the apology and nothing is handled."""
+        key = replay.digest(timestamp, nonce, signature)
+        expires = datetime.fromtimestamp(int(timestamp) + self._max_skew, UTC)
+        try:
+            async with asyncio.timeout(self._budget_s):
+                fresh = await self._note(key, replay.digest(body), expires)
+        except (TimeoutError, OSError, SQLAlchemyError) as exc:
+            log.warning("callback signature not checked for replay (database: %s): "
+                        "answered with the apology", type(exc).__name__)
+            return False
+        if not fresh:
+            log.warning("callback refused: a signature already used for another body (replay)")
+            raise _reason(web.HTTPForbidden, "signature already used")
+        return True
+
+    async def _note(self, key: str, body_hash: str, expires: datetime) -> bool:
+        try:
+            return await self._note_once(key, body_hash, expires)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # A pooled connection had died (the database restarted): SQLAlchemy has dropped the
+        # pool's old connections, so once more on a fresh one, as the pipeline does.
+        return await self._note_once(key, body_hash, expires)
+
+    async def _note_once(self, key: str, body_hash: str, expires: datetime) -> bool:
+        async with self._sessions() as session, session.begin():
+            return await replay.first_or_retry(session, key, body_hash, expires)
 
     async def _read_body(self, request: web.Request) -> str:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
@@ -174,6 +235,8 @@ class WechatGateway:
                 plain = crypto.decrypt_message(body, msg_signature, timestamp, nonce)
             except InvalidSignatureException:
                 raise _reason(web.HTTPForbidden, "bad msg_signature") from None
+            except KeyError:  # no <Encrypt> in the body (or no <xml> root)
+                raise _reason(web.HTTPBadRequest, "no Encrypt in the message") from None
             except Exception:  # wrong key, bad padding, bad base64, foreign app id
                 continue
             _refuse_declarations(plain)

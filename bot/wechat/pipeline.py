@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from wechatpy.replies import TransferCustomerServiceReply
 
 from bot import metrics
 from bot import texts as T
@@ -36,6 +37,16 @@ from models import claim, dialog_store, staff
 from models import member as members
 
 log = logging.getLogger(__name__)
+
+# A reply kind besides text: a handler returning this hands the chat to WeChat's 客服
+# workbench (the gateway answers with render_transfer's transfer_customer_service reply).
+# It means nothing as a push, so a late one is not pushed.
+TRANSFER_TO_KF = "⟨transfer_customer_service⟩"
+
+
+def render_transfer(msg: Inbound, create_time: int) -> str:
+    return TransferCustomerServiceReply(source=msg.account, target=msg.openid,
+                                        time=create_time).render()
 
 # Queue a late reply as a push: in the given session (the handler's own transaction), or
 # in a transaction of its own when the session is None.
@@ -71,21 +82,24 @@ class Pipeline:
         deferred_sink: DeferredSink,
     ):
         self._sessions = sessions
+        self.sessions = sessions  # the gateway notes seen signatures in the same database
         self._dispatcher = dispatcher
         self._settings = settings
         self._clock = clock
         self._deferred_sink = deferred_sink
         self._background: set[asyncio.Task[CallbackResult]] = set()
 
-    async def handle(self, msg: Inbound) -> str | None:
-        """The passive reply for a message (None: answer "success")."""
+    async def handle(self, msg: Inbound, budget_s: float | None = None) -> str | None:
+        """The passive reply for a message (None: answer "success"), within `budget_s`
+        (default wechat.reply_budget_s; the gateway passes what its own checks left)."""
         if not msg.is_known:
             return None
         job = _Job()
         timer = metrics.Timer()
         kind = metrics.kind_of(msg.msg_type, msg.event)
         task = asyncio.create_task(self._run(msg, job))
-        done, _ = await asyncio.wait({task}, timeout=self._settings.wechat.reply_budget_s)
+        budget = self._settings.wechat.reply_budget_s if budget_s is None else budget_s
+        done, _ = await asyncio.wait({task}, timeout=max(budget, 0.0))
         metrics.HANDLER_SECONDS.labels(kind).observe(timer.seconds())
         if task in done:
             outcome = task.result()
@@ -135,13 +149,13 @@ class Pipeline:
                         return CallbackResult(None if first.deferred else first.reply,
                                               duplicate=True)
                     reply = await self._dispatch(session, msg, sender, now)
-                    if job.deferred and reply:
+                    if job.deferred and reply and reply != TRANSFER_TO_KF:
                         # Past the deadline: the reply becomes a push, queued in the
                         # same transaction as the effects it reports.
                         await self._deferred_sink(msg, reply, session)
                         job.pushed = True
                     await claim.record(session, key, now, reply, job.deferred)
-                if job.deferred and reply and not job.pushed:
+                if job.deferred and reply and not job.pushed and reply != TRANSFER_TO_KF:
                     # The deadline passed between the check above and the commit.
                     await self._deferred_sink(msg, reply, None)
                 return CallbackResult(reply)
@@ -175,6 +189,12 @@ class Pipeline:
         else:
             log.exception("handler failed for a %s message", msg.event or msg.msg_type)
         return self._failed(msg)
+
+    @classmethod
+    def apology(cls, msg: Inbound) -> str | None:
+        """What a message gets when it cannot be handled now (the database is down): the
+        apology for something the user did, "success" (None) for a bare event."""
+        return cls._failed(msg).reply
 
     @staticmethod
     def _failed(msg: Inbound) -> CallbackResult:
