@@ -16,10 +16,14 @@ from models.member import Member
 from models.notice import Notice
 from models.outbox import Push
 from models.qr import QrCode
+from models.replay import SeenCallback
 from models.report import Report, ReportBacker, ReportEvent, TicketCounter
 from models.staff import BindCode, ConsoleUser
 from models.station import Station
+from models.text import guard
 from models.token import AccessToken
+
+guard()  # no over-long text reaches either database (models/text.py)
 
 __all__ = [
     "AccessToken",
@@ -44,6 +48,7 @@ __all__ = [
     "Report",
     "ReportBacker",
     "ReportEvent",
+    "SeenCallback",
     "Station",
     "TicketCounter",
 ]

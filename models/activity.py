@@ -21,12 +21,15 @@ from models.errors import DomainError
 from models.group import GroupMembership, PartyGroup, leader_of, member_openids
 from models.member import Member
 from models.staff import CODE_ALPHABET
+from models.text import fit
 
 KINDS = ("党员大会", "支委会", "党小组会", "党课")
 POINTS_ATTENDED = 3
 REMIND_KIND = "activity_reminder"  # due rows (models/due.py): one per reminder offset
 ROLL_KIND = "activity_roll"  # and one for the roll, to the leader once it has ended
 ROLL_WITHIN = timedelta(days=1)  # a roll found later than this after the end is dropped
+REASON_MAX = 200  # a leave's reason, as typed: cut with … past it
+PLACE_MAX = 120  # the API refuses a longer place; elsewhere it is cut with …
 
 
 class ActivityError(DomainError):
@@ -44,7 +47,7 @@ class Activity(AttendanceWindow, SQLModel, table=True):
     topic: str = Field(max_length=60)
     start_at: datetime = Field(sa_type=UTCDateTime, index=True)
     end_at: datetime = Field(sa_type=UTCDateTime)
-    place: str = Field(default="", max_length=120)
+    place: str = Field(default="", max_length=PLACE_MAX)
     lat: float | None = None  # GCJ-02
     lng: float | None = None
     radius_m: int = 200
@@ -64,7 +67,7 @@ class Attendance(SQLModel, table=True):
     activity_id: int = Field(foreign_key="activity.id", index=True)
     member_id: int = Field(foreign_key="member.id")
     status: str = Field(max_length=8)  # present, leave
-    reason: str = Field(default="", max_length=200)
+    reason: str = Field(default="", max_length=REASON_MAX)
     method: str = Field(default="", max_length=16)  # word, code, qr, location
     at: datetime = Field(sa_type=UTCDateTime)
 
@@ -114,7 +117,8 @@ async def schedule(session: AsyncSession, group: PartyGroup, kind: str, topic: s
         if not (await session.exec(select(Activity).where(Activity.code == code))).first():
             break
     a = Activity(group_id=group.id or 0, code=code, kind=kind, topic=topic.strip(),
-                 start_at=start, end_at=end, place=place, lat=point.lat if point else None,
+                 start_at=start, end_at=end, place=fit(place.strip(), PLACE_MAX),
+                 lat=point.lat if point else None,
                  lng=point.lng if point else None, radius_m=radius_m, online_url=online_url,
                  created_by=by, created_at=now)
     session.add(a)
@@ -213,11 +217,12 @@ async def ask_leave(session: AsyncSession, a: Activity, member: Member, reason: 
         Attendance.activity_id == a.id, Attendance.member_id == member.id))).first()
     if row is not None and row.status == "present":
         raise ActivityError("already_present")
+    reason = fit(reason, REASON_MAX)
     if row is None:
         session.add(Attendance(activity_id=a.id or 0, member_id=member.id or 0,
-                               status="leave", reason=reason[:200], method="word", at=now))
+                               status="leave", reason=reason, method="word", at=now))
     elif row.status == "leave":
-        row.reason, row.at = reason[:200], now
+        row.reason, row.at = reason, now
         session.add(row)
 
 

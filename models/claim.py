@@ -20,6 +20,10 @@ from models.base import UTCDateTime
 from models.dialog_store import DialogRow
 from models.member import Member
 from models.staff import ConsoleUser
+from models.text import fit, long_text
+
+# A stored reply's maximum (WeChat shows about 2,048 bytes of a passive reply anyway).
+REPLY_MAX = 8000
 
 
 class InboundClaim(SQLModel, table=True):
@@ -28,7 +32,7 @@ class InboundClaim(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     # The passive reply given (None: "success", nothing to show).
-    reply: str | None = Field(default=None, sa_type=Text)
+    reply: str | None = Field(default=None, sa_type=Text, sa_column_kwargs=long_text(REPLY_MAX))
     # The reply went out later through the push path, not passively.
     deferred: bool = False
 
@@ -72,7 +76,8 @@ async def record(session: AsyncSession, key: str, now: datetime, reply: str | No
     """Store the message's key and reply (a primary key: a second insert fails and rolls
     its transaction back). A Core insert: the ORM's bulk path costs more than the SQL."""
     conn = await session.connection()
-    await conn.execute(_RECORD, {"key": key, "created_at": now, "reply": reply,
+    await conn.execute(_RECORD, {"key": key, "created_at": now,
+                                 "reply": None if reply is None else fit(reply, REPLY_MAX),
                                  "deferred": deferred})
 
 

@@ -25,10 +25,12 @@ from models.attendance import AttendanceWindow
 from models.base import SHANGHAI, UTCDateTime
 from models.errors import DomainError
 from models.member import INDUSTRIES
+from models.text import long_text
 
 STATUSES = ("draft", "published", "cancelled")
 CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,15}")
 MAX_LENGTH = timedelta(hours=12)
+DESCRIPTION_MAX = 2000  # characters
 PUSH_KIND = "course_reminder"
 
 
@@ -44,7 +46,8 @@ class Course(AttendanceWindow, SQLModel, table=True):
     code: str = Field(max_length=16, unique=True)
     title: str = Field(max_length=60)
     instructor: str = Field(default="", max_length=40)  # a name; a console user if one matches
-    description: str = Field(default="", sa_type=Text)
+    description: str = Field(default="", sa_type=Text,
+                             sa_column_kwargs=long_text(DESCRIPTION_MAX))
     start_at: datetime = Field(sa_type=UTCDateTime, index=True)
     end_at: datetime = Field(sa_type=UTCDateTime)
     place: str = Field(default="", max_length=120)
@@ -140,6 +143,8 @@ def validate(data: CourseData) -> None:
         raise CourseError("title")
     if len(data.instructor) > 40:
         raise CourseError("instructor")
+    if data.description is not None and len(data.description) > DESCRIPTION_MAX:
+        raise CourseError("description")
     if data.end <= data.start:
         raise CourseError("end_before_start")
     if data.end - data.start > MAX_LENGTH:

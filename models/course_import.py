@@ -71,6 +71,7 @@ REASONS = {
     "code": "code 须为2–16位大写字母、数字或 -，以字母或数字开头",
     "title": "title 须为2–60个字",
     "instructor": "instructor 最长40个字",
+    "description": f"description 最长{courses.DESCRIPTION_MAX}个字",
     "end_before_start": "end 须晚于 start",
     "too_long": "一节课最长12小时（end 离 start 太远）",
     "online_url": "online_url 须为 http(s) 链接，最长512个字符",

@@ -18,14 +18,15 @@ from models.staff import ConsoleUser
 
 # [polygon][ring][vertex] = (lng, lat), GeoJSON's order; ring 0 is the outline, others holes.
 Polygons = list[list[list[list[float]]]]
+CODE_MAX, NAME_MAX = 32, 60  # a grid's code and name, in characters
 
 
 class Grid(SQLModel, table=True):
     __tablename__ = "grid"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True)
-    name: str = Field(max_length=60)
+    code: str = Field(max_length=CODE_MAX, unique=True)
+    name: str = Field(max_length=NAME_MAX)
     polygons: Polygons = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     officers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     min_lat: float = Field(index=True)
@@ -191,6 +192,8 @@ def _grid_row(feature: Any, where: str, default_datum: str, known: set[str],
     datum = str(props.get("datum") or default_datum).lower()
     if not code or not name:
         return where, "properties 需要 code 和 name"
+    if len(code) > CODE_MAX or len(name) > NAME_MAX:
+        return where, f"code 最长{CODE_MAX}个字符，name 最长{NAME_MAX}个字"
     where = f"{where}（{code}）"
     if code in seen:
         return where, "code 重复"

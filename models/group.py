@@ -16,9 +16,11 @@ from models.base import UTCDateTime
 from models.errors import DomainError
 from models.member import Member
 from models.staff import CODE_ALPHABET, ConsoleUser
+from models.text import fit
 
 COMMITTEES = ["外卖送餐", "道路货运", "网络主播", "网约车", "数字经济", "快递物流"]
 INVITE_LENGTH = 6
+DESCRIPTION_MAX = 500  # characters; the API refuses more, a console form's is cut with …
 
 
 class GroupError(DomainError):
@@ -32,7 +34,7 @@ class PartyGroup(SQLModel, table=True):
     code: str = Field(max_length=16, unique=True)  # the invite code
     name: str = Field(max_length=40, unique=True)
     industry: str = Field(max_length=16)
-    description: str = Field(default="", max_length=500)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
     leader_id: int | None = Field(default=None, foreign_key="console_user.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -82,7 +84,8 @@ async def create(session: AsyncSession, name: str, industry: str, now: datetime,
         code = new_code()
         if not (await session.exec(select(PartyGroup).where(PartyGroup.code == code))).first():
             break
-    group = PartyGroup(code=code, name=name, industry=industry, description=description,
+    group = PartyGroup(code=code, name=name, industry=industry,
+                       description=fit(description.strip(), DESCRIPTION_MAX),
                        leader_id=user.id if user else None, created_at=now)
     session.add(group)
     await session.flush()
@@ -123,7 +126,7 @@ async def edit(session: AsyncSession, group: PartyGroup, *, name: str | None = N
             raise GroupError("industry")
         group.industry = industry
     if description is not None:
-        group.description = description.strip()[:500]
+        group.description = fit(description.strip(), DESCRIPTION_MAX)
     if leader is not None:
         user = (await session.exec(select(ConsoleUser).where(ConsoleUser.username == leader))
                 ).first()

@@ -19,10 +19,13 @@ from models.base import SHANGHAI, UTCDateTime, local
 from models.course import Enrolment
 from models.errors import DomainError
 from models.member import INDUSTRIES, Member
+from models.text import long_text
 
 TITLE_MAX = 40
 URL_MAX = 1024
 AUDIENCE_MAX = 2000
+# A body's characters: at most the 客服 text's bytes (validate checks the bytes).
+BODY_MAX = outbox.KEFU_TEXT_MAX_BYTES
 TEMPLATE_THING_MAX = 20  # a template's "thing" keyword holds at most 20 characters
 DUE_KIND = "notice"  # a notice with a time ahead is a due row of this kind
 
@@ -37,7 +40,7 @@ class Notice(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_MAX)
-    body: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text, sa_column_kwargs=long_text(BODY_MAX))
     url: str | None = Field(default=None, max_length=1024)
     audience: str = Field(max_length=2000)
     status: str = Field(default="scheduled", max_length=16)  # scheduled, sent

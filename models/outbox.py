@@ -25,12 +25,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime, insert_for
 from models.member import Member
+from models.text import fit, long_text
 
 KINDS = ("notice", "reply", "course_reminder", "report_status", "group_activity")
 
 # WeChat cuts or refuses a 客服 text past about 2,048 bytes: checked where a push is written.
 # The channel policy (window, allowance, template, reasons) is bot/push/channels.py.
 KEFU_TEXT_MAX_BYTES = 2000
+# A push's stored text at most (a 客服 text is checked against the bytes above first).
+TEXT_MAX = 8000
 
 # Written by the lease sweep below.
 REASON_CRASHED = "发送中断（进程退出），结果未知，未重发"
@@ -63,7 +66,7 @@ class Push(SQLModel, table=True):
     kind: str = Field(max_length=32)
     subject: str = Field(max_length=64, index=True)
     openid: str = Field(max_length=64)
-    text: str = Field(sa_type=Text)
+    text: str = Field(sa_type=Text, sa_column_kwargs=long_text(TEXT_MAX))
     url: str | None = Field(default=None, max_length=1024)
     template_data: dict[str, str] = Field(default_factory=dict,
                                           sa_column=Column(JSON, nullable=False))
@@ -104,7 +107,7 @@ async def enqueue(session: AsyncSession, kind: str, subject: str,
             "kind": kind,
             "subject": subject,
             "openid": it.openid,
-            "text": it.text,
+            "text": fit(it.text, TEXT_MAX),
             "url": it.url,
             "template_data": it.template_data,
             "status": "pending",

@@ -22,6 +22,7 @@ from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.errors import DomainError
 from models.grid import Grid, officers_of
 from models.member import Member
+from models.text import fit, long_text
 
 ACCEPTED, DISPATCHED, IN_PROGRESS = "已受理", "已派单", "处理中"
 RESOLVED, CLOSED = "已办结", "已关闭"
@@ -40,6 +41,11 @@ DUPLICATE_RADIUS_M = 50
 DUPLICATE_WINDOW = timedelta(days=7)
 REOPEN_WINDOW = timedelta(days=7)
 RATING_PROMPT_WINDOW = timedelta(days=7)
+# Text maximums, in characters: a rider's description (refused past it), a place's label or
+# typed address and an officer's note (cut with … when typed in the chat).
+DESCRIPTION_MAX = 500
+ADDRESS_MAX = 200
+NOTE_MAX = 500
 
 
 class ReportError(DomainError):
@@ -55,10 +61,10 @@ class Report(SQLModel, table=True):
     ticket: str = Field(max_length=20, unique=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     category: str = Field(max_length=16)
-    description: str = Field(sa_type=Text)
+    description: str = Field(sa_type=Text, sa_column_kwargs=long_text(DESCRIPTION_MAX))
     lat: float | None = None  # GCJ-02
     lng: float | None = None
-    address: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=ADDRESS_MAX)
     grid_code: str | None = Field(default=None, max_length=32, index=True)  # None: default queue
     status: str = Field(default=ACCEPTED, max_length=8)
     close_reason: str | None = Field(default=None, max_length=16)
@@ -93,7 +99,7 @@ class ReportEvent(SQLModel, table=True):
     actor: str = Field(max_length=80)  # member, officer:<username>, api, system
     from_status: str | None = Field(default=None, max_length=8)
     to_status: str = Field(max_length=8)
-    note: str = Field(default="", sa_type=Text)
+    note: str = Field(default="", sa_type=Text, sa_column_kwargs=long_text(NOTE_MAX))
 
 
 class ReportBacker(SQLModel, table=True):
@@ -286,7 +292,8 @@ async def officer_openids(session: AsyncSession, report: Report) -> list[str]:
 async def _event(session: AsyncSession, report: Report, to_status: str, actor: str, note: str,
                  now: datetime) -> ReportEvent:
     event = ReportEvent(report_id=report.id or 0, at=now, actor=actor,
-                        from_status=report.status, to_status=to_status, note=note)
+                        from_status=report.status, to_status=to_status,
+                        note=fit(note, NOTE_MAX))
     session.add(event)
     report.status, report.updated_at = to_status, now
     session.add(report)
@@ -301,7 +308,8 @@ async def create(session: AsyncSession, member: Member, draft: Draft, deadline: 
     report = Report(
         ticket=await next_ticket(session, now), member_id=member.id, category=draft.category,
         description=draft.description, lat=draft.point.lat if draft.point else None,
-        lng=draft.point.lng if draft.point else None, address=draft.address,
+        lng=draft.point.lng if draft.point else None,
+        address=fit(draft.address, ADDRESS_MAX) if draft.address else None,
         grid_code=grid.code if grid else None, photo_media_id=draft.media_id,
         photo_status="pending" if draft.media_id else "none",
         photo_next_at=now if draft.media_id else None,

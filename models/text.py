@@ -22,6 +22,13 @@ invisible characters a keyboard may add, and keeps line breaks and tabs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import String, Table, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.dml import Insert, Update, ValuesBase
+from sqlalchemy.sql.elements import BindParameter
 
 # (first, last) code points refused in every kind of text.
 INVISIBLE: tuple[tuple[int, int], ...] = (
@@ -102,3 +109,111 @@ def strip_invisible(value: str) -> str:
 # the white space str.strip() trims that is not refused (`\s` would admit controls).
 LINE_CHAR = f"[^{_LINE_CLASS}]"
 SPACE = "[ \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]"
+
+
+# --- one maximum per stored text field ------------------------------------------------------
+#
+# A VARCHAR column's maximum is its Field's max_length (PostgreSQL enforces it, SQLite would
+# not); a TEXT column's is `info={"max_length": N}` on its Column (`long_text(N)`). `guard`
+# below refuses an over-long value for either, on either database, before the statement is
+# sent (TooLong), so SQLite behaves as PostgreSQL. The entry points decide first: text a
+# person typed is cut with `fit`, an identifier or an API field is refused with the limit.
+
+ELLIPSIS = "…"
+# An openid as WeChat gives it (28 characters in practice): letters, digits, - and _.
+OPENID_MAX = 64
+OPENID = re.compile(f"[A-Za-z0-9_-]{{1,{OPENID_MAX}}}")
+
+
+def fit(value: str, limit: int) -> str:
+    """`value` when it has at most `limit` characters; else cut so that it, with "…" at its
+    end, has `limit` characters."""
+    if len(value) <= limit:
+        return value
+    return value[: limit - 1] + ELLIPSIS if limit > 0 else ""
+
+
+def long_text(limit: int) -> dict[str, Any]:
+    """The Column keyword arguments that give a TEXT column its maximum:
+    ``Field(sa_type=Text, sa_column_kwargs=long_text(N))``."""
+    return {"info": {"max_length": limit}}
+
+
+def limit_of(column: Any) -> int | None:
+    """The maximum number of characters a text column holds (None: not a text column, or
+    one without a maximum, which tests/unit/test_text_bounds.py does not allow)."""
+    kind = column.type
+    if not isinstance(kind, String) and not isinstance(getattr(kind, "impl", None), String):
+        return None
+    length = getattr(kind, "length", None)
+    return length if length else column.info.get("max_length")
+
+
+class TooLong(ValueError):
+    """A value longer than its column's maximum, refused before the database sees it."""
+
+    def __init__(self, table: str, column: str, limit: int, length: int):
+        super().__init__(f"{table}.{column} holds at most {limit} characters ({length} given)")
+        self.table, self.column, self.limit, self.length = table, column, limit, length
+
+
+def check_row(table: Table, values: Mapping[str, Any]) -> None:
+    """TooLong for the first text value of `values` (column key → value) over its
+    column's maximum; keys that are no column of `table` are ignored."""
+    for key, value in values.items():
+        if not isinstance(value, str):
+            continue
+        column = table.c.get(key)
+        if column is None:
+            continue
+        limit = limit_of(column)
+        if limit is not None and len(value) > limit:
+            raise TooLong(table.name, column.name, limit, len(value))
+
+
+def _statement_values(statement: ValuesBase) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The values written into an INSERT/UPDATE statement itself (`.values(...)`), and the
+    names of the parameters it leaves to execution time (bindparam("b_x") → column key)."""
+    rows: list[Any] = [getattr(statement, "_values", None) or {}]
+    for multi in getattr(statement, "_multi_values", ()) or ():
+        rows.extend(multi)
+    found: list[dict[str, Any]] = []
+    aliases: dict[str, str] = {}
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        plain: dict[str, Any] = {}
+        for key, value in row.items():
+            name = key if isinstance(key, str) else getattr(key, "key", None)
+            if not isinstance(name, str):
+                continue
+            if isinstance(value, BindParameter):
+                aliases[str(value.key)] = name
+                value = value.value
+            plain[name] = value
+        found.append(plain)
+    return found, aliases
+
+
+def _before_execute(conn: Any, statement: Any, multiparams: Any, params: Any,
+                    execution_options: Any) -> None:
+    """Every INSERT and UPDATE on every engine (the ORM's flushes, Core statements,
+    executemany): over-long text is TooLong here, on SQLite as on PostgreSQL."""
+    if not isinstance(statement, Insert | Update) or not isinstance(statement.table, Table):
+        return
+    rows, aliases = _statement_values(statement)
+    given: list[Any] = [*(multiparams or ()), params]
+    while given:
+        item = given.pop()
+        if isinstance(item, Mapping):
+            rows.append({aliases.get(str(k), str(k)): v for k, v in item.items()})
+        elif isinstance(item, list | tuple):
+            given.extend(item)
+    for row in rows:
+        check_row(statement.table, row)
+
+
+def guard() -> None:
+    """Install the check on every engine (idempotent; models/__init__.py calls it)."""
+    if not event.contains(Engine, "before_execute", _before_execute):
+        event.listen(Engine, "before_execute", _before_execute)

@@ -14,12 +14,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SHANGHAI, Clock
 from bot.web.auth import COOKIE, CSRF_HEADER, Auth
-from models.text import BadText, check_text
+from models.text import BadText, TooLong, check_text
 
 
 def json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
     return status(text=json.dumps({"error": message}, ensure_ascii=False),
                   content_type="application/json")
+
+
+@web.middleware
+async def too_long_is_400(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A text an /api/v1 caller gave past its field's maximum, found only when it was
+    written (models/text.py guard): a 400 naming the field and the limit, not a 500."""
+    try:
+        return await handler(request)
+    except TooLong as err:
+        if not request.path.startswith("/api/"):
+            raise
+        raise json_error(web.HTTPBadRequest, f"{err.column} must be at most {err.limit} "
+                                             f"characters ({err.length} given)") from None
 
 
 BAD_TIME = "at 须为 ISO 8601 时间，如 2026-12-01T09:00"
@@ -70,6 +83,16 @@ def check_fields(data: dict[str, Any], lines: tuple[str, ...] = (),
                     check_text(value, multiline=multiline)
                 except BadText as err:
                     raise bad_text(name, err) from None
+
+
+def check_lengths(data: dict[str, Any], limits: dict[str, int]) -> None:
+    """A 400 naming the field and its maximum (in characters, surrounding spaces not
+    counted) for the first text field of `data` longer than `limits` allows."""
+    for name, limit in limits.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value.strip()) > limit:
+            raise json_error(web.HTTPBadRequest, f"{name} must be at most {limit} characters "
+                                                 f"({len(value.strip())} given)")
 
 
 def _storable(data: Any) -> bool:
@@ -139,9 +162,11 @@ class TokenApi:
 
     @staticmethod
     async def _json_object(request: web.Request, lines: tuple[str, ...] = (),
-                           bodies: tuple[str, ...] = ()) -> dict[str, Any]:
+                           bodies: tuple[str, ...] = (),
+                           limits: dict[str, int] | None = None) -> dict[str, Any]:
         """The body as a JSON object; its text fields `lines` (single-line) and `bodies`
-        (multi-line) checked with models/text.py before anything trims them."""
+        (multi-line) checked with models/text.py before anything trims them, and those
+        named in `limits` against their maximum (check_lengths)."""
         try:
             data = await request.json()
         except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
@@ -152,6 +177,7 @@ class TokenApi:
             raise json_error(web.HTTPBadRequest,
                              "text must be valid Unicode without NUL characters")
         check_fields(data, lines, bodies)
+        check_lengths(data, limits or {})
         return data
 
     def _wake_worker(self) -> None:

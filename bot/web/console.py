@@ -40,6 +40,7 @@ from bot.web.pages import (
     error_page,
     no_store,
 )
+from models.text import TooLong
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     response: web.StreamResponse
     try:
         response = await handler(request)
+    except TooLong as err:  # found only when written (models/text.py guard): say which limit
+        response = await error_page(
+            request, 400, "内容过长",
+            f"有一项内容超过了 {err.limit} 个字（{err.length} 个）。请删减后重试。")
     except web.HTTPException as exc:
         if exc.status < 400:
             await auth.save_if_changed(request, exc)

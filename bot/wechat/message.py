@@ -6,7 +6,6 @@ Handlers see an `Inbound`; nothing past this module looks at XML.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -14,7 +13,8 @@ from xml.parsers.expat import ExpatError
 from wechatpy import parse_message
 from wechatpy.messages import UnknownMessage
 
-from models.text import strip_invisible
+from bot.language.normalise import basic
+from models.text import OPENID, strip_invisible
 
 MESSAGE_TYPES = {"text", "image", "voice", "video", "shortvideo", "location", "link"}
 EVENT_TYPES = {
@@ -130,10 +130,9 @@ class Inbound:
 
 def normalize(text: str) -> str:
     """Full-width to half-width, surrounding spaces and a leading '/' dropped,
-    runs of white space folded to one space."""
-    folded = unicodedata.normalize("NFKC", text)
-    folded = " ".join(folded.split())
-    return folded.removeprefix("/").strip()
+    runs of white space folded to one space: bot/language/normalise.py, the one place
+    (the intent matcher reads its fuller `canonical` form)."""
+    return basic(text)
 
 
 def _float(value: Any) -> float | None:
@@ -157,6 +156,8 @@ def parse(xml: str) -> Inbound:
     openid, account = data.get("FromUserName"), data.get("ToUserName")
     if not isinstance(openid, str) or not openid or not isinstance(account, str):
         raise MalformedMessage("missing FromUserName/ToUserName")
+    if not OPENID.fullmatch(openid):  # an identifier: refused, never cut (models/text.py)
+        raise MalformedMessage("FromUserName is not an openid")
     try:
         create_time = int(data.get("CreateTime") or 0)
         msg_id = int(data["MsgId"]) if data.get("MsgId") else None

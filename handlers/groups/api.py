@@ -39,6 +39,7 @@ def _activity(a: Activity) -> dict[str, Any]:
 
 _GROUP_LINES = ("name", "industry", "leader")
 _ACTIVITY_LINES = ("kind", "topic", "place", "online_url")
+_GROUP_LIMITS = {"description": groups.DESCRIPTION_MAX}
 
 
 class GroupApi(TokenApi):
@@ -68,7 +69,8 @@ class GroupApi(TokenApi):
 
     async def create_group(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        data = await self._json_object(request, lines=_GROUP_LINES, bodies=("description",))
+        data = await self._json_object(request, lines=_GROUP_LINES, bodies=("description",),
+                                       limits=_GROUP_LIMITS)
         name, industry, leader = data.get("name"), data.get("industry"), data.get("leader")
         if not isinstance(name, str) or not isinstance(industry, str) or not isinstance(
                 leader, str | None):
@@ -76,7 +78,7 @@ class GroupApi(TokenApi):
         async with self._sessions() as session, session.begin():
             try:
                 group = await groups.create(session, name, industry, self._clock.now(), leader,
-                                            str(data.get("description") or "")[:500])
+                                            str(data.get("description") or ""))
             except groups.GroupError as err:
                 raise json_error(web.HTTPBadRequest, GROUP_REASONS[err.reason]) from None
             return web.json_response({"code": group.code, "name": group.name,
@@ -85,7 +87,8 @@ class GroupApi(TokenApi):
     async def edit_group(self, request: web.Request) -> web.Response:
         """{"name"?, "industry"?, "description"?, "leader"?}: change what is given."""
         await self._authorize(request)
-        data = await self._json_object(request, lines=_GROUP_LINES, bodies=("description",))
+        data = await self._json_object(request, lines=_GROUP_LINES, bodies=("description",),
+                                       limits=_GROUP_LIMITS)
         fields = {k: data[k] for k in ("name", "industry", "description", "leader") if k in data}
         if not fields or not all(isinstance(v, str) for v in fields.values()):
             raise json_error(web.HTTPBadRequest,
@@ -112,7 +115,8 @@ class GroupApi(TokenApi):
 
     async def schedule(self, request: web.Request) -> web.Response:
         await self._authorize(request)
-        data = await self._json_object(request, lines=_ACTIVITY_LINES)
+        data = await self._json_object(request, lines=_ACTIVITY_LINES,
+                                       limits={"place": activities.PLACE_MAX})
         start, end = self._times(data)
         point = None
         if data.get("lat") is not None or data.get("lng") is not None:
@@ -142,7 +146,7 @@ class GroupApi(TokenApi):
             try:
                 a = await activities.schedule(
                     session, group, str(data.get("kind", "")), str(data.get("topic", "")),
-                    start, end, self._clock.now(), place=str(data.get("place") or "")[:120],
+                    start, end, self._clock.now(), place=str(data.get("place") or ""),
                     point=point, radius_m=radius, online_url=url or None,
                     by="api", text=T.ACTIVITY_NEW,
                     offsets=self._services.settings.school.reminder_offsets)

@@ -67,7 +67,8 @@ def _schemas() -> dict[str, Any]:
             "industry": _COMMITTEE,
             "leader": {"type": ["string", "null"], **LINE,
                        "description": "the user name of a console account of role leader"},
-            "description": {"description": "any JSON value, kept as text (500 characters)",
+            "description": {"description": "any JSON value, kept as text; a string at most "
+                                           f"{groups.DESCRIPTION_MAX} characters",
                             **TEXT},
         }, ["name", "industry"]),
         "GroupEdit": {
@@ -77,8 +78,8 @@ def _schemas() -> dict[str, Any]:
                 "leader": {"type": "string", "minLength": 1, **LINE,
                            "description": "the user name of a console account of role "
                                           "leader"},
-                "description": {"type": "string", **TEXT,
-                                "description": "at most 500 characters are kept"},
+                "description": {"type": "string", **TEXT, "maxLength": groups.DESCRIPTION_MAX,
+                                "description": f"at most {groups.DESCRIPTION_MAX} characters"},
             }, description="the fields to change; at least one"),
             "anyOf": [{"required": [k]} for k in ("name", "industry", "description",
                                                   "leader")],
@@ -103,7 +104,8 @@ def _schemas() -> dict[str, Any]:
                       "description": "2–60 characters (trimmed)"},
             "start": {**TIME_IN, "description": TIME_IN["description"] + " In the future."},
             "end": {**TIME_IN, "description": "after start, at most 12 hours later"},
-            "place": {"type": "string", **LINE, "description": "120 characters are kept"},
+            "place": {"type": "string", **LINE, "maxLength": activities.PLACE_MAX,
+                      "description": f"at most {activities.PLACE_MAX} characters"},
             "lat": {"type": ["number", "null"], "minimum": -90, "maximum": 90,
                     "description": "GCJ-02; with lng, for attendance by location"},
             "lng": {"type": ["number", "null"], "minimum": -180, "maximum": 180},

@@ -28,7 +28,7 @@ STATUSES = (*reports.OPEN, reports.RESOLVED, reports.CLOSED)
 MOVABLE = (reports.DISPATCHED, reports.IN_PROGRESS, reports.RESOLVED, reports.CLOSED)
 TICKET = re.compile(r"R\d{8}-\d{4}")
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 50, 200, 1_000_000
-NOTE_MAX = 500
+NOTE_MAX = reports.NOTE_MAX
 DEFAULT_DAYS, MAX_DAYS = 30, 366
 DEFAULT_QUEUE = "none"  # ?grid=none: the default queue (grid codes are upper case)
 DEFAULT_QUEUE_NAME = "区级待分派"

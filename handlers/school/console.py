@@ -126,8 +126,8 @@ def _values_of(c: Course) -> dict[str, str]:
 
 async def _form_values(request: web.Request) -> dict[str, str]:
     form = await request.post()
-    return {k: str(form.get(k, "")).strip()[:2000 if k == "description" else 600]
-            for k in FIELDS}
+    most = {"description": courses.DESCRIPTION_MAX}  # the textarea's maxlength too
+    return {k: str(form.get(k, "")).strip()[:most.get(k, 600)] for k in FIELDS}
 
 
 def _default_radius(request: web.Request) -> int:

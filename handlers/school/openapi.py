@@ -90,8 +90,9 @@ def _schemas() -> dict[str, Any]:
         "instructor": {**nullable(_COURSE_TEXT), "maxLength": 40, **LINE,
                        "description": "the instructor's name (a console user if one "
                                       "matches), at most 40 characters"},
-        "description": {**nullable(_COURSE_TEXT), **TEXT,
-                        "description": "kept when not given; at most 2000 characters are kept"},
+        "description": {**nullable(_COURSE_TEXT), **TEXT, "maxLength": courses.DESCRIPTION_MAX,
+                        "description": "kept when not given; at most "
+                                       f"{courses.DESCRIPTION_MAX} characters"},
         "start": {**TIME_IN, "description": TIME_IN["description"]
                   + " A new course must start in the future."},
         "end": {**TIME_IN, "description": "after start, at most 12 hours later"},
