@@ -1,4 +1,5 @@
-"""Logging that keeps personal data out: openids are hashed, phones masked."""
+"""Logging that keeps personal data out: openids are hashed; phone, ID-card and landline
+numbers masked in any spelling (models/redact.py; a mobile shows as 138****8000)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import contextvars
 import hashlib
 import json
 import logging
-import re
 import uuid
 from datetime import UTC, datetime
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+from models.redact import redact
+
 # The callback being handled, so every line it logs can be found together.
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -26,13 +27,17 @@ def anon(openid: str) -> str:
     return "u_" + hashlib.sha256(openid.encode()).hexdigest()[:10]
 
 
+def _mask(text: str) -> str:
+    return redact(text, partial=True)
+
+
 class _MaskPhones(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = _PHONE.sub(r"\1****\2", record.msg)
+            record.msg = _mask(record.msg)
         if record.args:
             record.args = tuple(
-                _PHONE.sub(r"\1****\2", a) if isinstance(a, str) else a
+                _mask(a) if isinstance(a, str) else a
                 for a in (record.args if isinstance(record.args, tuple) else (record.args,))
             )
         return True
@@ -42,7 +47,7 @@ class _MaskingFormatter(logging.Formatter):
     """Tracebacks are masked too: an exception's text may quote a phone number."""
 
     def formatException(self, ei: object) -> str:
-        return _PHONE.sub(r"\1****\2", super().formatException(ei))  # type: ignore[arg-type]
+        return _mask(super().formatException(ei))  # type: ignore[arg-type]
 
 
 class _JsonFormatter(_MaskingFormatter):

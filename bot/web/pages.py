@@ -24,6 +24,7 @@ from bot.web.auth import CSRF_FIELD, USER, Auth
 from bot.wechat.client import WechatError
 from models import qr
 from models.profile import mask_mobile
+from models.redact import redact
 from models.staff import ROLES, ConsoleUser
 from models.text import is_clean
 
@@ -165,6 +166,12 @@ def day_text(value: Any) -> str:
 
 def phone_for(user: ConsoleUser, mobile: str | None) -> str:
     return (mobile or "") if user.role == "admin" else mask_mobile(mobile)
+
+
+def text_for(user: ConsoleUser, text: str | None) -> str:
+    """Free text typed by a resident, as this user may see it: phone, ID-card and landline
+    numbers in it masked (models/redact.py) for every role that may not see phones."""
+    return (text or "") if user.role == "admin" else redact(text)
 
 
 async def qr_png(scene: str) -> bytes:

@@ -31,6 +31,8 @@ from bot.web.pages import (
     require,
     sessions,
     text_errors,
+    text_for,
+    user_of,
 )
 from models import grid as grids
 from models import report as reports
@@ -47,7 +49,7 @@ DEFAULT_QUEUE = "-"  # the grid filter's value for reports outside every grid
 DEFAULT_QUEUE_NAME = "默认队列（未划网格）"
 TICKET_RE = re.compile(r"^[Rr]\d{8}-\d{4}$")
 LIST_LIMIT = 300
-NOTE_MAX = 500
+NOTE_MAX = reports.NOTE_MAX
 IMAGE_TYPES = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"),
                (b"GIF8", "image/gif"), (b"RIFF", "image/webp"))
 ACTORS = {"member": "上报人", "system": "系统", "api": "接口", "officer": "网格员",
@@ -148,8 +150,9 @@ async def queue(request: web.Request) -> web.StreamResponse:
              "地址", "纬度", "经度", "描述", "关闭原因", "评价"],
             ([r.ticket, r.category, r.status, _grid_name(names, r.grid_code),
               local_time(r.created_at), local_time(r.due_at), "是" if r.overdue(at) else "",
-              backers.get(r.id or 0, 0), r.address or "", r.lat if r.lat is not None else "",
-              r.lng if r.lng is not None else "", r.description, r.close_reason or "",
+              backers.get(r.id or 0, 0), text_for(user, r.address),
+              r.lat if r.lat is not None else "", r.lng if r.lng is not None else "",
+              text_for(user, r.description), r.close_reason or "",
               r.rating or ""] for r in found))
     if scope is None:
         grid_choices = [(c, n) for c, n in sorted(names.items(), key=lambda x: x[0] or "")
@@ -157,7 +160,8 @@ async def queue(request: web.Request) -> web.StreamResponse:
     else:
         grid_choices = [(c, _grid_name(names, c)) for c in sorted(scope)]
     rows = [{"report": r, "overdue": r.overdue(at), "grid": _grid_name(names, r.grid_code),
-             "backers": backers.get(r.id or 0, 0)} for r in found]
+             "backers": backers.get(r.id or 0, 0),
+             "description": text_for(user, r.description)} for r in found]
     return await render(request, "reports_list.html", {
         "rows": rows, "total": total, "limit": LIST_LIMIT, "f": f,
         "overdue_count": sum(1 for r in rows if r["overdue"]),
@@ -189,11 +193,15 @@ async def _detail(request: web.Request, db: AsyncSession, report: Report,
     assert report.id is not None
     at = now(request)
     names = await _grid_names(db)
-    events = [{"event": e, "actor": _actor(e.actor)} for e in await reports.history(db, report.id)]
+    user = user_of(request)
+    events = [{"event": e, "actor": _actor(e.actor), "note": text_for(user, e.note)}
+              for e in await reports.history(db, report.id)]
     return await render(request, "reports_detail.html", {
         "r": report, "grid": _grid_name(names, report.grid_code), "events": events,
         "backers": await reports.backer_count(db, report.id), "overdue": report.overdue(at),
         "has_photo": report.photo_status == "saved" and bool(report.photo_path),
+        "description": text_for(user, report.description),
+        "address": text_for(user, report.address),
         "next_statuses": _next_statuses(report), "close_reasons": reports.CLOSE_REASONS,
         "closed": reports.CLOSED, "form": form, "errors": errors, "done": done,
         "note_max": NOTE_MAX}, status)

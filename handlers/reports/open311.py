@@ -5,8 +5,9 @@
     GET /open311/v2/requests/{id}.json       one request, as a one-element list
 
 Public and without a key, so nothing personal goes out: never the reporter's name, phone,
-openid or member id, no photo paths, and mobile numbers typed into the free text are
-masked. Errors are Open311's: a JSON list [{"code": 400, "description": "…"}].
+openid or member id, no photo paths, and phone, ID-card and landline numbers typed into
+the free text are masked in any spelling (models/redact.py). Errors are Open311's: a JSON
+list [{"code": 400, "description": "…"}].
 
 Coordinates: every point is stored in GCJ-02 (the datum of WeChat's Tencent maps), but
 GeoReport v2 defines lat/long as WGS-84, which is what an Open311 consumer plots on its
@@ -35,6 +36,7 @@ from bot.clock import SHANGHAI, Clock
 from bot.settings import Settings
 from models import geo
 from models import report as reports
+from models.redact import redact
 from models.report import Report
 from models.views import reports as views
 
@@ -44,7 +46,6 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_PAGE = 50, 200, 10_000
 MAX_SPAN = timedelta(days=90)  # the spec's default window and the longest range it allows
 MAX_IDS = 200
 TICKET = re.compile(r"R\d{8}-\d{4}")
-MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 STATUSES = {"open": reports.OPEN, "closed": (reports.RESOLVED, reports.CLOSED)}
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
@@ -70,11 +71,6 @@ def _json(data: Any) -> web.Response:
 
 def _w3c(when: datetime | None) -> str | None:
     return when.astimezone(SHANGHAI).isoformat(timespec="seconds") if when else None
-
-
-def _mask(text: str | None) -> str:
-    """Free text typed by a resident, with anything like a mobile number masked."""
-    return MOBILE.sub("***********", text or "")
 
 
 def parse_w3c(name: str, raw: str) -> datetime:
@@ -209,17 +205,17 @@ def _request(r: Report, grids: dict[str, str], note: str) -> dict[str, Any]:
     return {
         "service_request_id": r.ticket,
         "status": "closed" if closed else "open",
-        "status_notes": _mask(notes),
+        "status_notes": redact(notes),
         "service_name": r.category,
         "service_code": service_code(r.category),
-        "description": _mask(r.description),
+        "description": redact(r.description),
         "agency_responsible": (grids.get(r.grid_code, r.grid_code) if r.grid_code
                                else DEFAULT_QUEUE_NAME),
         "service_notice": "",
         "requested_datetime": _w3c(r.created_at),
         "updated_datetime": _w3c(updated),
         "expected_datetime": _w3c(r.due_at),
-        "address": _mask(r.address),
+        "address": redact(r.address),
         "address_id": "",
         "zipcode": "",
         "lat": round(point.lat, 6) if point else None,

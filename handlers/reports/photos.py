@@ -1,7 +1,11 @@
 """Report photos: WeChat's MediaId expires after 3 days, so each photo is downloaded in
 the background, soon after the report, and kept in `reports.photo_dir`. A failed download
 is tried again with backoff until the MediaId must have expired; the report never waits
-for it and is never lost over it."""
+for it and is never lost over it.
+
+The same loop deletes the photo files of reports whose reporter has 注销'd (models/erasure.py
+marks them after its transaction; a file is only deleted once that has committed), and a
+download that finishes after the 注销 keeps nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.features import Platform
 from bot.wechat.client import WechatApi, WechatError
+from models import erasure
 from models.report import Report
 from models.views import reports as views
 
@@ -49,12 +54,32 @@ class PhotoFetcher:
                 await asyncio.sleep(0.1)
 
     async def run_once(self, limit: int = 10) -> int:
+        """Download the photos due; delete the erased ones. How many were due."""
         now = self._clock.now()
         async with self._sessions() as session:
             due = await views.photos_due(session, now, limit)
         for report in due:
             await self._fetch(report)
+        await self.delete_erased(limit)
         return len(due)
+
+    async def delete_erased(self, limit: int = 20) -> int:
+        """Delete the files of photos whose reporter has 注销'd; how many went."""
+        async with self._sessions() as session:
+            gone = await erasure.photos_to_delete(session, limit)
+        for report_id, stored in gone:
+            await asyncio.to_thread(self._unlink, stored)
+            async with self._sessions() as session, session.begin():
+                await erasure.photo_deleted(session, report_id)
+        if gone:
+            log.info("deleted %d photos of erased members", len(gone))
+        return len(gone)
+
+    def _unlink(self, stored: str) -> None:
+        """Delete a stored photo, only inside the photo folder (a missing one is gone)."""
+        path = Path(stored).resolve()
+        if path.is_relative_to(self._folder.resolve()):
+            path.unlink(missing_ok=True)
 
     async def _fetch(self, report: Report) -> None:
         now = self._clock.now()
@@ -74,11 +99,17 @@ class PhotoFetcher:
                 delay = min(timedelta(minutes=5) * 2 ** (attempts - 1), timedelta(hours=6))
                 update = {"photo_attempts": attempts, "photo_next_at": now + delay}
         async with self._sessions() as session, session.begin():
-            row = await session.get(Report, report.id)
-            if row is not None:
-                for k, v in update.items():
-                    setattr(row, k, v)
-                session.add(row)
+            # Locked: a 注销 committing meanwhile is seen, not overwritten.
+            row = await session.get(Report, report.id, with_for_update=True,
+                                    populate_existing=True)
+            if row is None or row.photo_status != "pending":
+                # Erased while it was downloading: nothing of it is kept.
+                if update.get("photo_path"):
+                    await asyncio.to_thread(self._unlink, str(update["photo_path"]))
+                return
+            for k, v in update.items():
+                setattr(row, k, v)
+            session.add(row)
 
 
 def fetcher(p: Platform) -> PhotoFetcher:
