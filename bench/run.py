@@ -304,6 +304,29 @@ def bot_targets(b: str, rows: list[Row], echo_help: float | None,
     target_line(rss / per < 200, f"{b}: peak RSS {rss / per:.0f} MB < 200 MB per instance")
 
 
+def language_run() -> dict[str, float] | None:
+    """bench/language_bench.py in a process of its own: what matching adds per message."""
+    out = subprocess.run([PY, "bench/language_bench.py", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    lines = out.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if out.returncode == 0 and lines else None
+
+
+def language_report(m: dict[str, float] | None, rows: list[Row]) -> None:
+    """Beside the callback figures: intent matching's median per message (issue 16)."""
+    if m is None:
+        return
+    from bench.language_bench import BUDGET_US, summary
+    print(f"\n{summary(m)}")
+    helps = [r for r in rows if r.server.startswith("xiaoge") and r.scenario == "帮助"]
+    if helps:
+        p50_ms = float(helps[0].result["p50_ms"])  # type: ignore[arg-type]
+        print(f"  = {m['rank_p50_us'] / 1000 / p50_ms:.2f} of the bot's p50 callback for 帮助 "
+              f"({helps[0].server}, {p50_ms} ms)")
+    target_line(m["rank_p50_us"] < BUDGET_US,
+                f"intent matching: median {m['rank_p50_us']:.0f} µs < 1 ms per message")
+
+
 def report(rows: list[Row], pushes: dict[str, dict[str, object]],
            args: argparse.Namespace) -> None:
     print("\n| server | scenario | req/s | p50 ms | p99 ms | errors | peak RSS MB "
@@ -448,6 +471,8 @@ def main() -> int:
         if args.push_n:
             pushes = run_pushes(args, work, pg_problem)
     report(rows, pushes, args)
+    if wanted(args, "language"):
+        language_report(language_run(), rows)
     return 0
 
 

@@ -134,6 +134,7 @@ class Features:
     openapi: list[OpenApiPart] = field(default_factory=list)
     due: dict[str, DueExpanderFactory] = field(default_factory=dict)  # by the row's kind
     seeds: list[Seed] = field(default_factory=list)  # dev mode's demo data
+    intents: list[Path] = field(default_factory=list)  # intents.yaml files (bot/language)
 
     def chat(self, *routers: Router) -> None:
         """Routers for words and events, tried in registration order."""
@@ -142,6 +143,12 @@ class Features:
     def chat_fallback(self, *routers: Router) -> None:
         """Routers tried after every feature's (catch-alls: unknown scenes, 帮助, 没看懂)."""
         self.fallbacks.extend(routers)
+
+    def intent_file(self, path: Path) -> None:
+        """What riders type for the feature's words (bot/language/intents.py): the intent
+        matcher reads it at start-up."""
+        if path not in self.intents:
+            self.intents.append(path)
 
     def console(self, add_routes: PageRoutes, templates: Path, *menu: MenuEntry) -> None:
         """Console pages: the function adding their routes, the folder of their

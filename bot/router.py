@@ -97,7 +97,9 @@ def _filter(fn: Callable[[Context], FilterResult], captures: Iterable[str] = ())
 def words(*aliases: str) -> Filter:
     """The text (normalised, menu click keys included) is one of the aliases."""
     wanted = {normalize(a) for a in aliases}
-    return _filter(lambda ctx: bool(ctx.msg.text) and ctx.msg.text in wanted)
+    f = _filter(lambda ctx: bool(ctx.msg.text) and ctx.msg.text in wanted)
+    f.words = frozenset(wanted)  # type: ignore[attr-defined]  # see Dispatcher.staff_words
+    return f
 
 
 def command(word: str, arg: str = "arg", pattern: str = r".+") -> Filter:
@@ -263,6 +265,14 @@ class Dispatcher:
         self._profile_gate = profile_gate
         self._help = [(line, r.help_roles) for r in routers for line in r.help]
 
+    @property
+    def staff_words(self) -> frozenset[str]:
+        """The words only staff may send: the intent matcher must never lead to one."""
+        handlers = [*self._always, *self._free, *self._fallbacks,
+                    *(h for hs in self._by_state.values() for h in hs)]
+        return frozenset(w for h in handlers if h.roles
+                         for f in h.filters for w in getattr(f, "words", ()))
+
     @staticmethod
     def _check_params(h: Handler) -> None:
         captures = {name for f in h.filters for name in getattr(f, "captures", ())}
@@ -293,7 +303,7 @@ class Dispatcher:
             # A dialog waits, but nothing took this message: ask its question again.
             needs_text = T.DIALOG_NEEDS_TEXT if not ctx.msg.text and ctx.dialog.wants_text \
                 else None
-            return join(needs_text, ctx.dialog.prompt, T.DIALOG_HINT)
+            return join(needs_text, ctx.dialog.prompt)  # it says how to leave
         return None
 
     async def _run(self, handler: Handler, ctx: Context, captured: dict[str, Any]) -> str | None:

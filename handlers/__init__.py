@@ -3,6 +3,8 @@ that registers its chat routers, API routes, console pages and jobs with the pla
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.features import Features
 from bot.router import Router
 from handlers import (
@@ -26,6 +28,9 @@ def install() -> Features:
     features = Features()
     for feature in FEATURES:
         feature.setup(features)
+        # What riders type for its words, beside it (bot/language/intents.py).
+        if (intents := Path(feature.__file__ or "").with_name("intents.yaml")).is_file():
+            features.intent_file(intents)
     return features
 
 
