@@ -15,15 +15,16 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import metrics
+from bot import language, metrics
 from bot.clock import Clock, SystemClock
-from bot.db import make_engine, ping, session_factory
+from bot.db import make_console_engine, make_engine, ping, session_factory
 from bot.dev.sandbox import create_sandbox
 from bot.features import Features, Loop, PeriodicJob, Platform, Runtime
 from bot.push.worker import OutboxWorker
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.scheduler import SchedulerLeader
 from bot.settings import Settings
+from bot.web.api import too_long_is_400
 from bot.web.console import create_console
 from bot.web.hangups import guard_bodies
 from bot.web.headers import security_headers
@@ -33,7 +34,7 @@ from bot.wechat.gateway import WechatGateway
 from bot.wechat.message import Inbound
 from bot.wechat.pipeline import Pipeline
 from bot.wechat.token import SharedToken
-from models import claim, dialog_store, outbox
+from models import claim, dialog_store, login_throttle, outbox, replay
 
 FAVICON = Path(__file__).with_name("web") / "static" / "favicon.ico"
 
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
+# The console's, /api/v1's and the login's (bot/db.py make_console_engine): on SQLite
+# the same as ENGINE.
+CONSOLE_ENGINE = web.AppKey("console_engine", AsyncEngine)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 CLOCK = web.AppKey("clock", Clock)
 LEADER = web.AppKey("scheduler", SchedulerLeader)
@@ -125,17 +129,27 @@ def create_app(
     assert gate is not None, "a feature must register the profile gate"
     clock = clock or SystemClock()
     engine = make_engine(settings.database.url)
+    db = settings.database  # console, API and login load never drains the callbacks' pool
+    console_engine = make_console_engine(engine, db.url, db.console_pool_size,
+                                         db.console_statement_timeout_s)
+    console_sessions = session_factory(console_engine)
     sessions = session_factory(engine)
     services = Services(settings, engine, clock, features)
-    pipeline = Pipeline(sessions, Dispatcher(router, gate), settings, clock,
-                        services.push_reply)
-    platform = Platform(settings, sessions, clock, services)
+    dispatcher = Dispatcher(router, gate)
+    # What riders type in their own words, read once (bot/language; never a staff word).
+    language.install(language.build(
+        features.intents, dispatcher.staff_words,
+        things=[k for c in settings.reports.categories for k in c.keywords]))
+    pipeline = Pipeline(sessions, dispatcher, settings, clock, services.push_reply)
+    platform = Platform(settings, console_sessions, clock, services)  # the /api/v1 routes
 
     app = web.Application()
     app.middlewares.append(guard_bodies(settings.server.body_timeout_s))  # on every route
+    app.middlewares.append(too_long_is_400)  # /api/v1: over-long text is a 400, not a 500
     app.on_response_prepare.append(security_headers)  # CSP, nosniff, …: every answer
     app[SETTINGS] = settings
     app[ENGINE] = engine
+    app[CONSOLE_ENGINE] = console_engine
     app[PIPELINE] = pipeline
     app[CLOCK] = clock
     app[SERVICES] = services
@@ -145,7 +159,8 @@ def create_app(
     add_openapi_routes(app, features.openapi)
     app.router.add_get("/console", _to_console)
     app.router.add_get("/favicon.ico", _favicon)  # bot/web/static/favicon.ico
-    app.add_subapp("/console", create_console(settings, sessions, clock, services, features))
+    app.add_subapp("/console", create_console(settings, console_sessions, clock, services,
+                                                  features))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.endpoint(engine, clock, settings.metrics))
     if settings.is_dev if sandbox is None else sandbox:
@@ -218,12 +233,17 @@ def _services(background: bool):
 
 
 async def _housekeeping(services: Runtime, now: datetime) -> None:
-    """Forget old retry claims and dead dialogs (a periodic job of the scheduler's leader)."""
+    """Forget old retry claims, dead dialogs and aged callback signatures (a periodic job
+    of the scheduler's leader)."""
     async with session_factory(services.engine)() as session, session.begin():
         await claim.purge(session, now - CLAIM_RETENTION)
         await dialog_store.purge_expired(session, now - services.settings.dialog.idle_timeout)
+        await login_throttle.purge(session, now - services.settings.console.login_window)
+        await replay.purge(session, now)  # signatures whose timestamp is refused by now
 
 
 async def _shutdown(app: web.Application) -> None:
     await app[PIPELINE].drain()
     await app[ENGINE].dispose()
+    if app[CONSOLE_ENGINE] is not app[ENGINE]:
+        await app[CONSOLE_ENGINE].dispose()

@@ -1,7 +1,7 @@
 """Per-user dialogs: a finite-state machine whose state and data live in the database.
 
     class Registration(StatesGroup):
-        name = State(texts.ASK_NAME)
+        name = State(texts.ASK_NAME)      # texts.step(question, how to answer)
         mobile = State(texts.ASK_MOBILE)
 
     @router.state(Registration.name)
@@ -11,14 +11,44 @@
 
 The pipeline loads the dialog before the handler runs and saves it in the same
 transaction as the handler's other effects; a dialog idle for longer than
-`dialog.idle_timeout` is gone, and 取消 always ends it.
+`dialog.idle_timeout` is gone, and 取消 — or any "never mind" phrasing (`is_cancel`) —
+always ends it, before a step could take it for an answer.
+
+Every step's prompt is made by `texts.step(question, how)`: it ends with how to answer and
+that 「取消」 leaves. A State whose prompt does not end so is refused when it is declared.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from bot import texts as T
+
 ANY_STATE = "*"
+
+# "Never mind": the whole message (normalised) is one of these, maybe repeated, maybe with a
+# filler before it and polite particles or punctuation after it. "路灯坏了算了" is not.
+CANCEL_WORDS = (
+    "取消", "退出", "算了", "罢了", "不要了", "不需要了", "放弃", "不弄了", "不搞了",
+    "不做了", "不办了", "不报了", "不上报了", "不填了", "不写了", "不改了", "不注册了", "不登记了",
+    "不退了", "不转了", "不注销了", "不想弄了", "不想报了", "不想填了", "不干了", "没事了", "撤销",
+    "先不了", "先不弄了", "下次吧", "下次再说", "以后再说", "cancel", "quit", "exit", "stop",
+)
+_FILLERS = "那|那就|那还是|还是|哎|唉|嗯|呃|额|好吧|我|我还是|先"
+_PARTICLES = "吧啦了呀啊哈呢嘛哦喔噢咯嘞"
+_PUNCT = r"\s。，,.!！~～…?？、\-_" + "😂🙏👌"
+_CANCEL = re.compile(
+    rf"(?:{_FILLERS})?[{_PUNCT}]*"
+    rf"(?:{'|'.join(sorted(map(re.escape, CANCEL_WORDS), key=len, reverse=True))})"
+    rf"(?:[{_PUNCT}]*(?:{'|'.join(map(re.escape, CANCEL_WORDS))}))*"
+    rf"[{_PARTICLES}]*[{_PUNCT}]*"
+)
+
+
+def is_cancel(text: str | None) -> bool:
+    """The message says "never mind" and nothing else (取消, 算了吧, 不要了。, 不报了啦…)."""
+    return text is not None and _CANCEL.fullmatch(text.strip().lower()) is not None
 
 _STATES: dict[str, State] = {}
 
@@ -27,7 +57,9 @@ class State:
     """A step of a dialog. A `soft` step (say, "send me a location") gives way: input that
     none of its handlers takes ends the dialog and is handled as if no dialog ran."""
 
-    def __init__(self, prompt: str = "", soft: bool = False, wants_text: bool = True):
+    def __init__(self, prompt: str, soft: bool = False, wants_text: bool = True):
+        if not prompt.endswith(T.STEP_END):
+            raise ValueError(f"a dialog step's prompt must be made by texts.step(): {prompt!r}")
         self.prompt = prompt
         self.soft = soft
         self.wants_text = wants_text  # a photo or a location step: no "reply in text" hint

@@ -90,6 +90,20 @@ class ServerSettings(_Section):
     # head is in; then the connection is closed (408 where an answer can still be sent).
     head_timeout_s: float = Field(10.0, gt=0, le=300)
     body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    # The reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Real-IP
+    # name the client (bot/web/remote.py); from any other peer those headers are ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a network such as "
+                                 "10.0.0.0/8") from None
+        return v
 
 
 class DatabaseSettings(_Section):
@@ -102,6 +116,12 @@ class DatabaseSettings(_Section):
             raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
         return v
 
+    # PostgreSQL: the console, /api/v1 and the login use a pool of their own (this many
+    # connections, as many again in overflow), so their load never takes a connection the
+    # WeChat callbacks need; a statement of theirs running longer than this is cancelled.
+    console_pool_size: int = Field(4, ge=1, le=50)
+    console_statement_timeout_s: float = Field(15.0, gt=0, le=600)
+
 
 class WechatSettings(_Section):
     token: str = DEMO_CREDENTIALS["token"]
@@ -111,8 +131,15 @@ class WechatSettings(_Section):
     previous_encoding_aes_key: str | None = Field(None, repr=False)
     api_base_url: str | None = None
     max_clock_skew_s: int = Field(300, ge=1)
+    # Refuse callbacks without a valid Encrypt (plaintext; compatible mode uses only its
+    # Encrypt part). None (the default): true in mode: prod, false in dev (the simulator and
+    # `run.py chat` speak plaintext); see Settings.require_safe_mode.
+    require_safe_mode: bool | None = None
     reply_budget_s: float = Field(4.0, gt=0, le=4.8)
     location_datum: Literal["gcj02", "wgs84"] = "gcj02"
+    # "I want a person" (人工, 客服…): hand the chat to the 客服 workbench with WeChat's
+    # transfer_customer_service reply instead of telling the support hotline.
+    kf_transfer: bool = False
     # One template per kind of push (course_reminder, notice, report_status, group_activity).
     templates: dict[str, str] = Field(default_factory=dict)
 
@@ -169,8 +196,21 @@ class ConsoleSettings(_Section):
     # Signs and encrypts the console's session cookie (any long random string).
     secret_key: str = Field(DEMO_CONSOLE_SECRET, min_length=16, repr=False)
     session_idle: Duration = timedelta(hours=8)  # a session unused this long must log in again
-    login_max_failures: int = Field(5, ge=1, le=100)  # per account and per address …
-    login_lockout: Duration = timedelta(minutes=15)  # … within this time, then locked for it
+    # Login throttle (models/login_throttle.py), counted within login_window: after
+    # login_max_failures wrong passwords for one account from one address (or
+    # login_address_max_failures from one address for any accounts) each further try waits
+    # login_delay, doubling per failure up to login_lockout; login_account_lock failures of
+    # one account from all addresses lock it until an admin lifts it or the window ends.
+    login_max_failures: int = Field(5, ge=1, le=100)
+    login_address_max_failures: int = Field(20, ge=1, le=1000)
+    login_account_lock: int = Field(50, ge=1, le=10000)
+    login_delay: Duration = timedelta(minutes=1)
+    login_lockout: Duration = timedelta(minutes=15)
+    login_window: Duration = timedelta(hours=24)
+    # Password checks (argon2) at once per process; a few more may wait, beyond those a
+    # login is answered 429 at once.
+    login_concurrency: int = Field(4, ge=1, le=64)
+    login_queue: int = Field(8, ge=0, le=1000)
     # Send the cookie over HTTPS only. None (the default): true in mode: prod, false in dev
     # (so `make run` on http://127.0.0.1 still logs in); see Settings.cookie_secure.
     cookie_secure: bool | None = None
@@ -217,6 +257,13 @@ class MenuButton(_Section):
 
 class MenuSettings(_Section):
     button: list[MenuButton] = Field(default_factory=list)
+
+
+class SupportSettings(_Section):
+    """What the bot tells someone who asks for a person (when wechat.kf_transfer is off)."""
+
+    hotline: str = Field("", max_length=40)  # "": ask them to leave a message instead
+    hours: str = Field("", max_length=40)  # e.g. 工作日 9:00-17:30
 
 
 class MetricsSettings(_Section):
@@ -269,6 +316,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     menu: MenuSettings = Field(default_factory=MenuSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -310,6 +358,14 @@ class Settings(BaseSettings):
         """Whether the console's session cookie is Secure: console.cookie_secure, else by mode."""
         if self.console.cookie_secure is not None:
             return self.console.cookie_secure
+        return self.mode == "prod"
+
+    @property
+    def require_safe_mode(self) -> bool:
+        """Whether /wechat refuses callbacks without a valid Encrypt: wechat.require_safe_mode,
+        else by mode."""
+        if self.wechat.require_safe_mode is not None:
+            return self.wechat.require_safe_mode
         return self.mode == "prod"
 
     @property

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.features import Features
-from handlers.common import chat
+from handlers.common import chat, smalltalk, understand
 
 
 def setup(features: Features) -> None:
-    features.chat_fallback(chat.router)
+    features.chat(smalltalk.router)  # after every feature's words, before the fallbacks
+    features.chat_fallback(chat.router, understand.router)

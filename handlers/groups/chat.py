@@ -36,8 +36,10 @@ class GroupLeave(StatesGroup):
 
 
 async def _leader_name(session: AsyncSession, group: PartyGroup) -> str:
-    leader = await groups.leader_of(session, group)
-    return leader.username if leader else T.GROUP_NO_LEADER
+    """The leader's display name (as registered on their bound WeChat), never the login."""
+    if not group.leader_id:
+        return T.GROUP_NO_LEADER
+    return await views.leader_display_name(session, group) or T.GROUP_LEADER_UNNAMED
 
 
 async def _join(session: AsyncSession, member: Member, dialog: DialogContext, code: str,
@@ -168,11 +170,27 @@ def _activity_error(err: activities.ActivityError) -> str:
     return T.ACTIVITY_ERRORS.get(err.code, T.ERROR)
 
 
+async def _no_activity(session: AsyncSession, member: Member) -> str:
+    """Nothing to attend: join a group first, or there is none planned."""
+    return T.ACTIVITY_NONE if await groups.current(session, member) else T.GROUP_NONE
+
+
+async def _not_yet(session: AsyncSession, member: Member, activity: Activity) -> str:
+    """Before the window: whether 请假 was recorded, or how to ask for it."""
+    row = await views.my_attendance(session, activity, member)
+    if row is not None and row.status == "leave":
+        return T.ACTIVITY_ON_LEAVE.format(reason=row.reason)
+    return T.ACTIVITY_LEAVE_HINT
+
+
 async def _attend(session: AsyncSession, member: Member, activity: Activity | None,
                   method: str, now: datetime) -> str:
     if activity is None:
-        return T.ACTIVITY_NONE
-    return T.arrived(await arrival.attend_activity(session, member, activity, method, now))
+        return await _no_activity(session, member)
+    done = await arrival.attend_activity(session, member, activity, method, now)
+    more = await _not_yet(session, member, activity) if done.outcome == arrival.NOT_YET \
+        else None
+    return join(T.arrived(done), more)
 
 
 @router.words("到", "已到", "到了", needs_profile=True)
@@ -188,7 +206,10 @@ async def present_by_code(code: str, member: Member, session: AsyncSession,
     arrived = await arrival.by_code(session, member, code, now)
     if arrived is None:
         return T.ATTEND_UNKNOWN.format(code=code.upper())
-    return T.arrived(arrived)
+    activity = await activities.by_code(session, code) if arrived.kind == "activity" \
+        and arrived.outcome == arrival.NOT_YET else None
+    return join(T.arrived(arrived),
+                await _not_yet(session, member, activity) if activity else None)
 
 
 @router.scene("act:", needs_profile=True)
@@ -207,7 +228,7 @@ async def ask_leave(reason: str, member: Member, session: AsyncSession, now: dat
         return T.LEAVE_USAGE
     activity = await activities.of_member(session, member, now)
     if activity is None:
-        return T.ACTIVITY_NONE
+        return await _no_activity(session, member)
     try:
         await activities.ask_leave(session, activity, member, reason.strip(), now)
     except activities.ActivityError as err:

@@ -52,7 +52,7 @@ async def start(member: Member, dialog: DialogContext) -> str:
     if member.registered:
         return T.REG_ALREADY
     dialog.start(Registration.name)
-    return join(T.REG_INTRO, T.ASK_NAME, T.DIALOG_HINT)
+    return join(T.REG_INTRO, Registration.name.prompt)
 
 
 async def require_profile(ctx: Context) -> str:
@@ -62,14 +62,14 @@ async def require_profile(ctx: Context) -> str:
         ctx.dialog.update(resume=pending)
         return join(T.REG_NEEDED, ctx.dialog.prompt)
     ctx.dialog.start(Registration.name, resume=pending)
-    return join(T.REG_NEEDED, T.ASK_NAME, T.DIALOG_HINT)
+    return join(T.REG_NEEDED, Registration.name.prompt)
 
 
 def _step(state: State, field: str, parse: Callable[[str], str], next_state: State) -> None:
     @router.state(state, text_input())
     async def answer(msg: Inbound, dialog: DialogContext) -> str:
         if msg.text in T.COMMAND_WORDS:
-            return join(T.LOOKS_LIKE_COMMAND.format(text=msg.text), state.prompt, T.DIALOG_HINT)
+            return join(T.LOOKS_LIKE_COMMAND.format(text=msg.text), state.prompt)
         try:
             value = parse(msg.text)
         except InvalidAnswer as wrong:

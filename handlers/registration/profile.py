@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,8 +18,11 @@ from models import course_enrolment as enrolment
 from models import erasure
 from models import group as groups
 from models import member as members
+from models import report as reports
 from models.member import EDITABLE_FIELDS, Member
 from models.profile import PARSERS, InvalidAnswer, mask_mobile, parse_choice
+
+log = logging.getLogger(__name__)
 
 router = Router("profile", help=[T.HELP_PROFILE, T.HELP_EDIT, T.HELP_ERASE])
 
@@ -42,10 +46,15 @@ async def my_profile(member: Member, session: AsyncSession, now: datetime) -> st
     group = await groups.current(session, member)
     mine = [m for m in await enrolment.of_member(session, member, now) if m.status == "enrolled"]
     hours = courses.hours_text(await attendance.study_hours(session, member))
+    assert member.id is not None
+    open_reports = [f"{r.ticket} {r.status}" for r, backed
+                    in await reports.of_member(session, member.id) if r.is_open and not backed]
     extra = [T.PROFILE_GROUP.format(name=group.name) if group else None,
              T.PROFILE_COURSES.format(hours=hours, n=len(mine)),
              T.PROFILE_NEXT_COURSE.format(what=courses.describe(mine[0].course))
-             if mine else None]
+             if mine else None,
+             T.PROFILE_REPORTS.format(reports="；".join(open_reports[:5]))
+             if open_reports else None]
     return join(T.PROFILE.format(
         name=member.name,
         mobile=mask_mobile(member.mobile),
@@ -60,7 +69,7 @@ async def my_profile(member: Member, session: AsyncSession, now: datetime) -> st
 @router.words("修改资料", needs_profile=True)
 async def edit_start(dialog: DialogContext) -> str:
     dialog.start(EditProfile.field)
-    return join(T.EDIT_ASK_FIELD, T.DIALOG_HINT)
+    return EditProfile.field.prompt
 
 
 @router.state(EditProfile.field, text_input())
@@ -103,6 +112,11 @@ async def erase_confirm(
     if msg.text not in T.ERASE_WORDS:
         return T.ERASE_ASK_AGAIN
     await enrolment.release(session, member, now, T.COURSE_PROMOTED)
-    await erasure.erase(session, member, now)
+    # The photo files go after this commits: the reports' photo loop deletes them.
+    done = await erasure.erase(session, member, now, name_mask=T.ERASED_NAME,
+                               gone_text=T.ERASED_TEXT)
+    log.info("注销 of member %s: %d reports, %d photos to delete, %d pushes and %d stored "
+             "replies redacted", member.id, done.reports, done.photos, done.pushes,
+             done.replies)
     dialog.finish()
     return T.ERASE_DONE

@@ -24,16 +24,18 @@ router = Router("reports", help=[T.HELP_REPORT, T.HELP_MY_REPORTS])
 officers = Router("officers", help=[T.HELP_OFFICER], help_roles={"officer"})
 
 TICKET = r"(?P<ticket>[Rr]\d{8}-\d{4})"
-DESC_MIN, DESC_MAX = 4, 500
+DESC_MIN, DESC_MAX = 4, reports.DESCRIPTION_MAX
 
 
 class Reporting(StatesGroup):
     description = State(T.REPORT_ASK_DESC)
     photo = State(T.REPORT_ASK_PHOTO, wants_text=False)
     location = State(T.REPORT_ASK_LOCATION, wants_text=False)
-    category = State("请回复数字选择类别。")
+    category = State(T.REPORT_ASK_CATEGORY_AGAIN)
     duplicate = State(T.REPORT_ASK_DUPLICATE)
     confirm = State(T.REPORT_ASK_CONFIRM)
+    # A photo (or video) sent outside a dialog: 上报 it? Anything else gives way.
+    offer = State(T.REPORT_OFFER_PHOTO, soft=True)
 
 
 def _names(settings: Settings) -> list[str]:
@@ -54,7 +56,35 @@ def _short(text: str, n: int = 24) -> str:
 @router.words("上报", "随手拍", "我要上报", "报告问题", needs_profile=True)
 async def start(dialog: DialogContext) -> str:
     dialog.start(Reporting.description)
-    return join(T.REPORT_ASK_DESC, T.DIALOG_HINT)
+    return Reporting.description.prompt
+
+
+@router.regex(r"(?:上报|随手拍)\s+(?P<description>.+)", needs_profile=True)
+async def start_described(description: str, dialog: DialogContext) -> str:
+    """上报 with the problem already said ("上报 路灯坏了", or a problem the intent matcher
+    spotted in free text): that is the description, and the dialog goes on at the photo."""
+    text = description.strip()
+    if not DESC_MIN <= len(text) <= DESC_MAX:
+        dialog.start(Reporting.description)
+        return Reporting.description.prompt
+    dialog.start(Reporting.photo, description=text)
+    return join(T.REPORT_PREFILLED.format(text=_short(text, 60)), Reporting.photo.prompt)
+
+
+@router.on(message("image", "video", "shortvideo"))
+async def offer_report(msg: Inbound, dialog: DialogContext) -> str:
+    """A photo outside a dialog is most likely something to report: offer 上报, keeping it."""
+    photo = msg.media_id if msg.msg_type == "image" else None
+    dialog.start(Reporting.offer, media_id=photo)
+    return T.REPORT_OFFER_PHOTO if photo else T.REPORT_OFFER_VIDEO
+
+
+@router.state(Reporting.offer, words("上报", "随手拍", "我要上报", "是", "好", "好的", "要", "对",
+                                     "嗯", "可以", "确认"), needs_profile=True)
+async def offer_taken(dialog: DialogContext) -> str:
+    photo = dialog.data.get("media_id")
+    dialog.start(Reporting.description, media_id=photo)
+    return join(T.REPORT_PHOTO_KEPT if photo else None, Reporting.description.prompt)
 
 
 @router.state(Reporting.description, text_input())
@@ -63,7 +93,10 @@ async def got_description(msg: Inbound, dialog: DialogContext) -> str:
     if len(text) < DESC_MIN:
         return join(T.REPORT_DESC_SHORT, T.REPORT_ASK_DESC)
     if len(text) > DESC_MAX:
-        return T.REPORT_DESC_LONG
+        return join(T.REPORT_DESC_LONG, Reporting.description.prompt)
+    if dialog.data.get("media_id"):  # the photo came first (offer_report)
+        dialog.go(Reporting.location, description=text)
+        return Reporting.location.prompt
     dialog.go(Reporting.photo, description=text)
     return T.REPORT_ASK_PHOTO
 
@@ -101,8 +134,8 @@ async def got_location(msg: Inbound, dialog: DialogContext, settings: Settings) 
 @router.state(Reporting.location, text_input())
 async def got_address(msg: Inbound, dialog: DialogContext, settings: Settings) -> str:
     if len(msg.text) < 4:
-        return T.REPORT_ADDRESS_SHORT
-    dialog.update(lat=None, lng=None, address=msg.text[:200])
+        return join(T.REPORT_ADDRESS_SHORT, Reporting.location.prompt)
+    dialog.update(lat=None, lng=None, address=msg.text)  # cut with … where it is stored
     return await _ask_category(dialog, settings)
 
 
@@ -197,8 +230,13 @@ async def _own(session: AsyncSession, ticket: str) -> Report | str:
     return report if report is not None else T.TICKET_UNKNOWN.format(ticket=ticket.upper())
 
 
-def _rate_error(err: ReportError) -> str:
-    return T.RATE_ERRORS[err.reason].format(**err.info)
+def _rate_error(err: ReportError, report: Report, reopening: bool = False) -> str:
+    """Why a rating or a 未解决 was refused, and what to send instead."""
+    if err.reason == "not_resolved" and report.status == reports.CLOSED:
+        return T.REPORT_IS_CLOSED.format(ticket=report.ticket)
+    if err.reason == "not_resolved" and reopening:
+        return T.REOPEN_STILL_OPEN.format(ticket=report.ticket, status=report.status)
+    return T.RATE_ERRORS[err.reason].format(ticket=report.ticket, **err.info)
 
 
 @router.regex(rf"评价\s*{TICKET}\s*(?P<stars>\d+)\s*星?", needs_profile=True)
@@ -210,17 +248,19 @@ async def rate(ticket: str, stars: str, member: Member, session: AsyncSession,
     try:
         await reports.rate(session, report, member, int(stars), now)
     except ReportError as err:
-        return _rate_error(err)
+        return _rate_error(err, report)
     return T.RATED.format(ticket=report.ticket, stars=stars)
 
 
-@router.regex(r"(?P<stars>[1-5])", needs_profile=True)
+@router.regex(r"(?P<stars>\d)")
 async def rate_by_reply(stars: str, member: Member, session: AsyncSession,
                         now: datetime) -> str:
-    """A bare 1–5 after the 已办结 push rates that report."""
-    report = await reports.awaiting_rating(session, member, now)
+    """A bare 1–5 after the 已办结 push rates that report; another digit is told 1–5."""
+    report = await reports.awaiting_rating(session, member, now) if member.id else None
     if report is None:
-        return T.UNKNOWN.format(text=stars)
+        return T.NO_RATING_PENDING
+    if not 1 <= int(stars) <= 5:
+        return T.RATE_RANGE
     await reports.rate(session, report, member, int(stars), now)
     return T.RATED.format(ticket=report.ticket, stars=stars)
 
@@ -233,13 +273,28 @@ async def not_fixed(ticket: str, member: Member, session: AsyncSession, now: dat
     try:
         await reports.reopen(session, report, member, now, T.REPORT_PUSH_REOPENED)
     except ReportError as err:
-        return _rate_error(err)
+        return _rate_error(err, report, reopening=True)
     return T.REOPENED.format(ticket=report.ticket)
 
 
-@router.regex(r"(?P<word>评价|未解决)(?:\s.*)?")
+@router.regex(rf"(?:查询|查|进度)\s*{TICKET}", needs_profile=True)
+async def status_of(ticket: str, member: Member, session: AsyncSession) -> str:
+    """查询 TICKET: where my report (or one I backed) stands."""
+    report = await _own(session, ticket)
+    if isinstance(report, str):
+        return report
+    assert member.id is not None
+    if report.id not in {r.id for r, _ in await reports.of_member(session, member.id, 100)}:
+        return T.RATE_ERRORS["not_yours"]
+    return T.REPORT_STATUS.format(
+        ticket=report.ticket, status=report.status, category=report.category,
+        text=_short(report.description, 60),
+        when=report.updated_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"))
+
+
+@router.regex(r"(?P<word>评价|未解决|查询)(?:\s.*)?")
 async def reporter_usage(word: str) -> str:
-    return T.RATE_USAGE if word == "评价" else T.REOPEN_USAGE
+    return {"评价": T.RATE_USAGE, "未解决": T.REOPEN_USAGE}.get(word, T.QUERY_USAGE)
 
 
 

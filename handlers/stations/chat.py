@@ -17,6 +17,7 @@ from models import checkin as checkins
 from models import station as stations
 from models.member import Member
 from models.station import Nearby, Station
+from models.views import stations as station_views
 
 router = Router("stations", help=[T.HELP_CHECKIN, T.HELP_NEARBY, T.HELP_MY_CHECKINS])
 
@@ -60,6 +61,15 @@ async def _check_in(session: AsyncSession, member: Member, station: Station, now
     return _checked_in(station, result, now)
 
 
+async def _nearest_far(session: AsyncSession, point: geo.Point) -> str:
+    """How far the nearest station is, for a rider beyond 5 km of every one."""
+    found = await station_views.nearest_active(session, point)
+    if found is None:
+        return ""
+    station, distance = found
+    return T.NEAREST_FAR.format(name=station.name, distance=geo.format_distance(distance))
+
+
 def _nearby_lines(found: list[Nearby], start: int, local_now: datetime) -> list[str]:
     return [T.NEARBY_LINE.format(i=start + i, name=n.station.name,
                                  distance=geo.format_distance(n.distance_m),
@@ -73,13 +83,15 @@ async def _nearby_page(session: AsyncSession, dialog: DialogContext, point: geo.
     found, more = await stations.nearest_page(session, point, page)
     if not found:
         dialog.finish()
-        return T.NONE_NEARBY if page == 0 else T.NEARBY_END
+        if page == 0:
+            return T.NONE_NEARBY.format(nearest=await _nearest_far(session, point))
+        return T.NEARBY_END
     if more:
         dialog.start(NearbySearch.listing, lat=point.lat, lng=point.lng, page=page)
     else:
         dialog.finish()
     lines = _nearby_lines(found, page * stations.NEARBY_PAGE, now.astimezone(SHANGHAI))
-    return join(header, *lines, T.NEARBY_MORE if more else None)
+    return join(header, *lines, T.NEARBY_MORE if more else T.NEARBY_END if page else None)
 
 
 # --- check-in by QR ------------------------------------------------------------------------
@@ -114,7 +126,7 @@ async def checkin_by_location(msg: Inbound, member: Member, session: AsyncSessio
         return attended
     found = await stations.around(session, point, stations.NEARBY_RADIUS_M, limit=1)
     if not found:
-        return T.OUTSIDE_NONE
+        return T.OUTSIDE_NONE.format(nearest=await _nearest_far(session, point))
     nearest = found[0]
     intro = T.OUTSIDE_ALL.format(name=nearest.station.name,
                                  distance=geo.format_distance(nearest.distance_m))

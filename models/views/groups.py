@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import group as groups
-from models.activity import Activity
+from models.activity import Activity, Attendance
 from models.group import GroupMembership, PartyGroup
 from models.member import Member
 from models.notice import Notice
@@ -69,3 +69,21 @@ async def last_notice(db: AsyncSession, group: PartyGroup) -> Notice | None:
     """The group's latest notice, sent or not (通知情况)."""
     return (await db.exec(select(Notice).where(Notice.audience == f"group:{group.code}")
                           .order_by(col(Notice.id).desc()).limit(1))).first()
+
+
+async def leader_display_name(db: AsyncSession, group: PartyGroup) -> str | None:
+    """What the chat calls the group's leader: the name they registered with on the WeChat
+    account bound to their console account (never the console login); None without one."""
+    if not group.leader_id:
+        return None
+    return (await db.exec(
+        select(Member.name).join(ConsoleUser, col(ConsoleUser.openid) == Member.openid)
+        .where(ConsoleUser.id == group.leader_id, col(Member.erased_at).is_(None),
+               col(Member.name).is_not(None)))).first()
+
+
+async def my_attendance(db: AsyncSession, activity: Activity, member: Member
+                        ) -> Attendance | None:
+    """The member's attendance row at an activity (present, or leave with its reason)."""
+    return (await db.exec(select(Attendance).where(
+        Attendance.activity_id == activity.id, Attendance.member_id == member.id))).first()

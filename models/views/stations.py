@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import geo
 from models.checkin import Checkin
 from models.member import Member
 from models.station import KINDS, Station
@@ -46,3 +47,15 @@ async def flagged_checkins(db: AsyncSession, limit: int = 500) -> list[Any]:
         .join(Station, col(Station.id) == Checkin.station_id)
         .join(Member, col(Member.id) == Checkin.member_id)
         .where(col(Checkin.flagged)).order_by(col(Checkin.at).desc()).limit(limit))).all())
+
+
+async def nearest_active(db: AsyncSession, point: geo.Point) -> tuple[Station, float] | None:
+    """The nearest active station at any distance, and how far it is (m): what the chat says
+    to a rider far from every station. Only coordinates travel; a district has a few hundred."""
+    rows = (await db.exec(select(Station.id, Station.lat, Station.lng).where(
+        col(Station.active)))).all()
+    if not rows:
+        return None
+    d, sid = min((geo.distance_m(point, geo.Point(lat, lng)), sid) for sid, lat, lng in rows)
+    station = await db.get(Station, sid)
+    return (station, d) if station is not None else None

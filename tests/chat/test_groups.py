@@ -48,7 +48,7 @@ async def test_join_move_and_leave(two_groups: tuple[Bot, str, str], sessions) -
     assert await p.say("加入小组 ZZZZZZ") == T.GROUP_UNKNOWN.format(code="ZZZZZZ")
     joined = await p.say(f"加入小组 {a.lower()}")  # codes are case-blind
     assert joined == T.GROUP_JOINED.format(name="湖塘外卖骑手党小组", industry="外卖送餐",
-                                           leader="leader-wang", count=1)
+                                           leader=T.GROUP_LEADER_UNNAMED, count=1)
     assert await p.say(f"加入小组 {a}") == T.GROUP_ALREADY.format(name="湖塘外卖骑手党小组")
     ask = await p.say(f"加入小组 {b}")
     assert ask == T.GROUP_MOVE.format(here="湖塘外卖骑手党小组", there="牛塘快递党小组")

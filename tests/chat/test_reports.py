@@ -118,7 +118,7 @@ async def test_report_to_rating_with_an_officer_in_between(district: Bot, sessio
         ticket=ticket, status="处理中", backers="")
     assert await ht.say(f"关闭 {ticket} 懒得修") == T.CLOSE_REASON.format(ticket=ticket)
     assert await reporter.say(f"评价 {ticket} 5") == T.RATE_ERRORS["not_resolved"].format(
-        status="处理中")
+        status="处理中", ticket=ticket)
     bot.clock.advance(hours=20)
     assert (await ht.say(f"办结 {ticket} 灯泡已更换")).startswith(f"已将 {ticket} 改为「已办结」")
 
@@ -127,8 +127,7 @@ async def test_report_to_rating_with_an_officer_in_between(district: Bot, sessio
     assert told[1].startswith(f"您关注的上报 {ticket} 已办结：灯泡已更换")
     assert await reporter.say("5") == T.RATED.format(ticket=ticket, stars="5")  # reply to it
     assert await reporter.say(f"评价 {ticket} 4") == T.RATE_ERRORS["rated"].format(rating=5)
-    assert await bot.phone("o-other").say("我的上报") == T.REG_NEEDED + "\n" + T.ASK_NAME + \
-        "\n" + T.DIALOG_HINT
+    assert await bot.phone("o-other").say("我的上报") == T.REG_NEEDED + "\n" + T.ASK_NAME
     async with sessions() as s:
         report = await reports.by_ticket(s, ticket)
         assert report is not None and report.rating == 5
@@ -202,7 +201,7 @@ async def test_wrong_answers_in_the_dialog(district: Bot) -> None:
     reply = await p.say("一张照片")
     assert T.REPORT_ASK_PHOTO in reply  # words are not a photo
     await p.say("跳过")
-    assert await p.say("湖") == T.REPORT_ADDRESS_SHORT
+    assert await p.say("湖") == T.REPORT_ADDRESS_SHORT + "\n" + T.REPORT_ASK_LOCATION
     reply = await p.say("湖塘镇花园街12号门口")
     assert reply.startswith("第4步：看起来是「道路交通」")
     reply = await p.say("9")

@@ -107,7 +107,7 @@ Build = Callable[[WechatPeer, int], str]
 # expectation: "text" = a passive text reply, "success" = exactly "success", None = either.
 TYPES: dict[str, tuple[Build, str | None, str | None]] = {
     "text": (lambda p, ts: p.text(OPENID, "你好呀", create_time=ts), "text", None),
-    "image": (lambda p, ts: p.image(OPENID, create_time=ts), "text", T.UNKNOWN_NON_TEXT),
+    "image": (lambda p, ts: p.image(OPENID, create_time=ts), "text", T.REPORT_OFFER_PHOTO),
     "voice-recognised": (lambda p, ts: p.voice(OPENID, "帮助", create_time=ts), "text", None),
     "voice-unrecognised": (lambda p, ts: p.voice(OPENID, None, create_time=ts), None, None),
     "video": (lambda p, ts: p.message(OPENID, "video", MediaId="vid-1",

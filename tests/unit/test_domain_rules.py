@@ -198,9 +198,9 @@ def test_arrivals_are_worded() -> None:
     act = Arrival("activity", "present", "12-01 10:00 党小组会「学习」", "学习", points=8)
     assert T.arrived(act) == T.ACTIVITY_PRESENT.format(what=act.what, points=8)
     early = Arrival("activity", "not_yet", "x", "学习", opens=opens)
-    assert T.arrived(early) == "「学习」还没开始，12-01 09:30 起可以签到。"
+    assert T.arrived(early) == "「学习」还没开始，12-01 09:30 起可以发送「到」签到。"
     crs = Arrival("course", "not_yet", "x", "党史", code="DX1", opens=opens)
-    assert T.arrived(crs) == "「党史」还没到签到时间，12-01 09:30 起可以签到。"
+    assert T.arrived(crs) == "「党史」还没到签到时间，12-01 09:30 起发送「签到 DX1」签到。"
     assert T.arrived(Arrival("course", "full_walk_in", "x", "党史")) == \
         T.COURSE_ERRORS["full_walk_in"]
     assert T.arrived(Arrival("course", "already", "x", "党史")) == T.COURSE_ALREADY_PRESENT
