@@ -364,7 +364,6 @@ COURSE_ALREADY_WAITING = "您已在「{title}」的候补名单中（第{pos}位
 COURSE_WITHDRAWN = "已取消报名：{code}{what}"
 COURSE_LEFT_WAITLIST = "已退出候补：{code}{what}"
 COURSE_UNKNOWN = "没有这个课程码（{code}）。发送「课程」查看可报名的课程。"
-COURSE_ENROL_USAGE = "请在「报名」后写上课程码，如「报名 DX2612A」。发送「课程」查看课程码。"
 COURSE_WITHDRAW_USAGE = "请在「取消报名」后写上课程码，如「取消报名 DX2612A」。"
 COURSE_PROMOTED = "【候补成功】有人退出，您已从候补转为正式报名：{code}{what}"
 COURSE_MOVED = (

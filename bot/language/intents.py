@@ -10,7 +10,10 @@ Each feature may keep an `intents.yaml` beside its chat module and register it i
       keywords: [签到, 打卡]      # inside a longer message they point to it
       examples: [我要签到, 在哪签到]  # phrasings people type (scored fuzzily, and reviewed)
       capture: '(?P<arg>[A-Za-z0-9-]{4,16})'   # optional: a code found in the message
-                                 #   is handed on after the word ("签到 AB12CD")
+                                 #   is handed on after the word ("签到 AB12CD"); or a list
+                                 #   of patterns, the first that finds one counts (what is
+                                 #   left once the arg is taken out must still mean the word;
+                                 #   a message that is itself a phrasing is never cut)
       spot:                      # optional: a problem described in free text —
         things: [路灯, 井盖]      #   what it is about
         cues: [坏了, 不亮]       #   what is wrong with it
@@ -44,7 +47,7 @@ class Intent:
     keywords: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     menu: int | None = None
-    capture: re.Pattern[str] | None = None
+    capture: tuple[re.Pattern[str], ...] = ()
     things: tuple[str, ...] = ()
     cues: tuple[str, ...] = ()
     source: str = ""
@@ -79,17 +82,20 @@ def _strings(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(canonical(str(v)).lower() for v in value if str(v).strip()))
 
 
-def _capture(entry: dict[str, Any], where: str) -> re.Pattern[str] | None:
+def _capture(entry: dict[str, Any], where: str) -> tuple[re.Pattern[str], ...]:
     raw = entry.get("capture")
     if raw is None:
-        return None
-    try:
-        rx = re.compile(str(raw))
-    except re.error as err:
-        raise IntentFileError(f"{where}: capture: {err}") from None
-    if "arg" not in rx.groupindex:
-        raise IntentFileError(f"{where}: capture needs a group (?P<arg>...)")
-    return rx
+        return ()
+    found = []
+    for pattern in raw if isinstance(raw, list) else [raw]:
+        try:
+            rx = re.compile(str(pattern))
+        except re.error as err:
+            raise IntentFileError(f"{where}: capture: {err}") from None
+        if "arg" not in rx.groupindex:
+            raise IntentFileError(f"{where}: capture needs a group (?P<arg>...)")
+        found.append(rx)
+    return tuple(found)
 
 
 def _intent(entry: Any, where: str, order: int) -> Intent:

@@ -189,15 +189,38 @@ class Matcher:
             if intent.spots:
                 score = max(score, _spot(intent, t))
                 arg = said if score >= MEDIUM else None
-            elif intent.capture is not None and (m := intent.capture.search(said)):
-                rest = (said[: m.start()] + " " + said[m.end():]).strip().lower()
-                with_arg = self._scores(rest).get(n, 0.0) if rest else 0.0
-                if with_arg >= MEDIUM and with_arg >= score:
-                    score, arg = with_arg, m.group("arg")
+            elif intent.capture and t not in self._exact:  # a phrasing is never cut
+                score, arg = self._captured(n, intent, said, score)
             if score >= 0.3:
                 matches.append(Match(intent, round(score, 3), arg))
         matches.sort(key=lambda m: (-m.score, m.intent.order))
         return Ranking(said, tuple(matches))
+
+    def _captured(self, n: int, intent: Intent, said: str, score: float
+                  ) -> tuple[float, str | None]:
+        """The argument whose removal leaves the message meaning the intent best (the first
+        pattern on a tie), when that is at least as much as the whole message and the
+        argument says something ("报名了吗" has none)."""
+        best: tuple[float, str | None] = (score, None)
+        for rx in intent.capture:
+            m = rx.search(said)
+            if m is None or not self.says_something(m.group("arg")):
+                continue
+            rest = (said[: m.start("arg")] + " " + said[m.end("arg"):]).strip().lower()
+            with_arg = self._scores(rest).get(n, 0.0) if rest else 0.0
+            if with_arg >= MEDIUM and with_arg >= score and (
+                    best[1] is None or with_arg > best[0]):
+                best = (with_arg, m.group("arg").strip())
+        return best
+
+    def knows(self, text: str) -> bool:
+        """The message (spaces aside) is a declared phrasing of some intent: "报名上课" is the
+        word 报名 itself, "报名记录" is 我的课程, neither names a course."""
+        return canonical(text).lower().replace(" ", "") in self._exact
+
+    def says_something(self, text: str) -> bool:
+        """Some of it is more than filler words ("了吗", "一下" are not)."""
+        return any(self._content(canonical(text).lower()))
 
     def _scores(self, t: str) -> Scores:
         """The best score of every intent that scored at all, by its index."""

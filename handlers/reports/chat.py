@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -9,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.dialogs import DialogContext, State, StatesGroup
-from bot.router import Router, join, message, text_input, words
+from bot.router import Redispatch, Router, join, message, regex, text_input, words
 from bot.settings import Settings
 from bot.wechat.message import Inbound
 from models import geo
@@ -24,6 +25,10 @@ router = Router("reports", help=[T.HELP_REPORT, T.HELP_MY_REPORTS])
 officers = Router("officers", help=[T.HELP_OFFICER], help_roles={"officer"})
 
 TICKET = r"(?P<ticket>[Rr]\d{8}-\d{4})"
+DESCRIBED = r"(?:上报|随手拍)\s+(?P<description>.+)"
+# Inbound.extra: the photo offered before 上报 was said. It rides on the message, so it
+# survives the registration gate (the stopped message is stored and handled once registered).
+PHOTO = "report_photo"
 DESC_MIN, DESC_MAX = 4, reports.DESCRIPTION_MAX
 
 
@@ -54,21 +59,30 @@ def _short(text: str, n: int = 24) -> str:
 
 
 @router.words("上报", "随手拍", "我要上报", "报告问题", needs_profile=True)
-async def start(dialog: DialogContext) -> str:
+async def start(msg: Inbound, dialog: DialogContext) -> str:
+    if photo := msg.extra.get(PHOTO):  # offered before (offer_taken), kept
+        dialog.start(Reporting.description, media_id=photo)
+        return join(T.REPORT_PHOTO_KEPT, Reporting.description.prompt)
     dialog.start(Reporting.description)
     return Reporting.description.prompt
 
 
-@router.regex(r"(?:上报|随手拍)\s+(?P<description>.+)", needs_profile=True)
-async def start_described(description: str, dialog: DialogContext) -> str:
+@router.regex(DESCRIBED, needs_profile=True)
+async def start_described(description: str, msg: Inbound, dialog: DialogContext) -> str:
     """上报 with the problem already said ("上报 路灯坏了", or a problem the intent matcher
-    spotted in free text): that is the description, and the dialog goes on at the photo."""
+    spotted in free text): that is the description, and the dialog goes on at the photo
+    (or at the place, when the photo was offered first)."""
     text = description.strip()
+    photo = msg.extra.get(PHOTO)
     if not DESC_MIN <= len(text) <= DESC_MAX:
-        dialog.start(Reporting.description)
+        dialog.start(Reporting.description, **({"media_id": photo} if photo else {}))
         return Reporting.description.prompt
+    said = T.REPORT_PREFILLED.format(text=_short(text, 60))
+    if photo:
+        dialog.start(Reporting.location, description=text, media_id=photo)
+        return join(said, T.REPORT_PHOTO_KEPT, Reporting.location.prompt)
     dialog.start(Reporting.photo, description=text)
-    return join(T.REPORT_PREFILLED.format(text=_short(text, 60)), Reporting.photo.prompt)
+    return join(said, Reporting.photo.prompt)
 
 
 @router.on(message("image", "video", "shortvideo"))
@@ -79,12 +93,27 @@ async def offer_report(msg: Inbound, dialog: DialogContext) -> str:
     return T.REPORT_OFFER_PHOTO if photo else T.REPORT_OFFER_VIDEO
 
 
-@router.state(Reporting.offer, words("上报", "随手拍", "我要上报", "是", "好", "好的", "要", "对",
-                                     "嗯", "可以", "确认"), needs_profile=True)
-async def offer_taken(dialog: DialogContext) -> str:
+def _with_photo(msg: Inbound, dialog: DialogContext, said: str) -> Redispatch:
+    """The offer taken: handled as `said` with the photo on the message, so that an
+    unregistered rider's photo waits through registration with it."""
     photo = dialog.data.get("media_id")
-    dialog.start(Reporting.description, media_id=photo)
-    return join(T.REPORT_PHOTO_KEPT if photo else None, Reporting.description.prompt)
+    dialog.finish()
+    extra = {**msg.extra, PHOTO: photo} if photo else msg.extra
+    return Redispatch("", replace(msg, msg_type="text", event=None, key=None, content=said,
+                                  extra=extra))
+
+
+@router.state(Reporting.offer, words("上报", "随手拍", "我要上报", "是", "好", "好的", "要", "对",
+                                     "嗯", "可以", "确认"))
+async def offer_taken(msg: Inbound, dialog: DialogContext) -> Redispatch:
+    return _with_photo(msg, dialog, "上报")
+
+
+@router.state(Reporting.offer, regex(DESCRIBED))
+async def offer_described(description: str, msg: Inbound, dialog: DialogContext
+                          ) -> Redispatch:
+    """「上报 井盖没了」 as the answer: that description, with the photo."""
+    return _with_photo(msg, dialog, f"上报 {description.strip()}")
 
 
 @router.state(Reporting.description, text_input())

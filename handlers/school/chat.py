@@ -1,28 +1,39 @@
-"""小哥党校: 课程, 报名 CODE, 取消报名 CODE, 我的课程, attendance (crs: QR, 签到 CODE, a
+"""小哥党校: 课程, 报名 CODE or title, 取消报名 CODE, 我的课程, attendance (crs: QR, 签到 CODE, a
 location inside the place), and the instructor's 名单 CODE."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
+from rapidfuzz import fuzz
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
-from bot.router import Router
+from bot.language import canonical, current
+from bot.router import Context, Router, regex
 from bot.settings import Settings
+from handlers.school import wording as W
 from models import arrival
 from models import course as courses
 from models import course_attendance as attendance
 from models import course_enrolment as enrolment
 from models import course_reminders as reminders
 from models.course import CourseError
+from models.course_enrolment import Seat
 from models.member import Member
 
 router = Router("school", help=[T.HELP_SCHOOL])
 instructors = Router("instructors", help=[T.HELP_INSTRUCTOR], help_roles={"instructor"})
 
 CODE = r"(?P<code>[A-Za-z0-9-]{1,16})"
+A_CODE = re.compile(r"[A-Za-z0-9-]{1,16}")
+CODE_INSIDE = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z0-9][A-Za-z0-9-]{1,15}(?![A-Za-z0-9-])")
+ENROL = r"报名\s*(?P<arg>\S.*)"
+NEAR = 75  # rapidfuzz partial ratio on characters for a title typed roughly
+CLEAR = 10  # the best near title leads the next by this much: it is the one
+PICK_MAX = 5
 
 
 def _error(err: CourseError) -> str:
@@ -46,11 +57,51 @@ async def course_list(member: Member, session: AsyncSession, now: datetime) -> s
     return "\n".join([T.COURSE_LIST_HEADER, *lines])
 
 
-@router.regex(rf"报名\s*{CODE}", needs_profile=True)
-async def enrol(code: str, member: Member, session: AsyncSession, now: datetime) -> str:
-    course = await courses.by_code(session, code, lock=True)
-    if course is None or course.status == "draft":
-        return T.COURSE_UNKNOWN.format(code=code.upper())
+def _names_a_course(ctx: Context) -> bool:
+    """After 报名: a code, or words that may be a title. Not a phrasing the matcher knows
+    ("报名上课" is 报名 itself, "报名记录" is 我的课程), nor only filler ("报名了吗")."""
+    arg = ctx.msg.text.removeprefix("报名").strip()
+    if A_CODE.fullmatch(arg):
+        return True
+    matcher = current()
+    return len(arg) >= 2 and matcher.says_something(arg) and not matcher.knows(ctx.msg.text)
+
+
+def _plain(text: str) -> str:
+    """A title as compared: canonical, lower case, letters and digits only."""
+    return re.sub(r"[\W_]+", "", canonical(text).lower())
+
+
+def _by_title(seats: list[Seat], text: str) -> list[Seat]:
+    """The open courses this text names: its exact title, else titles containing it (or it
+    containing them), else titles near it (the nearest alone when it clearly leads)."""
+    q = _plain(text)
+    if len(q) < 2:
+        return []
+    titled = [(s, _plain(s.course.title)) for s in seats]
+    if exact := [s for s, t in titled if t == q]:
+        return exact
+    if inside := [s for s, t in titled if q in t or (len(t) >= 2 and t in q)]:
+        return inside
+    near = sorted(((fuzz.partial_ratio(q, t), s) for s, t in titled),
+                  key=lambda rs: -rs[0])
+    near = [(r, s) for r, s in near if r >= NEAR]
+    if len(near) > 1 and near[0][0] - near[1][0] >= CLEAR:
+        return [near[0][1]]
+    return [s for _, s in near]
+
+
+def _pick_lines(seats: list[Seat]) -> list[str]:
+    lines = [W.ENROL_PICK_LINE.format(code=s.course.code, what=courses.describe(s.course),
+                                      mine=T.COURSE_MINE.get(s.mine or "", ""))
+             for s in seats[:PICK_MAX]]
+    if len(seats) > PICK_MAX:
+        lines.append(W.ENROL_MORE.format(n=len(seats) - PICK_MAX))
+    return lines
+
+
+async def _enrol_in(course: courses.Course, member: Member, session: AsyncSession,
+                    now: datetime) -> str:
     try:
         done = await enrolment.enrol(session, course, member, now)
     except CourseError as err:
@@ -67,9 +118,45 @@ async def enrol(code: str, member: Member, session: AsyncSession, now: datetime)
     return T.COURSE_ALREADY.format(title=course.title)
 
 
-@router.words("报名", "课程报名")
-async def enrol_usage() -> str:
-    return T.COURSE_ENROL_USAGE
+@router.on(regex(ENROL), _names_a_course, needs_profile=True)
+async def enrol(arg: str, member: Member, session: AsyncSession, now: datetime) -> str:
+    """报名 CODE, or 报名 and (part of) an open course's title ("报名 党课一")."""
+    arg = arg.strip()
+    is_code = bool(A_CODE.fullmatch(arg))
+    if is_code and (course := await _open_by_code(session, arg)) is not None:
+        return await _enrol_in(course, member, session, now)
+    found = _by_title(await enrolment.listing(session, member, now), arg)
+    if len(found) == 1 and (course := await _open_by_code(session, found[0].course.code)):
+        return await _enrol_in(course, member, session, now)
+    if found:
+        return "\n".join([W.ENROL_PICK.format(n=len(found), text=_short(arg)),
+                          *_pick_lines(found)])
+    if is_code:
+        return T.COURSE_UNKNOWN.format(code=arg.upper())
+    # A code with words around it ("报名DX2612A谢谢"): that course.
+    if (m := CODE_INSIDE.search(arg)) and (course := await _open_by_code(session, m[0])):
+        return await _enrol_in(course, member, session, now)
+    return W.ENROL_NO_MATCH.format(text=_short(arg))
+
+
+async def _open_by_code(session: AsyncSession, code: str) -> courses.Course | None:
+    """The course of this code, locked for its seats, unless it is only a draft."""
+    course = await courses.by_code(session, code, lock=True)
+    return course if course is not None and course.status != "draft" else None
+
+
+def _short(text: str, n: int = 20) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@router.words("报名", "课程报名", needs_profile=True)
+async def enrol_usage(member: Member, session: AsyncSession, now: datetime) -> str:
+    """报名 alone: the open courses, each as the line to send."""
+    seats = await enrolment.listing(session, member, now)
+    if not seats:
+        return T.COURSE_LIST_EMPTY
+    example = _short(seats[0].course.title, 8).rstrip("…")
+    return "\n".join([W.ENROL_OPEN.format(title=example), *_pick_lines(seats)])
 
 
 @router.regex(rf"取消报名\s*{CODE}", needs_profile=True)

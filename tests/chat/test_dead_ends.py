@@ -290,7 +290,7 @@ async def test_groups_activities_and_school_have_no_dead_end(make_bot: BotFactor
 
     # 小哥党校
     assert await r.ask("课程") == T.COURSE_LIST_EMPTY
-    assert await r.ask("报名") == T.COURSE_ENROL_USAGE
+    assert await r.ask("报名") == T.COURSE_LIST_EMPTY
     assert await r.ask("报名 NOPE") == T.COURSE_UNKNOWN.format(code="NOPE")
     assert await r.ask("取消报名") == T.COURSE_WITHDRAW_USAGE
     await new_course(bot)

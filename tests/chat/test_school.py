@@ -86,7 +86,7 @@ async def test_the_list_enrol_waitlist_and_promotion(school: Bot, sessions) -> N
 async def test_enrolment_refusals(school: Bot) -> None:
     bot = school
     a = bot.phone("o-s0")
-    assert await a.say("报名") == T.COURSE_ENROL_USAGE
+    assert await a.say("报名") == T.COURSE_LIST_EMPTY  # nothing open yet
     assert await a.say("取消报名") == T.COURSE_WITHDRAW_USAGE
     assert await a.say("报名 NOPE1") == T.COURSE_UNKNOWN.format(code="NOPE1")
     await new_course(bot, "DRAFT1", status="draft")

@@ -14,7 +14,7 @@ from models import geo
 from models.report import Report
 from tests.chat.test_reports import IN_HT
 from tests.chat.test_stations import seed
-from tests.conftest import Bot, BotFactory
+from tests.conftest import Bot, BotFactory, Phone
 
 
 @pytest.mark.parametrize("words", ["你好", "您好", "在吗", "Hello", "hi", "你好！"])
@@ -119,6 +119,47 @@ async def test_a_photo_outside_a_dialog_becomes_a_report_with_that_photo(bot: Bo
     assert (await p.say("我的")).startswith("【我的】")
     assert (await p.say("上报")) == T.REPORT_ASK_DESC  # a fresh report, no photo kept
     assert await p.say("路灯坏了好几天") == T.REPORT_ASK_PHOTO
+
+
+async def _register_after_gate(p: Phone, name: str, mobile: str) -> str | None:
+    """The registration the gate started (at its first step): the last reply."""
+    for answer in (name, mobile, "2", "美团", "1"):
+        await p.say(answer)
+    return await p.say("同意")
+
+
+async def test_an_unregistered_riders_photo_survives_registration(bot: Bot, sessions) -> None:
+    p = bot.phone("o-snap-new")
+    assert await p.send(bot.peer.image("o-snap-new", media_id="m-new")) == T.REPORT_OFFER_PHOTO
+    assert (await p.say("上报")).startswith(T.REG_NEEDED)  # registration first
+    done = await _register_after_gate(p, "赵六", "13700137001")
+    assert done == join(T.REG_DONE.format(name="赵六"), T.REPORT_PHOTO_KEPT, T.REPORT_ASK_DESC)
+    assert await p.say("小区门口井盖没了") == T.REPORT_ASK_LOCATION  # no photo step
+    await p.send(bot.peer.location("o-snap-new", *IN_HT, label="花园街"))
+    assert f"照片：{T.REPORT_PHOTO_YES}" in await p.say("4")
+    assert (await p.say("确认")).startswith("✅ 已受理")
+
+    # Answering the offer with 「上报 描述」: that description, the photo, then the place.
+    q = bot.phone("o-snap-said")
+    assert await q.send(bot.peer.image("o-snap-said", media_id="m-said")) == \
+        T.REPORT_OFFER_PHOTO
+    assert (await q.say("上报 路灯坏了好几天")).startswith(T.REG_NEEDED)
+    done = await _register_after_gate(q, "钱七", "13700137002")
+    assert done == join(T.REG_DONE.format(name="钱七"),
+                        T.REPORT_PREFILLED.format(text="路灯坏了好几天"), T.REPORT_PHOTO_KEPT,
+                        T.REPORT_ASK_LOCATION)
+    await q.send(bot.peer.location("o-snap-said", *IN_HT, label="花园街"))
+    assert "附近50米内已有同类上报" in await q.say("4")  # the first one, at the same place
+    assert f"照片：{T.REPORT_PHOTO_YES}" in await q.say("2")  # a new one all the same
+    assert (await q.say("确认")).startswith("✅ 已受理")
+    # And for a registered rider, the same answer keeps the photo.
+    assert await q.send(bot.peer.image("o-snap-said", media_id="m-again")) == \
+        T.REPORT_OFFER_PHOTO
+    assert (await q.say("上报 井盖又没了")).endswith(T.REPORT_ASK_LOCATION)
+    async with sessions() as s:
+        rows = (await s.exec(select(Report).order_by(Report.id))).all()
+    assert [(r.photo_media_id, r.description) for r in rows] == [
+        ("m-new", "小区门口井盖没了"), ("m-said", "路灯坏了好几天")]
 
 
 async def test_a_video_offers_a_report_without_keeping_it(bot: Bot) -> None:

@@ -104,6 +104,8 @@ def test_staff_words_are_known_and_never_reached(matcher: Matcher) -> None:
 @pytest.mark.parametrize(("text", "said"), [
     ("我要签到", "签到"), ("簽到", "签到"), ("qiandao", "签到"), ("附近有驿站吗", "附近"),
     ("怎么报名上课", "报名"), ("报个名 DEMO-1205", "报名 DEMO-1205"),
+    ("我想报名消防安全课", "报名 消防安全课"), ("报个名 党史学习", "报名 党史学习"),
+    ("我想报名AI培训班", "报名 AI培训班"), ("报名上课", "报名"), ("报名记录", "我的课程"),
     ("我要签到 AB12CD", "签到 AB12CD"), ("上抱", "上报"),
     ("路灯坏了，晚上好黑", "上报 路灯坏了,晚上好黑"), ("👍", "谢谢")])
 def test_sure_matches_say_the_contract_word(matcher: Matcher, text: str, said: str) -> None:
