@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -70,6 +71,18 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address or a network such as 10.0.0.0/8"
+                         ) from None
+    return value
+
+
+Network = Annotated[str, AfterValidator(_network)]  # an address or a CIDR network
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,18 +105,7 @@ class ServerSettings(_Section):
     body_timeout_s: float = Field(30.0, gt=0, le=3600)
     # The reverse proxies (addresses or CIDR networks) whose X-Forwarded-For / X-Real-IP
     # name the client (bot/web/remote.py); from any other peer those headers are ignored.
-    trusted_proxies: list[str] = Field(default_factory=list)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxy_networks(cls, v: list[str]) -> list[str]:
-        for item in v:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an address or a network such as "
-                                 "10.0.0.0/8") from None
-        return v
+    trusted_proxies: list[Network] = Field(default_factory=list)
 
 
 class DatabaseSettings(_Section):
@@ -269,19 +271,8 @@ class SupportSettings(_Section):
 class MetricsSettings(_Section):
     # Who may read /metrics: these addresses or networks (CIDR), or any caller with the
     # bearer token (when one is set); anyone else gets 403, a wrong token 401.
-    allow: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    allow: list[Network] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     token: str | None = Field(None, min_length=16, repr=False)
-
-    @field_validator("allow")
-    @classmethod
-    def _networks(cls, v: list[str]) -> list[str]:
-        for item in v:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an address or a network such as "
-                                 "10.0.0.0/8") from None
-        return v
 
 
 class _YamlSource(PydanticBaseSettingsSource):
