@@ -25,6 +25,8 @@ def _fine(reply: str | None) -> str:
 @pytest.mark.parametrize(("phrase", "word"), [
     ("我要签到", "签到"), ("qiandao", "签到"), ("簽到", "签到"), ("签到。", "签到"),
     ("附近有驿站吗", "附近"), ("怎么报名上课", "报名"), ("幫助！", "帮助"), ("哪里能喝水", "附近"),
+    ("我想入群", "加入小组"), ("你是谁", "帮助"), ("我上报的怎么样了", "我的上报"),
+    ("帮我查一下R20261201-0003", "查询 R20261201-0003"),
 ])
 async def test_a_free_phrasing_does_what_the_word_does(bot: Bot, phrase: str, word: str) -> None:
     expected = await bot.phone("o-word").say(word)
