@@ -1,7 +1,7 @@
 """A member arrives: by a code, a QR scene or a location. One domain function for what
 spans features: attendance at my group's activity or at an enrolled course, then the
 check-in at the station whose circle holds the point. Results, not words: the handlers
-say them (bot/texts.py: arrived, and the stations handler's check-in lines)."""
+say them (bot/texts: arrived, and the stations handler's check-in lines)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """One convention for the rules the domain refuses: a stable reason code and its details.
 
 Models raise ``SomeError("code", key=value…)``; handlers turn the code into words from
-bot/texts.py (WeChat replies, console messages) or into an HTTP status and message. A code
-never changes meaning; a new refusal gets a new code and a wording in bot/texts.py.
+bot/texts (WeChat replies, console messages) or into an HTTP status and message. A code
+never changes meaning; a new refusal gets a new code and a wording in bot/texts.
 """
 
 from __future__ import annotations

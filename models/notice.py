@@ -32,7 +32,7 @@ DUE_KIND = "notice"  # a notice with a time ahead is a due row of this kind
 
 class NoticeError(DomainError):
     """A notice that cannot be sent as asked: a code (models/errors.py) with details; the
-    words for each code are bot/texts.py's NOTICE_ERRORS (`notice_error`)."""
+    words for each code are bot/texts' NOTICE_ERRORS (`notice_error`)."""
 
 
 class Notice(SQLModel, table=True):

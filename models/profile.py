@@ -1,7 +1,7 @@
 """Rules for the answers of the registration and profile dialogs: pure functions.
 
 Each parser returns the clean value or raises InvalidAnswer with a reason code;
-the handlers turn the code into Chinese (bot/texts.py).
+the handlers turn the code into Chinese (bot/texts).
 """
 
 from __future__ import annotations

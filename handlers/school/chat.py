@@ -14,7 +14,6 @@ from bot.clock import SHANGHAI
 from bot.language import canonical, current
 from bot.router import Context, Router, regex
 from bot.settings import Settings
-from handlers.school import wording as W
 from models import arrival
 from models import course as courses
 from models import course_attendance as attendance
@@ -92,11 +91,11 @@ def _by_title(seats: list[Seat], text: str) -> list[Seat]:
 
 
 def _pick_lines(seats: list[Seat]) -> list[str]:
-    lines = [W.ENROL_PICK_LINE.format(code=s.course.code, what=courses.describe(s.course),
+    lines = [T.ENROL_PICK_LINE.format(code=s.course.code, what=courses.describe(s.course),
                                       mine=T.COURSE_MINE.get(s.mine or "", ""))
              for s in seats[:PICK_MAX]]
     if len(seats) > PICK_MAX:
-        lines.append(W.ENROL_MORE.format(n=len(seats) - PICK_MAX))
+        lines.append(T.ENROL_MORE.format(n=len(seats) - PICK_MAX))
     return lines
 
 
@@ -129,14 +128,14 @@ async def enrol(arg: str, member: Member, session: AsyncSession, now: datetime) 
     if len(found) == 1 and (course := await _open_by_code(session, found[0].course.code)):
         return await _enrol_in(course, member, session, now)
     if found:
-        return "\n".join([W.ENROL_PICK.format(n=len(found), text=_short(arg)),
+        return "\n".join([T.ENROL_PICK.format(n=len(found), text=_short(arg)),
                           *_pick_lines(found)])
     if is_code:
         return T.COURSE_UNKNOWN.format(code=arg.upper())
     # A code with words around it ("报名DX2612A谢谢"): that course.
     if (m := CODE_INSIDE.search(arg)) and (course := await _open_by_code(session, m[0])):
         return await _enrol_in(course, member, session, now)
-    return W.ENROL_NO_MATCH.format(text=_short(arg))
+    return T.ENROL_NO_MATCH.format(text=_short(arg))
 
 
 async def _open_by_code(session: AsyncSession, code: str) -> courses.Course | None:
@@ -156,7 +155,7 @@ async def enrol_usage(member: Member, session: AsyncSession, now: datetime) -> s
     if not seats:
         return T.COURSE_LIST_EMPTY
     example = _short(seats[0].course.title, 8).rstrip("…")
-    return "\n".join([W.ENROL_OPEN.format(title=example), *_pick_lines(seats)])
+    return "\n".join([T.ENROL_OPEN.format(title=example), *_pick_lines(seats)])
 
 
 @router.regex(rf"取消报名\s*{CODE}", needs_profile=True)

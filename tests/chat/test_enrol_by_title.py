@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from bot import texts as T
-from handlers.school import wording as W
 from tests.chat.test_school import new_course
 from tests.conftest import Bot, BotFactory
 
@@ -47,19 +46,19 @@ async def test_a_title_or_part_of_it_enrols_as_the_code_does(school: Bot) -> Non
 async def test_several_none_and_nothing_after_the_word(school: Bot) -> None:
     a = school.phone("o-t0")
     several = _fine(await a.say("报名 安全"))
-    assert several.startswith(W.ENROL_PICK.format(n=2, text="安全"))
+    assert several.startswith(T.ENROL_PICK.format(n=2, text="安全"))
     assert "「报名 XF1」「消防安全知识讲座」" in several
     assert "「报名 JT1」「交通安全讲座」" in several
     assert "DJ1" not in several
     assert (await a.say("报名 JT1")).startswith("✅ 报名成功：JT1")  # a line as sent
 
-    assert _fine(await a.say("报名 广场舞")) == W.ENROL_NO_MATCH.format(text="广场舞")
-    assert _fine(await a.say("我想报名广场舞教学")) == W.ENROL_NO_MATCH.format(text="广场舞教学")
+    assert _fine(await a.say("报名 广场舞")) == T.ENROL_NO_MATCH.format(text="广场舞")
+    assert _fine(await a.say("我想报名广场舞教学")) == T.ENROL_NO_MATCH.format(text="广场舞教学")
     assert await a.say("报名 NOPE9") == T.COURSE_UNKNOWN.format(code="NOPE9")  # a code still
     assert (await a.say("报名XF1谢谢")).startswith("✅ 报名成功：XF1")  # words around a code
 
     listing = _fine(await a.say("报名"))
-    assert listing.startswith(W.ENROL_OPEN.split("（")[0])
+    assert listing.startswith(T.ENROL_OPEN.split("（")[0])
     for code, title in TITLES.items():
         assert f"「报名 {code}」「{title}」" in listing
     assert "「报名 JT1」「交通安全讲座」" in listing and "✅已报名" in listing
