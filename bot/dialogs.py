@@ -33,15 +33,22 @@ CANCEL_WORDS = (
     "取消", "退出", "算了", "罢了", "不要了", "不需要了", "放弃", "不弄了", "不搞了",
     "不做了", "不办了", "不报了", "不上报了", "不填了", "不写了", "不改了", "不注册了", "不登记了",
     "不退了", "不转了", "不注销了", "不想弄了", "不想报了", "不想填了", "不干了", "没事了", "撤销",
-    "先不了", "先不弄了", "下次吧", "下次再说", "以后再说", "cancel", "quit", "exit", "stop",
+    "先不了", "先不弄了", "下次吧", "下次再说", "以后再说", "算啦", "停", "停止", "结束", "返回",
+    "cancel", "quit", "exit", "stop",
 )
+# 不/别/不想 + doing the dialog's thing (不签了, 别弄了, 我不报名了). Not 要 or 用: 不要/不用了
+# may answer a step (no photo).
+CANCEL_VERBS = ("报", "弄", "搞", "做", "办", "填", "写", "改", "签", "签到", "注册", "登记",
+                "报名", "上报", "注销", "退", "转", "请假", "干", "继续", "玩")
 _FILLERS = "那|那就|那还是|还是|哎|唉|嗯|呃|额|好吧|我|我还是|先"
 _PARTICLES = "吧啦了呀啊哈呢嘛哦喔噢咯嘞"
 _PUNCT = r"\s。，,.!！~～…?？、\-_" + "😂🙏👌"
+_VERBS = "|".join(sorted(CANCEL_VERBS, key=len, reverse=True))
+_WORD = (f"{'|'.join(sorted(map(re.escape, CANCEL_WORDS), key=len, reverse=True))}"
+         f"|(?:不想再?|不再|不|别再?)(?:{_VERBS})了?")
 _CANCEL = re.compile(
     rf"(?:{_FILLERS})?[{_PUNCT}]*"
-    rf"(?:{'|'.join(sorted(map(re.escape, CANCEL_WORDS), key=len, reverse=True))})"
-    rf"(?:[{_PUNCT}]*(?:{'|'.join(map(re.escape, CANCEL_WORDS))}))*"
+    rf"(?:{_WORD})(?:[{_PUNCT}]*(?:{_WORD}))*"
     rf"[{_PARTICLES}]*[{_PUNCT}]*"
 )
 

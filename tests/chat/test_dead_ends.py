@@ -84,14 +84,17 @@ def test_every_dialog_step_says_how_to_answer_and_how_to_leave() -> None:
 
 
 @pytest.mark.parametrize("phrase", ["取消", "算了", "算了吧", "不要了。", "不报了啦", "那算了",
-                                    "还是算了吧！", "算了算了", "不弄了~", " /取消 ", "Cancel"])
+                                    "还是算了吧！", "算了算了", "不弄了~", " /取消 ", "Cancel",
+                                    "别弄了", "不签了", "我不报名了", "那就不报了吧", "先不签到了",
+                                    "算啦", "别报了！"])
 def test_never_mind_phrasings(phrase: str) -> None:
     from bot.wechat.message import normalize
     assert dialogs.is_cancel(normalize(phrase))
 
 
 @pytest.mark.parametrize("text", ["路灯坏了算了", "取消报名 DX2612A", "不同意", "跳过", "没有",
-                                  "退出小组", "算了个账", "我不要了解", ""])
+                                  "退出小组", "算了个账", "我不要了解", "", "不用了", "不要",
+                                  "不亮了", "不通", "不去了", "不好"])
 def test_not_never_mind(text: str) -> None:
     assert not dialogs.is_cancel(text)
 
