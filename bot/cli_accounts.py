@@ -29,15 +29,18 @@ def add_edit_user(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     state.add_argument("--enable", action="store_true")
     eu.add_argument("--end-sessions", action="store_true",
                     help="only sign it out on every device")
+    eu.add_argument("--unlock", action="store_true",
+                    help="lift a login lock (too many wrong passwords), as 控制台账号 does")
 
 
 def edit_user(settings: Settings, args: argparse.Namespace) -> int:
     from bot.cli import _read_password, migrate
 
     scope = args.role is not None or args.grid is not None or args.group is not None
-    if not (args.password or scope or args.disable or args.enable or args.end_sessions):
-        print("未更改：请至少指定 --password、--role/--grid/--group、--disable、--enable "
-              "或 --end-sessions 之一。", file=sys.stderr)
+    if not (args.password or scope or args.disable or args.enable or args.end_sessions
+            or args.unlock):
+        print("未更改：请至少指定 --password、--role/--grid/--group、--disable、--enable、"
+              "--unlock 或 --end-sessions 之一。", file=sys.stderr)
         return 2
     password = None
     if args.password:
@@ -54,7 +57,7 @@ def edit_user(settings: Settings, args: argparse.Namespace) -> int:
 async def _edit(settings: Settings, args: argparse.Namespace, password: str | None,
                 scope: bool) -> int:
     from bot.cli import _transaction, staff_error_text
-    from models import staff
+    from models import login_throttle, staff
 
     done: list[str] = []
     try:
@@ -75,6 +78,9 @@ async def _edit(settings: Settings, args: argparse.Namespace, password: str | No
             if args.disable or args.enable:
                 await staff.set_active(session, user, bool(args.enable))
                 done.append("已启用" if args.enable else "已停用（并解除微信绑定）")
+            if args.unlock:
+                await login_throttle.unlock(session, user.username)
+                done.append("已解除登录锁定")
             assert user.id is not None
             await staff.end_sessions(session, user.id)  # --end-sessions alone, or again
     except staff.StaffError as exc:

@@ -43,19 +43,25 @@ CANCEL_VERBS = ("报", "弄", "搞", "做", "办", "填", "写", "改", "签", "
 _FILLERS = "那|那就|那还是|还是|哎|唉|嗯|呃|额|好吧|我|我还是|先"
 _PARTICLES = "吧啦了呀啊哈呢嘛哦喔噢咯嘞"
 _PUNCT = r"\s。，,.!！~～…?？、\-_" + "😂🙏👌"
+_FILLER = "|".join(sorted(_FILLERS.split("|"), key=len, reverse=True))  # longest first
 _VERBS = "|".join(sorted(CANCEL_VERBS, key=len, reverse=True))
 _WORD = (f"{'|'.join(sorted(map(re.escape, CANCEL_WORDS), key=len, reverse=True))}"
          f"|(?:不想再?|不再|不|别再?)(?:{_VERBS})了?")
+# Atomic groups and possessive repeats: a word matched one way is never tried another way
+# (不弄了 is a word and 不+弄+了 too), so a long near-miss cannot make the regex backtrack.
 _CANCEL = re.compile(
-    rf"(?:{_FILLERS})?[{_PUNCT}]*"
-    rf"(?:{_WORD})(?:[{_PUNCT}]*(?:{_WORD}))*"
-    rf"[{_PARTICLES}]*[{_PUNCT}]*"
+    rf"(?:{_FILLER})?[{_PUNCT}]*"
+    rf"(?>{_WORD})(?:[{_PUNCT}]*+(?>{_WORD}))*+"
+    rf"[{_PARTICLES}]*+[{_PUNCT}]*+"
 )
+CANCEL_MAX = 24  # a "never mind" is short; longer text is an answer, read as such
 
 
 def is_cancel(text: str | None) -> bool:
     """The message says "never mind" and nothing else (取消, 算了吧, 不要了。, 不报了啦…)."""
-    return text is not None and _CANCEL.fullmatch(text.strip().lower()) is not None
+    if text is None or len(text) > CANCEL_MAX:
+        return False
+    return _CANCEL.fullmatch(text.strip().lower()) is not None
 
 _STATES: dict[str, State] = {}
 

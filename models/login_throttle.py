@@ -95,16 +95,9 @@ async def admit(session: AsyncSession, keys: LoginKeys, rules: LoginRules, now: 
     count: the three rows are made if missing and locked in one order (PostgreSQL; on
     SQLite BEGIN IMMEDIATE serialises every transaction) before they are read. A refused
     try counts nothing, so waiting out the delay is enough, and only checked tries count
-    towards an account's lock — which a guesser from one address cannot reach."""
-    names = keys.all()
-    await session.exec(insert_for(session, LoginFailure).values(
-        [{"key": k, "failures": 0, "first_at": now} for k in names]
-    ).on_conflict_do_nothing(index_elements=["key"]))
-    found = (await session.exec(
-        select(LoginFailure).where(col(LoginFailure.key).in_(names))
-        .order_by(col(LoginFailure.key)).with_for_update()
-        .execution_options(populate_existing=True))).all()
-    rows = {r.key: r for r in found}
+    towards an account's lock, and only an address's free ones: one guessing address
+    cannot lock the owner out."""
+    rows = await _locked_rows(session, keys.all(), now)
     live = {k: _live(r, now, rules.window) for k, r in rows.items()}
     if live[keys.account] >= rules.account_lock:
         return Refusal(None)
@@ -113,7 +106,12 @@ async def admit(session: AsyncSession, keys: LoginKeys, rules: LoginRules, now: 
                           now))
     if wait > timedelta(0):
         return Refusal(wait)
+    # Towards the account's lock count only the free tries of an address (before its own
+    # delays begin): one address can add at most pair_max, so the lock takes many.
+    free = live[keys.pair] < rules.pair_max and live[keys.address] < rules.address_max
     for key, row in rows.items():
+        if key == keys.account and not free:
+            continue
         if live[key] == 0:
             row.failures, row.first_at = 0, now
         row.failures += 1
@@ -122,14 +120,42 @@ async def admit(session: AsyncSession, keys: LoginKeys, rules: LoginRules, now: 
     return None
 
 
-async def succeeded(session: AsyncSession, keys: LoginKeys) -> None:
+async def _locked_rows(session: AsyncSession, names: list[str], now: datetime
+                       ) -> dict[str, LoginFailure]:
+    """The rows of `names`, made if missing and locked in key order. A row deleted between
+    the insert and the lock (a right password, an unlock, the purge) is made again."""
+    rows: dict[str, LoginFailure] = {}
+    for _ in range(3):
+        await session.exec(insert_for(session, LoginFailure).values(
+            [{"key": k, "failures": 0, "first_at": now} for k in names if k not in rows]
+        ).on_conflict_do_nothing(index_elements=["key"]))
+        found = (await session.exec(
+            select(LoginFailure).where(col(LoginFailure.key).in_(names))
+            .order_by(col(LoginFailure.key)).with_for_update()
+            .execution_options(populate_existing=True))).all()
+        rows = {r.key: r for r in found}
+        if len(rows) == len(names):
+            return rows
+    raise RuntimeError("login counts kept vanishing")  # three deletions in a row: not seen
+
+
+async def succeeded(session: AsyncSession, keys: LoginKeys, rules: LoginRules) -> None:
     """The right password: the account's tries from this address are forgotten, and this
-    try is taken back from the address's and the account's counts."""
-    await forget(session, [keys.pair])
+    try is taken back from the address's count, and from the account's when it counted
+    there (a free try: see `admit`). The rows are locked in the order `admit` locks them,
+    so two logins of one account cannot deadlock."""
+    found = (await session.exec(
+        select(LoginFailure).where(col(LoginFailure.key).in_(keys.all()))
+        .order_by(col(LoginFailure.key)).with_for_update()
+        .execution_options(populate_existing=True))).all()
+    rows = {r.key: r.failures for r in found}
+    counted = (rows.get(keys.pair, 0) <= rules.pair_max
+               and rows.get(keys.address, 0) <= rules.address_max)
+    back = [keys.address, keys.account] if counted else [keys.address]
     await session.exec(update(LoginFailure).where(
-        col(LoginFailure.key).in_([keys.account, keys.address]),
-        col(LoginFailure.failures) > 0,
+        col(LoginFailure.key).in_(back), col(LoginFailure.failures) > 0,
     ).values(failures=col(LoginFailure.failures) - 1))
+    await forget(session, [keys.pair])
 
 
 async def locked_accounts(session: AsyncSession, rules: LoginRules, now: datetime

@@ -3,9 +3,9 @@ spelled, and named people. One function for everything that publishes or shows t
 by residents to someone who may not see it (Open311, the console for roles other than
 admin, the logs) and for what 注销 leaves behind.
 
-A number is found in any spelling a person types: separators (space, . - _ · — /) and
-brackets between digits, full-width digits (１３９), Chinese numerals (一三九〇〇〇〇…, 幺,
-零, 壹贰叁…), a +86 / 0086 prefix. What it is not: a report ticket (R20261201-0007), a date
+A number is found in any spelling a person types: separators (spaces of any width, line
+breaks, . - _ · — / , 、 : *) and brackets between digits, full-width digits (１３９),
+Chinese numerals (一三九〇〇〇〇…, 幺, 零, 壹贰叁…), a +86 / 0086 prefix. What it is not: a report ticket (R20261201-0007), a date
 or a time, an amount, a longer run of digits (an order number) — a match must stand alone,
 not glued to other ASCII digits.
 
@@ -26,7 +26,8 @@ _CN = {"〇": 0, "零": 0, "洞": 0, "一": 1, "幺": 1, "壹": 1, "二": 2, "�
        "三": 3, "叁": 3, "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7,
        "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
 _PUA = 0xE000  # a Chinese numeral of value v becomes chr(_PUA + v)
-_SEPARATORS = set(" \t\u00a0\u3000.-_·—–‐/\\．－＿／～~()（）[]【】")
+_SEPARATORS = set(" \t\n\r\u00a0\u3000.-_·—–‐/\\．－＿／～~()（）[]【】，,、:：*＊"
+                  + "".join(chr(c) for c in range(0x2000, 0x200B)))  # en, em, thin… spaces
 _OPEN = "(（[【"
 
 
@@ -79,7 +80,8 @@ _ID_CARD = re.compile(
                      *_run(3), f"(?:{_ANY}|X)") + r"(?![0-9A-Za-z])")
 # An area code (0 and 2–3 digits, never 00) and a 7–8 digit number.
 _LANDLINE = re.compile(
-    _START + _digits(_d(0), _d(1, 9), _ANY) + f"(?:{_S}{_ANY})?" + _S
+    r"(?<![0-9]{4} )"  # not the month of a date (2026-01-23 2026-02-24)
+    + _START + _digits(_d(0), _d(1, 9), _ANY) + f"(?:{_S}{_ANY})?" + _S
     + _digits(_d(2, 9), *_run(6)) + f"(?:{_S}{_ANY})?" + _END)
 # A bare 7–8 digit local number, only where a word says it is a phone number.
 _LOCAL = re.compile(

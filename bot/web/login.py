@@ -164,7 +164,7 @@ async def _check(request: web.Request, username: str, password: str, target: str
         log.info("console login failed")
         return await _page(request, target, username, 401, errors={"form": WRONG})
     async with sessions(request)() as db, db.begin():
-        await login_throttle.succeeded(db, keys)
+        await login_throttle.succeeded(db, keys, rules_of(request.app[SETTINGS].console))
     response = web.HTTPSeeOther(target)
     await request.app[AUTH].login(request, response, account)
     log.info("console login: user %s (%s)", account.id, account.role)

@@ -27,13 +27,13 @@ from bot import logs, metrics
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.wechat.message import Inbound, MalformedMessage, parse
-from bot.wechat.pipeline import TRANSFER_TO_KF, Pipeline, render_transfer
+from bot.wechat.pipeline import Pipeline, is_transfer, render_transfer
 from models import replay
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-_TIMESTAMP = re.compile(r"\d{1,12}")
+_TIMESTAMP = re.compile(r"[1-9]\d{0,11}")  # no leading zero: one spelling per second
 
 
 def _reason(status: type[web.HTTPException], reason: str, **kw: Any) -> web.HTTPException:
@@ -85,7 +85,7 @@ def cdata(value: str) -> str:
 
 
 def render_text_reply(msg: Inbound, content: str, create_time: int) -> str:
-    if content == TRANSFER_TO_KF:  # not text: hand the chat to the 客服 workbench
+    if is_transfer(content):  # not text: hand the chat to the 客服 workbench
         return render_transfer(msg, create_time)
     return (
         f"<xml><ToUserName>{cdata(msg.openid)}</ToUserName>"
@@ -180,7 +180,9 @@ class WechatGateway:
         retrying the same message; a replay (another body) is refused with 403. False: the
         database could not say within the reply budget (down, or too slow), so the caller
         answers with the apology and nothing is handled."""
-        key = replay.digest(timestamp, nonce, signature)
+        # The signature alone: it is the hash of token, timestamp and nonce joined, so
+        # moving a digit between timestamp and nonce gives the same signature, not a new key.
+        key = replay.digest(signature.lower())
         expires = datetime.fromtimestamp(int(timestamp) + self._max_skew, UTC)
         try:
             async with asyncio.timeout(self._budget_s):

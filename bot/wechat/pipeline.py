@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 TRANSFER_TO_KF = "⟨transfer_customer_service⟩"
 
 
+def is_transfer(reply: str | None) -> bool:
+    """The reply hands the chat over (a line said before it, e.g. "the dialog expired",
+    cannot go with a transfer reply and is dropped)."""
+    return reply is not None and reply.endswith(TRANSFER_TO_KF)
+
+
 def render_transfer(msg: Inbound, create_time: int) -> str:
     return TransferCustomerServiceReply(source=msg.account, target=msg.openid,
                                         time=create_time).render()
@@ -149,13 +155,13 @@ class Pipeline:
                         return CallbackResult(None if first.deferred else first.reply,
                                               duplicate=True)
                     reply = await self._dispatch(session, msg, sender, now)
-                    if job.deferred and reply and reply != TRANSFER_TO_KF:
+                    if job.deferred and reply and not is_transfer(reply):
                         # Past the deadline: the reply becomes a push, queued in the
                         # same transaction as the effects it reports.
                         await self._deferred_sink(msg, reply, session)
                         job.pushed = True
                     await claim.record(session, key, now, reply, job.deferred)
-                if job.deferred and reply and not job.pushed and reply != TRANSFER_TO_KF:
+                if job.deferred and reply and not job.pushed and not is_transfer(reply):
                     # The deadline passed between the check above and the commit.
                     await self._deferred_sink(msg, reply, None)
                 return CallbackResult(reply)

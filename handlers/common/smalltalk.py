@@ -23,13 +23,15 @@ A_PERSON = ("人工", "客服", "找人", "转人工", "人工客服", "人工�
 # Emoji only: pictographs (with skin tones, joiners, variation selectors), WeChat's own
 # faces sent as bracketed names ("[微笑]", "[强]") or as old codes ("/::)", "/:strong"; the
 # leading "/" of a message is gone after normalisation), and plain emoticons.
+# Atomic: a run of colons read one way is never re-read another (no runaway backtracking).
 _EMOJI = re.compile(
-    r"(?:[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u3030\u303D\u3297"
+    r"(?>[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u3030\u303D\u3297"
     r"\u3299\uFE0F\u200D]"
     r"|\[[\u4e00-\u9fffA-Za-z]{1,4}\]"
     r"|/?:[^\s/\[\]:]{0,2}[^\s/\[\]]{1,8}"
-    r"|\s)+"
+    r"|\s)++"
 )
+EMOJI_MAX = 64  # a longer message is not "just a face"
 
 
 def _said(*aliases: str) -> Filter:
@@ -38,7 +40,8 @@ def _said(*aliases: str) -> Filter:
 
 
 def _emoji_only(ctx: Context) -> bool:
-    return bool(ctx.msg.text) and _EMOJI.fullmatch(ctx.msg.text) is not None
+    text = ctx.msg.text
+    return bool(text) and len(text) <= EMOJI_MAX and _EMOJI.fullmatch(text) is not None
 
 
 def _unheard_voice(ctx: Context) -> bool:

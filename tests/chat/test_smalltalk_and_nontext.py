@@ -85,6 +85,11 @@ async def test_kf_transfer_hands_the_chat_to_the_workbench(make_bot: BotFactory,
     await p.say("上报")
     assert await p.say("我要人工") is None  # not text: the transfer reply (Content-less)
     assert await p.say("取消") == T.NOTHING_TO_CANCEL
+    # A dialog that expired, then a person asked for in other characters: the line about
+    # the expiry cannot ride on a transfer reply; the transfer still happens, never as text.
+    await p.say("上报")
+    bot.clock.advance(minutes=31)
+    assert await p.say("轉人工") is None
     # Other words still get text.
     assert (await bot.phone("o-person", mode).say("你好")).startswith(T.GREETING)  # type: ignore
 

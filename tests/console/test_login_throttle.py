@@ -74,8 +74,33 @@ async def test_concurrent_guesses_are_counted_exactly_and_delays_grow(
     assert mine.status == 303 and mine.headers["Location"] == "/console/"
     left = await counts(sessions)
     assert "pair:leader-zhou|198.51.100.7" not in left  # a success forgets its own count
-    assert left["acct:leader-zhou"] == 6  # … and takes back only its own try
+    # … and takes back only its own try; the guesser's sixth, past its free five, never
+    # counted towards the account's lock.
+    assert left["acct:leader-zhou"] == 5
     assert left["pair:leader-zhou|203.0.113.5"] == 6
+
+
+async def test_one_address_alone_cannot_lock_the_account(make_bot: BotFactory,
+                                                          settings: Settings,
+                                                          sessions: Any) -> None:
+    """Guessing on and on from one address, waiting out every delay: only its free tries
+    count towards the account's lock, so the owner's password still works from elsewhere —
+    and from the same address once its delay is over."""
+    bot = await make_bot(tuned(settings, server={"trusted_proxies": PROXY},
+                               console={"login_account_lock": 8}))
+    await make_user(sessions, bot.clock, "officer-qian", "officer")
+    token = await page_csrf(bot.client, "/console/login")
+    guesser = "203.0.113.9"
+    checked = 0
+    for i in range(30):
+        answer = await attempt(bot.client, token, "officer-qian", f"guess-{i}", guesser)
+        assert answer.status in (401, 429)
+        checked += answer.status == 401
+        bot.clock.advance(minutes=16)  # past the longest delay
+    assert checked > 8  # more wrong passwords checked than the account lock allows …
+    assert (await counts(sessions))["acct:officer-qian"] == 5  # … yet only the free five count
+    mine = await attempt(bot.client, token, "officer-qian", PASSWORD, "198.51.100.8")
+    assert mine.status == 303
 
 
 async def test_one_address_guessing_many_accounts_waits(make_bot: BotFactory,

@@ -11,8 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 from bot.web.auth import COOKIE
+from models.login_throttle import LoginFailure
 from tests.conftest import Bot, BotFactory
 from tests.console_util import PASSWORD, csrf_of, login, make_user
 from tests.processes.test_command_line import env_for, free_port
@@ -159,3 +161,19 @@ async def test_removing_the_demo_accounts_ends_their_sessions(
     removed = await run(["remove-demo-accounts"], env_for(db_url, free_port()))
     assert removed.returncode == 0 and "demo-admin：已删除" in removed.stdout, removed.stderr
     assert not await alive(bot, copied)
+
+
+async def test_edit_user_unlock_lifts_a_login_lock(db_url: str, sessions: Any, clock: Any
+                                                   ) -> None:
+    """An operator with only a terminal lifts a lock as 控制台账号's button does."""
+    await make_user(sessions, clock, "leader-zhou", "leader")
+    async with sessions() as s, s.begin():
+        s.add(LoginFailure(key="acct:leader-zhou", failures=999, first_at=clock.now()))
+        s.add(LoginFailure(key="pair:leader-zhou|203.0.113.5", failures=9,
+                           first_at=clock.now()))
+    done = await run(["edit-user", "leader-zhou", "--unlock"], env_for(db_url, free_port()))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "已解除登录锁定" in done.stdout
+    async with sessions() as s:
+        left = (await s.exec(select(LoginFailure.key))).all()
+    assert not [k for k in left if "leader-zhou" in k]

@@ -224,3 +224,26 @@ async def test_a_connection_dropped_under_the_replay_check_is_tried_again_once(
     monkeypatch.setattr(replay, "first_or_retry", dropped_once)
     reply = await bot.post(bot.peer.text("o-rider", "帮助", create_time=bot.now_ts))
     assert reply.status == 200 and T.HELP_HEADER in (reply.text or "") and len(calls) == 2
+
+
+async def test_a_digit_moved_between_timestamp_and_nonce_is_no_new_signature(
+        bot: Bot, sessions: Any) -> None:
+    """The signature hashes token, timestamp and nonce sorted and joined: "0123456780" +
+    "1700000000" and "012345678" + "01700000000" join to the same string. Such a respelled
+    request is refused (a timestamp has no leading zero; the replay key is the signature)."""
+    from bot.dev.peer import _sign
+
+    ts, nonce = str(bot.now_ts), "0123456780"
+    signature = _sign(bot.peer.token, ts, nonce)
+    moved_ts, moved_nonce = "0" + ts, nonce[:-1]
+    assert _sign(bot.peer.token, moved_ts, moved_nonce) == signature  # the attack's premise
+    params = {"signature": signature, "timestamp": ts, "nonce": nonce, "openid": "hidden"}
+    first = await send(bot, SignedRequest(params, bot.peer.text("o-rider", "帮助",
+                                                                 create_time=bot.now_ts),
+                                          "plain"))
+    assert first.status == 200
+    moved = {**params, "timestamp": moved_ts, "nonce": moved_nonce}
+    forged = bot.peer.text("o-intruder", "注册", create_time=bot.now_ts)
+    refused = await send(bot, SignedRequest(moved, forged, "plain"))
+    assert refused.status == 403
+    assert "o-intruder" not in await members(sessions)
