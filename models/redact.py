@@ -5,9 +5,9 @@ admin, the logs) and for what 注销 leaves behind.
 
 A number is found in any spelling a person types: separators (spaces of any width, line
 breaks, . - _ · — / , 、 : *) and brackets between digits, full-width digits (１３９),
-Chinese numerals (一三九〇〇〇〇…, 幺, 零, 壹贰叁…), a +86 / 0086 prefix. What it is not: a report ticket (R20261201-0007), a date
-or a time, an amount, a longer run of digits (an order number) — a match must stand alone,
-not glued to other ASCII digits.
+Chinese numerals (一三九〇〇〇〇…, 幺, 零, 壹贰叁…), a +86 / 0086 prefix. What it is not: a
+report ticket (R20261201-0007), a date or a time, an amount, a longer run of digits (an
+order number) — a match must stand alone, not glued to other ASCII digits.
 
 The text is first mapped character for character (so a match's span in the mapped text is
 its span in the original): digits of any script to ASCII, Chinese numerals to private-use
