@@ -140,6 +140,23 @@ LINE: Schema = {"pattern": LINE_PATTERN}
 TEXT: Schema = {"pattern": TEXT_PATTERN}
 
 
+def message_fields(title_max: int, url_max: int, body_bytes: int) -> dict[str, Schema]:
+    """The fields of a message pushed to an audience (a notice, a course's notice): title,
+    body, an optional link and when to send it."""
+    return {
+        "title": {"type": "string", "minLength": 1, "maxLength": title_max, **LINE,
+                  "description": f"1–{title_max} characters (surrounding spaces trimmed)"},
+        "body": {"type": "string", "minLength": 1, **TEXT,
+                 "description": "the text; with the title and url at most "
+                                f"{body_bytes} bytes of UTF-8 (a 客服 message's limit)"},
+        "url": {"type": ["string", "null"], "pattern": f"^($|https?://{LINE_CHAR}*)$",
+                "maxLength": url_max, "description": "a link sent with the notice (empty: none)"},
+        "at": {**nullable(TIME_IN), "description": "when to send it (ISO 8601; Asia/Shanghai "
+                                                     "without an offset); now when null or "
+                                                     "empty"},
+    }
+
+
 # --- the document --------------------------------------------------------------------------
 
 

@@ -8,13 +8,11 @@ from bot.web.openapi import (
     INT,
     LINE,
     STRING,
-    TEXT,
     TIME,
-    TIME_IN,
     answer,
     body,
     errors,
-    nullable,
+    message_fields,
     obj,
     op,
     p,
@@ -23,7 +21,6 @@ from bot.web.openapi import (
 )
 from models import notice as notices
 from models import outbox
-from models.text import LINE_CHAR
 
 
 def part() -> dict[str, Any]:
@@ -41,21 +38,8 @@ def part() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    notice_fields = {
-        "title": {"type": "string", "minLength": 1, "maxLength": notices.TITLE_MAX, **LINE,
-                  "description": f"1–{notices.TITLE_MAX} characters (surrounding spaces "
-                                 "trimmed)"},
-        "body": {"type": "string", "minLength": 1, **TEXT,
-                 "description": "the text; with the title and url at most "
-                                f"{outbox.KEFU_TEXT_MAX_BYTES} bytes of UTF-8 (a 客服 "
-                                "message's limit)"},
-        "url": {"type": ["string", "null"], "pattern": f"^($|https?://{LINE_CHAR}*)$",
-                "maxLength": notices.URL_MAX,
-                "description": "a link sent with the notice (empty: none)"},
-        "at": {**nullable(TIME_IN), "description": "when to send it (ISO 8601; Asia/Shanghai "
-                                                     "without an offset); now when null or "
-                                                     "empty"},
-    }
+    notice_fields = message_fields(notices.TITLE_MAX, notices.URL_MAX,
+                                   outbox.KEFU_TEXT_MAX_BYTES)
     return {
         "DeliveryCounts": obj({
             "total": {**INT, "minimum": 0},

@@ -18,6 +18,7 @@ from bot.web.openapi import (
     answer,
     body,
     errors,
+    message_fields,
     nullable,
     obj,
     op,
@@ -117,22 +118,8 @@ def _schemas() -> dict[str, Any]:
         "status": {"type": ["string", "null"], "enum": ["draft", "published", "", None],
                    "description": "draft or published (the default when empty)"},
     }
-    # The fields of a notice, as handlers/notices/openapi.py describes them.
-    notice_fields = {
-        "title": {"type": "string", "minLength": 1, "maxLength": notices.TITLE_MAX, **LINE,
-                  "description": f"1–{notices.TITLE_MAX} characters (surrounding spaces "
-                                 "trimmed)"},
-        "body": {"type": "string", "minLength": 1, **TEXT,
-                 "description": "the text; with the title and url at most "
-                                f"{outbox.KEFU_TEXT_MAX_BYTES} bytes of UTF-8 (a 客服 "
-                                "message's limit)"},
-        "url": {"type": ["string", "null"], "pattern": f"^($|https?://{LINE_CHAR}*)$",
-                "maxLength": notices.URL_MAX,
-                "description": "a link sent with the notice (empty: none)"},
-        "at": {**nullable(TIME_IN), "description": "when to send it (ISO 8601; Asia/Shanghai "
-                                                     "without an offset); now when null or "
-                                                     "empty"},
-    }
+    notice_fields = message_fields(notices.TITLE_MAX, notices.URL_MAX,
+                                   outbox.KEFU_TEXT_MAX_BYTES)
     return {
         "CourseNotice": obj(notice_fields, ["title", "body"],
                              "a notice to the course's enrollees (audience course:CODE)"),
