@@ -3,7 +3,6 @@ the database so every instance counts the same failures."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -199,19 +198,6 @@ def check_password(password_hash: str | None, password: str) -> bool:
     password, and the answer is False."""
     right = staff.verify_password(password_hash or _dummy_hash(), password)
     return right and password_hash is not None
-
-
-async def authenticate(session: AsyncSession, username: str, password: str
-                       ) -> ConsoleUser | None:
-    """The active account with this name and password, else None — the same work either
-    way. argon2 is slow on purpose: it runs in a thread, off the event loop."""
-    user = (await session.exec(select(ConsoleUser).where(
-        ConsoleUser.username == username.strip()))).first()
-    hashed = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
-    ok = await asyncio.to_thread(staff.verify_password, hashed, password)
-    if user is None or not ok or not user.active:
-        return None
-    return user
 
 
 async def count_try(session: AsyncSession, key: str, now: datetime, window: timedelta

@@ -91,7 +91,7 @@ async def test_a_dev_account_named_like_the_demo_but_disabled_does_not_block(
     from sqlmodel import select
 
     from models import staff
-    from models.login_throttle import authenticate
+    from models.login_throttle import account_named, check_password
 
     async with sessions() as s, s.begin():
         user = await staff.create_user(s, "demo-admin", "admin", "xiaoge-demo", clock.now())
@@ -108,7 +108,9 @@ async def test_a_dev_account_named_like_the_demo_but_disabled_does_not_block(
             "demo-admin": "disabled"}
     async with sessions() as s:
         assert await staff.active_accounts_named(s, ("demo-admin", "demo-officer")) == []
-        assert await authenticate(s, "demo-admin", "xiaoge-demo") is None
+        user = await account_named(s, "demo-admin")  # what the login reads, then checks
+        assert user is not None and not user.active
+        assert not check_password(user.password_hash, "xiaoge-demo")  # its password is gone
         [kept] = (await s.exec(select(staff.ConsoleUser))).all()
         assert not kept.active and kept.openid is None
         assert (await s.exec(select(staff.BindCode))).all() == []
