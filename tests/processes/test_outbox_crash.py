@@ -85,7 +85,9 @@ def test_kill_9_mid_fanout_then_restart(db_url: str) -> None:
 
         def settled() -> bool:
             rows = all_rows(db_url, Push)
-            return bool(rows) and all(r.status not in ("pending", "sending") for r in rows)
+            # `claimed` is in flight too: a batch taken but not yet marked sending.
+            return bool(rows) and all(r.status not in ("pending", "claimed", "sending")
+                                      for r in rows)
 
         wait_until(settled, 90, "the restarted bot to finish the fan-out")
         messages = http_json(f"{sandbox_url}/messages")
