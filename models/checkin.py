@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, Index, UniqueConstraint, func
+from sqlalchemy import Date, Index, UniqueConstraint, bindparam, func
+from sqlalchemy import select as core_select
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,12 +57,6 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
-async def _latest(session: AsyncSession, member_id: int) -> Checkin | None:
-    stmt = select(Checkin).where(Checkin.member_id == member_id) \
-        .order_by(col(Checkin.at).desc()).limit(1)
-    return (await session.exec(stmt)).first()
-
-
 async def month_count(session: AsyncSession, member_id: int, now: datetime) -> int:
     first = local_day(now).replace(day=1)
     stmt = select(func.count()).select_from(Checkin).where(
@@ -68,15 +64,43 @@ async def month_count(session: AsyncSession, member_id: int, now: datetime) -> i
     return (await session.exec(stmt)).one()
 
 
-async def _implausible(session: AsyncSession, previous: Checkin | None, station: Station,
-                       now: datetime) -> str | None:
-    """Two stations too far apart for the time between them (at 60 km/h)."""
-    if previous is None or previous.station_id == station.id:
-        return None
-    before = await session.get(Station, previous.station_id)
-    if before is None:
-        return None
-    return journey_flag(before.name, before.point, station.point, now - previous.at)
+@dataclass(frozen=True)
+class _Before:
+    """What a check-in needs to know, read in one query before its insert."""
+
+    today: int  # the member's check-ins today, any station
+    month: int  # … this month
+    here_at: datetime | None  # today's check-in at this station, if made already
+    previous: tuple[str, geo.Point, datetime, int] | None  # the latest one's station and time
+
+
+_C = Checkin.__table__  # type: ignore[attr-defined]
+_S = Station.__table__  # type: ignore[attr-defined]
+_M: BindParameter[int] = bindparam("m")
+_ST: BindParameter[int] = bindparam("st")
+_DAY: BindParameter[date] = bindparam("day")
+_FIRST: BindParameter[date] = bindparam("first")
+_LATEST = (core_select(_C.c.station_id, _C.c.at).where(_C.c.member_id == _M)
+           .order_by(_C.c.at.desc()).limit(1).subquery("latest"))
+_BEFORE = core_select(
+    _LATEST.c.station_id, _LATEST.c.at, _S.c.name, _S.c.lat, _S.c.lng,
+    core_select(func.count()).where(_C.c.member_id == _M, _C.c.day == _DAY).scalar_subquery(),
+    core_select(func.count()).where(_C.c.member_id == _M, _C.c.day >= _FIRST).scalar_subquery(),
+    core_select(_C.c.at).where(_C.c.member_id == _M, _C.c.station_id == _ST, _C.c.day == _DAY)
+    .scalar_subquery(),
+).select_from(_LATEST.outerjoin(_S, _S.c.id == _LATEST.c.station_id))
+
+
+async def _before(session: AsyncSession, member_id: int, station_id: int, day: date
+                  ) -> _Before:
+    conn = await session.connection()
+    row = (await conn.execute(_BEFORE, {"m": member_id, "st": station_id, "day": day,
+                                        "first": day.replace(day=1)})).first()
+    if row is None:  # no check-in ever
+        return _Before(0, 0, None, None)
+    prev_station, prev_at, name, lat, lng, today, month, here_at = row
+    previous = (name, geo.Point(lat, lng), prev_at, prev_station) if name is not None else None
+    return _Before(today, month, here_at, previous)
 
 
 def journey_flag(before_name: str, before: geo.Point, here: geo.Point,
@@ -98,36 +122,38 @@ def points_for(checkins_today: int) -> int:
 async def check_in(session: AsyncSession, member: Member, station: Station, now: datetime,
                    method: str, point: geo.Point | None = None,
                    distance_m: float | None = None) -> CheckinResult:
-    """Record a check-in; a second one the same day at the same station records nothing."""
+    """Record a check-in; a second one the same day at the same station records nothing.
+
+    One read (the latest check-in and its station, today's and this month's counts, and
+    today's check-in here) and at most one insert: the caller holds the member's lock, so
+    the counts after a new row are the counts before plus one. The unique key is still the
+    last word: a row that slipped in meanwhile makes the insert a no-op."""
     assert member.id is not None and station.id is not None
     day = local_day(now)
-    previous = await _latest(session, member.id)
+    before = await _before(session, member.id, station.id, day)
+    if before.here_at is not None:
+        return CheckinResult(station, False, before.here_at, before.month, member.points)
+    reason = None
+    if before.previous is not None and before.previous[3] != station.id:
+        name, where, at, _ = before.previous
+        reason = journey_flag(name, where, station.point, now - at)
     stmt = insert_for(session, Checkin).values(
         member_id=member.id, station_id=station.id, day=day, at=now, method=method,
         lat=point.lat if point else None, lng=point.lng if point else None,
-        distance_m=distance_m, flagged=False,
+        distance_m=distance_m, flagged=reason is not None, flag_reason=reason,
     ).on_conflict_do_nothing(index_elements=["member_id", "station_id", "day"]) \
         .returning(Checkin.id)
-    new_id = (await session.exec(stmt)).first()
-    if new_id is None:
+    if (await session.exec(stmt)).first() is None:  # made meanwhile (not under our lock)
         earlier = (await session.exec(select(Checkin).where(
             Checkin.member_id == member.id, Checkin.station_id == station.id,
             Checkin.day == day))).one()
         return CheckinResult(station, False, earlier.at, await month_count(session, member.id,
                                                                             now), member.points)
-    reason = await _implausible(session, previous, station, now)
-    if reason:
-        row = await session.get(Checkin, new_id)
-        assert row is not None
-        row.flagged, row.flag_reason = True, reason
-        session.add(row)
-    today = (await session.exec(select(func.count()).select_from(Checkin).where(
-        Checkin.member_id == member.id, Checkin.day == day))).one()
-    if points := points_for(today):
+    if points := points_for(before.today + 1):
         member.points += points
         session.add(member)
-    return CheckinResult(station, True, now, await month_count(session, member.id, now),
-                         member.points, flagged=bool(reason))
+    return CheckinResult(station, True, now, before.month + 1, member.points,
+                         flagged=reason is not None)
 
 
 async def recent(session: AsyncSession, member_id: int, limit: int = 10

@@ -34,9 +34,12 @@ async def live(
 
 
 async def save(
-    session: AsyncSession, openid: str, state: str, data: dict[str, Any], now: datetime
+    session: AsyncSession, openid: str, state: str, data: dict[str, Any], now: datetime,
+    known_absent: bool = False,
 ) -> None:
-    row = await session.get(DialogRow, openid)
+    """Store the dialog's state. `known_absent`: the caller read in this transaction (under
+    the user's lock) that there is no row, so none is looked up."""
+    row = None if known_absent else await session.get(DialogRow, openid)
     if row is None:
         session.add(DialogRow(openid=openid, state=state, data=data, updated_at=now))
     else:

@@ -9,7 +9,6 @@ Bad input is answered with a 4xx and a one-line reason, never a 500 or a traceba
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -18,7 +17,6 @@ from typing import Any
 from xml.parsers import expat
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
@@ -27,7 +25,7 @@ from bot import logs, metrics
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.wechat.message import Inbound, MalformedMessage, parse
-from bot.wechat.pipeline import Pipeline, is_transfer, render_transfer
+from bot.wechat.pipeline import Pipeline, Replayed, Signed, is_transfer, render_transfer
 from models import replay
 
 log = logging.getLogger(__name__)
@@ -105,9 +103,8 @@ class WechatGateway:
         self._safe_only = settings.require_safe_mode
         self._clock = clock
         self._pipeline = pipeline
-        self._sessions = pipeline.sessions
-        # Current key first; during a rotation the previous key still opens old messages.
         keys = [k for k in (w.encoding_aes_key, w.previous_encoding_aes_key) if k]
+        # Current key first; during a rotation the previous key still opens old messages.
         self._cryptos = [WeChatCrypto(w.token, k, w.app_id) for k in keys]
 
     def add_routes(self, app: web.Application) -> None:
@@ -146,11 +143,17 @@ class WechatGateway:
             msg = parse(body)
         except MalformedMessage as exc:
             raise _reason(web.HTTPBadRequest, f"malformed message ({exc})") from None
-        if await self._first_or_retry(body, timestamp, nonce, signature):
-            left = self._budget_s - (time.monotonic() - started)
-            reply = await self._pipeline.handle(msg, budget_s=left)
-        else:
-            reply = self._pipeline.apology(msg)
+        # Plaintext: the signature does not cover the body; it is noted with the body's
+        # digest in the callback's own transaction, and another body under it is refused.
+        signed = None if crypto is not None else Signed(
+            replay.digest(signature.lower()), replay.digest(body),
+            datetime.fromtimestamp(int(timestamp) + self._max_skew, UTC))
+        left = self._budget_s - (time.monotonic() - started)
+        try:
+            reply = await self._pipeline.handle(msg, budget_s=left, signed=signed)
+        except Replayed:
+            log.warning("callback refused: a signature already used for another body (replay)")
+            raise _reason(web.HTTPForbidden, "signature already used") from None
         if reply is None:
             return web.Response(text="success", content_type="text/plain")
         xml = render_text_reply(msg, reply, int(self._clock.now().timestamp()))
@@ -173,42 +176,6 @@ class WechatGateway:
         if not msg_signature:
             raise _reason(web.HTTPForbidden, "missing msg_signature")
         return self._decrypt(body, msg_signature, timestamp, nonce)
-
-    async def _first_or_retry(self, body: str, timestamp: str, nonce: str, signature: str
-                              ) -> bool:
-        """Note the signature with the message's digest. True: its first arrival or WeChat
-        retrying the same message; a replay (another body) is refused with 403. False: the
-        database could not say within the reply budget (down, or too slow), so the caller
-        answers with the apology and nothing is handled."""
-        # The signature alone: it is the hash of token, timestamp and nonce joined, so
-        # moving a digit between timestamp and nonce gives the same signature, not a new key.
-        key = replay.digest(signature.lower())
-        expires = datetime.fromtimestamp(int(timestamp) + self._max_skew, UTC)
-        try:
-            async with asyncio.timeout(self._budget_s):
-                fresh = await self._note(key, replay.digest(body), expires)
-        except (TimeoutError, OSError, SQLAlchemyError) as exc:
-            log.warning("callback signature not checked for replay (database: %s): "
-                        "answered with the apology", type(exc).__name__)
-            return False
-        if not fresh:
-            log.warning("callback refused: a signature already used for another body (replay)")
-            raise _reason(web.HTTPForbidden, "signature already used")
-        return True
-
-    async def _note(self, key: str, body_hash: str, expires: datetime) -> bool:
-        try:
-            return await self._note_once(key, body_hash, expires)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        # A pooled connection had died (the database restarted): SQLAlchemy has dropped the
-        # pool's old connections, so once more on a fresh one, as the pipeline does.
-        return await self._note_once(key, body_hash, expires)
-
-    async def _note_once(self, key: str, body_hash: str, expires: datetime) -> bool:
-        async with self._sessions() as session, session.begin():
-            return await replay.first_or_retry(session, key, body_hash, expires)
 
     async def _read_body(self, request: web.Request) -> str:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:

@@ -1,10 +1,11 @@
 """One inbound message, from claim to reply, under WeChat's deadline.
 
-take the user's lock → read member, dialog, staff account and the message's claim in
-one query → dispatch → save the dialog, and the claim with the reply, all in ONE
-transaction. A retry of the same message (always from the same user) waits on the
-lock for the first attempt's transaction and then finds its claim and stored reply; if
-the first attempt failed and rolled back, the retry runs afresh. Nothing is half-done.
+take the user's lock → (plaintext mode) note the callback's signature with its body's
+digest → read member, dialog, staff account and the message's claim in one query →
+dispatch → save the dialog, and the claim with the reply, all in ONE transaction. A
+retry of the same message (always from the same user) waits on the lock for the first
+attempt's transaction and then finds its claim and stored reply; if the first attempt
+failed and rolled back, the retry runs afresh. Nothing is half-done.
 
 If the handler is not finished within the reply budget, the callback answers
 "success" (WeChat then stops retrying) and the reply goes out later through the
@@ -33,7 +34,7 @@ from bot.dialogs import DialogContext
 from bot.router import Context, Dispatcher
 from bot.settings import Settings
 from bot.wechat.message import Inbound
-from models import claim, dialog_store, staff
+from models import claim, dialog_store, replay, staff
 from models import member as members
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,30 @@ def render_transfer(msg: Inbound, create_time: int) -> str:
 DeferredSink = Callable[[Inbound, str, AsyncSession | None], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A plaintext callback's signature (hashed) and its body's digest, noted in the
+    callback's own transaction (models/replay.py). In safe mode the msg_signature covers
+    the body, so nothing needs noting."""
+
+    key: str
+    body_hash: str
+    expires_at: datetime
+
+
+class Replayed(Exception):
+    """The callback's signature came before with another body: refused, nothing done."""
+
+
 @dataclass
 class CallbackResult:
     """What one callback came to: the reply (None: answer `success`), and whether it was a
-    retry of a message already handled or a failure answered with the apology."""
+    retry of a message already handled, a failure answered with the apology, or a replay."""
 
     reply: str | None
     duplicate: bool = False
     failed: bool = False
+    replayed: bool = False
 
 
 class _Job:
@@ -88,27 +105,30 @@ class Pipeline:
         deferred_sink: DeferredSink,
     ):
         self._sessions = sessions
-        self.sessions = sessions  # the gateway notes seen signatures in the same database
         self._dispatcher = dispatcher
         self._settings = settings
         self._clock = clock
         self._deferred_sink = deferred_sink
         self._background: set[asyncio.Task[CallbackResult]] = set()
 
-    async def handle(self, msg: Inbound, budget_s: float | None = None) -> str | None:
+    async def handle(self, msg: Inbound, budget_s: float | None = None,
+                     signed: Signed | None = None) -> str | None:
         """The passive reply for a message (None: answer "success"), within `budget_s`
-        (default wechat.reply_budget_s; the gateway passes what its own checks left)."""
+        (default wechat.reply_budget_s; the gateway passes what its own checks left).
+        Raises Replayed when `signed` came before with another body."""
         if not msg.is_known:
             return None
         job = _Job()
         timer = metrics.Timer()
         kind = metrics.kind_of(msg.msg_type, msg.event)
-        task = asyncio.create_task(self._run(msg, job))
+        task = asyncio.create_task(self._run(msg, job, signed))
         budget = self._settings.wechat.reply_budget_s if budget_s is None else budget_s
         done, _ = await asyncio.wait({task}, timeout=max(budget, 0.0))
         metrics.HANDLER_SECONDS.labels(kind).observe(timer.seconds())
         if task in done:
             outcome = task.result()
+            if outcome.replayed:
+                raise Replayed
             if outcome.duplicate:
                 metrics.DEDUP_HITS.inc()
             metrics.CALLBACKS.labels(kind, "duplicate" if outcome.duplicate else "error"
@@ -130,18 +150,19 @@ class Pipeline:
         if self._background:
             await asyncio.wait(set(self._background), timeout=grace_s)
 
-    async def _run(self, msg: Inbound, job: _Job) -> CallbackResult:
+    async def _run(self, msg: Inbound, job: _Job, signed: Signed | None) -> CallbackResult:
         try:
-            return await self._attempt(msg, job)
+            return await self._attempt(msg, job, signed)
         except DBAPIError:  # only a dropped connection, and only once, comes out of it
             # A pooled connection had died (the database restarted): this attempt rolled
             # back. WeChat will not retry a callback that got an answer, so try once more
             # here, on a fresh connection; if the first commit did land, this finds its claim.
             log.warning("database connection lost mid-callback: trying the %s message again",
                         msg.event or msg.msg_type)
-            return await self._attempt(msg, job)
+            return await self._attempt(msg, job, signed)
 
-    async def _attempt(self, msg: Inbound, job: _Job) -> CallbackResult:
+    async def _attempt(self, msg: Inbound, job: _Job, signed: Signed | None
+                       ) -> CallbackResult:
         key = msg.dedup_key
         try:
             async with self._sessions() as session:
@@ -149,6 +170,9 @@ class Pipeline:
                 async with session.begin():
                     await lock_user(session, msg.openid)
                     now = self._clock.now()  # after the lock: after this user's last message
+                    if signed is not None and not await replay.first_or_retry(
+                            session, signed.key, signed.body_hash, signed.expires_at):
+                        return CallbackResult(None, replayed=True)  # nothing else done
                     sender = await claim.sender(session, msg.openid, key)
                     if sender.claim is not None:  # a retry of a message handled already
                         first = sender.claim
@@ -212,10 +236,6 @@ class Pipeline:
     async def _dispatch(self, session: AsyncSession, msg: Inbound, sender: claim.Sender,
                         now: datetime) -> str | None:
         member = sender.member or await members.get_or_create(session, msg.openid, now)
-        if msg.opens_service_window and members.window_needs_update(member, now):
-            members.note_inbound(member, now)
-        elif msg.opens_event_allowance:
-            members.note_interaction(member, now)
         if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
             member.followed = msg.event != "unsubscribe"
         session.add(member)
@@ -237,8 +257,19 @@ class Pipeline:
         if sender.member is not None:  # the staff account came with the member
             ctx._staff, ctx._staff_loaded = sender.staff, True
         reply = await self._dispatcher.dispatch(ctx)
+        # The 客服 window moves after the handler, so it is written in the same UPDATE as
+        # whatever the handler changed of the member (points…), at the commit; nothing in
+        # a handler reads it. An erased member's window stays closed.
+        if member.erased_at is None:
+            if msg.opens_service_window and members.window_needs_update(member, now):
+                members.note_inbound(member, now)
+            elif msg.opens_event_allowance:
+                members.note_interaction(member, now)
         if dialog.state is not None and (dialog.changed or not msg.is_event):
-            await dialog_store.save(session, msg.openid, dialog.state, dialog.data, now)
+            # The sender query read the dialog with the member: no row then means none.
+            await dialog_store.save(session, msg.openid, dialog.state, dialog.data, now,
+                                    known_absent=sender.member is not None and row is None
+                                    and not expired)
         elif dialog.state is None and dialog.changed:
             await dialog_store.clear(session, msg.openid)
         return reply

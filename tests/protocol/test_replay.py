@@ -185,12 +185,14 @@ async def test_prod_refuses_plaintext_by_default(make_bot: BotFactory, settings:
 
 
 @pytest.mark.parametrize("fault", ["refused", "slow"])
-async def test_when_the_replay_check_cannot_be_made_the_user_gets_the_apology(
+async def test_when_the_replay_check_cannot_be_made_nothing_is_handled(
         make_bot: BotFactory, settings: Settings, sessions: Any,
         monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
-    """The seen-signature table out of reach (the database down, or too slow for WeChat's
-    deadline): nothing is handled and the user gets the apology at once, as when the
-    pipeline's own transaction fails — never a 500, never a hang."""
+    """The seen-signature table out of reach. It is noted in the callback's own transaction
+    (one transaction per callback), so this is the pipeline's own failure: the database
+    refusing gets the apology at once; a database too slow for WeChat's deadline gets
+    `success` within the reply budget, like any slow handler. Never a 500, never a hang,
+    and nothing is handled without the check."""
 
     async def unreachable(*_: Any, **__: Any) -> bool:
         if fault == "slow":
@@ -202,7 +204,11 @@ async def test_when_the_replay_check_cannot_be_made_the_user_gets_the_apology(
     bot = await make_bot(settings.model_copy(update={"wechat": budget}))
     started = time.monotonic()
     reply = await bot.post(bot.peer.text("o-rider", "帮助", create_time=bot.now_ts))
-    assert reply.status == 200 and reply.text == T.ERROR
+    assert reply.status == 200
+    if fault == "refused":
+        assert reply.text == T.ERROR
+    else:
+        assert reply.body == "success"
     assert time.monotonic() - started < 2
     assert "o-rider" not in await members(sessions)
 
