@@ -13,6 +13,7 @@ from typing import ClassVar
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models import due, geo, outbox
 from models.attendance import AttendanceWindow, Attended
@@ -158,14 +159,18 @@ async def cancel(session: AsyncSession, a: Activity, now: datetime, text: str) -
     await _tell(session, a, group, "cancelled", text.format(what=describe(a)), now)
 
 
-async def of_member(session: AsyncSession, member: Member, now: datetime) -> Activity | None:
-    """The member's group's activity open for attendance now, else the next one."""
-    stmt = (select(Activity)
+def of_member_query(member: Member, now: datetime) -> SelectOfScalar[Activity]:
+    """The member's group's activities not yet over."""
+    return (select(Activity)
             .join(GroupMembership, col(GroupMembership.group_id) == Activity.group_id)
             .where(GroupMembership.member_id == member.id,
                    col(GroupMembership.left_at).is_(None), Activity.status == "scheduled",
-                   col(Activity.end_at) >= now)
-            .order_by(col(Activity.start_at)))
+                   col(Activity.end_at) >= now))
+
+
+async def of_member(session: AsyncSession, member: Member, now: datetime) -> Activity | None:
+    """The member's group's activity open for attendance now, else the next one."""
+    stmt = of_member_query(member, now).order_by(col(Activity.start_at))
     found = (await session.exec(stmt)).all()
     return next((a for a in found if a.is_open(now)), found[0] if found else None)
 

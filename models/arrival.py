@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import activity as activities
@@ -103,11 +104,15 @@ async def attend_by_location(session: AsyncSession, member: Member, point: geo.P
                              now: datetime) -> list[Arrival]:
     """Attendance at my group's activity whose place holds the point, inside its window,
     then at the first enrolled offline course whose place holds it."""
-    found = []
-    activity = await activities.of_member(session, member, now)
+    found: list[Arrival] = []
+    # Most locations are no one's attendance: one query says whether either kind is there.
+    has_activity, has_course = (await session.exec(select(
+        activities.of_member_query(member, now).exists(),
+        attendance.open_for_query(member, now).exists()))).one()
+    activity = await activities.of_member(session, member, now) if has_activity else None
     if activity is not None and activity.is_open(now) and activity.holds(point):
         found.append(await attend_activity(session, member, activity, "location", now))
-    for course in await attendance.open_for(session, member, now):
+    for course in await attendance.open_for(session, member, now) if has_course else []:
         if course.is_open(now) and course.holds(point):
             found.append(await attend_course(session, member, course, "location", now))
             break

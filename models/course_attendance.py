@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models.attendance import OPENS_BEFORE, Attended
 from models.course import Course, CourseError, Enrolment
@@ -73,14 +74,17 @@ async def study_hours(session: AsyncSession, member: Member) -> float:
     return float(total)
 
 
+def open_for_query(member: Member, now: datetime) -> SelectOfScalar[Course]:
+    """Courses of mine (enrolled) whose attendance window is open now."""
+    return (select(Course).join(Enrolment, col(Enrolment.course_id) == Course.id)
+            .where(Enrolment.member_id == member.id, Enrolment.status == "enrolled",
+                   Course.status == "published", col(Course.start_at) <= now + OPENS_BEFORE,
+                   col(Course.end_at) >= now))
+
+
 async def open_for(session: AsyncSession, member: Member, now: datetime) -> list[Course]:
     """Courses of mine (enrolled) whose attendance window is open now."""
-    rows = (await session.exec(
-        select(Course).join(Enrolment, col(Enrolment.course_id) == Course.id)
-        .where(Enrolment.member_id == member.id, Enrolment.status == "enrolled",
-               Course.status == "published", col(Course.start_at) <= now + OPENS_BEFORE,
-               col(Course.end_at) >= now))).all()
-    return list(rows)
+    return list((await session.exec(open_for_query(member, now))).all())
 
 
 async def roll(session: AsyncSession, c: Course) -> CourseRoll:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, func
+from sqlalchemy import JSON, Column, Float, Index, bindparam, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -115,20 +115,28 @@ async def nearest_page(session: AsyncSession, point: geo.Point, page: int = 0
         len(found) > start + NEARBY_PAGE
 
 
-async def max_radius(session: AsyncSession) -> int:
-    return (await session.exec(select(func.max(Station.radius_m)).where(Station.active))
-            ).one() or 0
+# The active stations in the box around a point that the largest geofence could reach: one
+# query (the largest radius is an uncorrelated subquery, computed once; the box still uses
+# the lat/lng index). Parameters: the point and the degrees per metre at its latitude.
+_REACH = select(func.max(Station.radius_m)).where(Station.active).scalar_subquery()
+_LAT, _LNG = bindparam("lat", type_=Float()), bindparam("lng", type_=Float())
+_DLAT, _DLNG = bindparam("dlat", type_=Float()), bindparam("dlng", type_=Float())
+_IN_REACH = select(Station).where(
+    Station.active,
+    col(Station.lat).between(_LAT - _REACH * _DLAT, _LAT + _REACH * _DLAT),
+    col(Station.lng).between(_LNG - _REACH * _DLNG, _LNG + _REACH * _DLNG),
+)
 
 
 async def containing(session: AsyncSession, point: geo.Point) -> Nearby | None:
     """The nearest active station whose geofence holds the point."""
-    reach = await max_radius(session)
-    if not reach:
-        return None
-    for d, sid, radius in await _candidates(session, point, reach):
-        if d <= radius:
-            return (await _load(session, [(d, sid, radius)]))[0]
-    return None
+    min_lat, _, min_lng, _ = geo.bbox(point, 1.0)  # degrees per metre here
+    rows = (await session.exec(_IN_REACH, params={
+        "lat": point.lat, "lng": point.lng, "dlat": point.lat - min_lat,
+        "dlng": point.lng - min_lng})).all()
+    hits = [(geo.distance_m(point, s.point), s.id or 0, s) for s in rows]
+    inside = sorted((d, sid, s) for d, sid, s in hits if d <= s.radius_m)
+    return Nearby(inside[0][2], inside[0][0]) if inside else None
 
 
 async def all_active(session: AsyncSession) -> Sequence[Station]:

@@ -45,6 +45,7 @@ _ONLY_NUMERAL = re.compile(rf"[{_NUMERAL}]{{1,6}}")
 _MODIFIERS = {0xFE0E, 0xFE0F, 0x200D, 0x20E3} | set(range(0x1F3FB, 0x1F400))
 
 
+@lru_cache(maxsize=512)  # a message's text is read by every word filter the router tries
 def basic(text: str) -> str:
     """Full-width to half-width, invisible characters, surrounding spaces and a leading '/'
     dropped, runs of white space folded to one space."""
