@@ -36,8 +36,9 @@ check: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
 
-# Callback speed beside the baselines, and a 50,000-recipient notice (a few minutes;
-# PostgreSQL's database `bench` is dropped and recreated). BENCH_ARGS="--help" lists options.
+# Callback speed beside the baselines and the same-work peers, statements per callback, and a
+# 50,000-recipient notice (a few minutes; PostgreSQL's databases `bench`, `bench_peers` and
+# `bench_statements` are dropped and recreated). BENCH_ARGS="--help" lists options.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

@@ -1,5 +1,6 @@
-"""`make bench`: the bot's callback speed beside three baselines, and a 50,000-recipient
-notice through the outbox, in one table with the targets of issue 9 marked met or not.
+"""`make bench`: the bot's callback speed beside three baselines and two same-work peers, a
+50,000-recipient notice through the outbox, and the SQL statements per callback, in one
+table with the targets of issue 19 marked met or not (printed by bench/run_report.py).
 
     .venv/bin/python bench/run.py [--duration 8] [--pg URL] [--no-pg] [--push-n N] [--only NAMES]
 
@@ -10,13 +11,19 @@ built before the clock starts) in the same run:
 - bare aiohttp answering `success` (the ceiling),
 - a minimal aiohttp + wechatpy echo bot (signature, AES, parse, passive reply),
 - a WeRoBot echo bot under gunicorn with 2 sync workers,
+- the same-work peers on PostgreSQL (bench/baselines/peer_work.py: claim, member, window,
+  check-in, reply stored with the claim, one transaction): (f) WeRoBot + SQLAlchemy Core +
+  psycopg under gunicorn with 2 sync workers, (g) aiohttp + wechatpy + raw asyncpg with
+  prepared statements; each first answers WeChat's retries correctly or says so,
 - the bot (`run.py serve`) on SQLite and on PostgreSQL (one instance, then two
   instances behind the generator's round robin), with 5,000 registered members.
 
 Scenarios: `帮助` (a keyword reply, dedup included) closed loop; the full mix (scan and
 location check-ins, 附近, 我的, the six-step 上报 dialog, 课程, 帮助) closed loop; the full
-mix open loop at a steady 500 requests/s (latency from each request's due time), and, for
-the bot, open loop at half the rate it reached closed loop.
+mix open loop at a steady 500 requests/s (latency from each request's due time; the bot
+and the peers), and, for the bot, open loop at half the rate it reached closed loop.
+Then bench/statements.py counts the SQL round trips of 帮助, a scan check-in, a location
+check-in and a report step through the bot's real app (SQLite, and PostgreSQL).
 Errors are non-200 answers, answers later than WeChat's 5 s (WeChat would have dropped
 them), plus, for the bot, callbacks its /metrics counted as failed or deferred. Peak RSS
 is VmHWM summed over the server's processes.
@@ -43,6 +50,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.run_report import (  # noqa: E402
+    PEER_F,
+    PEER_G,
+    Row,
+    language_report,
+    report,
+    statements_table,
+)
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench"
 PY = sys.executable
@@ -151,20 +167,6 @@ def load(ports: list[int], scenario: str, mode: str, duration: float, seed: int,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@dataclass
-class Row:
-    server: str
-    scenario: str
-    result: dict[str, object]
-    rss_mb: float
-    failed: float = 0.0
-    instances: int = 1
-
-    @property
-    def errors(self) -> int:
-        return int(self.result["errors"]) + int(self.failed)  # type: ignore[call-overload]
-
-
 def members_csv(path: Path, n: int) -> None:
     lines = ["openid,name,mobile,industry,platform,party_status"]
     for i in range(n):
@@ -206,16 +208,18 @@ def pg_reset(url: str) -> str | None:
     return None
 
 
-def bot_runs(server: Server, args: argparse.Namespace, rows: list[Row], seed: int) -> None:
-    """Warm up, then 帮助 closed, mix closed, mix open at the steady rate; for the bot also
-    mix open at half the rate it reached closed loop (its latency under a load it carries)."""
+def bot_runs(server: Server, args: argparse.Namespace, rows: list[Row], seed: int,
+             steady: bool = False) -> None:
+    """Warm up, then 帮助 closed, mix closed; for the bot and the peers (`steady`) mix open
+    at the steady rate; for the bot also mix open at half the rate it reached closed loop
+    (its latency under a load it carries)."""
     load(server.ports, "mix", "closed", 2, seed, conns=args.conns, max_rate=3000,
          users=args.users)
     runs: list[tuple[str, str, dict[str, object]]] = [
         ("help", "closed", {"conns": args.conns, "max_rate": args.max_rate}),
         ("mix", "closed", {"conns": args.conns, "max_rate": args.max_rate}),
     ]
-    if server.metrics:
+    if server.metrics or steady:
         runs.append(("mix", "open", {"conns": 64, "rate": args.rate}))
     for scenario, mode, extra in runs:
         seed += 1
@@ -261,49 +265,6 @@ def push_run(url: str, n: int) -> dict[str, object]:
             "seconds": res.seconds}
 
 
-def fmt(x: object) -> str:
-    if isinstance(x, float):
-        return f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
-    return str(x)
-
-
-def rate_of(rows: list[Row], server: str, scenario: str) -> float | None:
-    """req/s of a server's run of a scenario, None if it did not run."""
-    for r in rows:
-        if r.server == server and r.scenario == scenario:
-            return float(r.result["req_s"])  # type: ignore[arg-type]
-    return None
-
-
-def target_line(ok: bool | None, text: str) -> None:
-    mark = "n/a " if ok is None else ("MET " if ok else "NOT MET")
-    print(f"  [{mark:<7}] {text}")
-
-
-def bot_targets(b: str, rows: list[Row], echo_help: float | None,
-                werobot_mix: float | None, args: argparse.Namespace) -> None:
-    """One bot's targets of issue 9: against the baselines, steady-rate p99, errors, RSS."""
-    h, m = rate_of(rows, b, "帮助"), rate_of(rows, b, "mix")
-    if h is not None and echo_help:
-        target_line(h >= 0.7 * echo_help, f"{b}: 帮助 {h:,.0f} req/s ≥ 70% of the echo bot's "
-                    f"{echo_help:,.0f} ({h / echo_help:.0%})")
-    if m is not None and werobot_mix:
-        target_line(m >= 1.5 * werobot_mix, f"{b}: mix {m:,.0f} req/s ≥ 1.5× WeRoBot's "
-                    f"{werobot_mix:,.0f} ({m / werobot_mix:.2f}×)")
-    for r in rows:
-        if r.server == b and r.scenario == f"mix open {args.rate:.0f}/s":
-            p99 = float(r.result["p99_ms"])  # type: ignore[arg-type]
-            got = float(r.result["req_s"])  # type: ignore[arg-type]
-            target_line(p99 < 50 and got >= 0.98 * args.rate,
-                        f"{b}: p99 {p99} ms < 50 ms at a steady {args.rate:.0f}/s "
-                        f"(sustained {got:,.0f}/s)")
-    errors = sum(r.errors for r in rows if r.server == b)
-    target_line(errors == 0, f"{b}: no errors ({errors})")
-    rss = max(r.rss_mb for r in rows if r.server == b)
-    per = next(r.instances for r in rows if r.server == b)
-    target_line(rss / per < 200, f"{b}: peak RSS {rss / per:.0f} MB < 200 MB per instance")
-
-
 def language_run() -> dict[str, float] | None:
     """bench/language_bench.py in a process of its own: what matching adds per message."""
     out = subprocess.run([PY, "bench/language_bench.py", "--json"], cwd=ROOT,
@@ -312,47 +273,16 @@ def language_run() -> dict[str, float] | None:
     return json.loads(lines[-1]) if out.returncode == 0 and lines else None
 
 
-def language_report(m: dict[str, float] | None, rows: list[Row]) -> None:
-    """Beside the callback figures: intent matching's median per message (issue 16)."""
-    if m is None:
-        return
-    from bench.language_bench import BUDGET_US, summary
-    print(f"\n{summary(m)}")
-    helps = [r for r in rows if r.server.startswith("xiaoge") and r.scenario == "帮助"]
-    if helps:
-        p50_ms = float(helps[0].result["p50_ms"])  # type: ignore[arg-type]
-        print(f"  = {m['rank_p50_us'] / 1000 / p50_ms:.2f} of the bot's p50 callback for 帮助 "
-              f"({helps[0].server}, {p50_ms} ms)")
-    target_line(m["rank_p50_us"] < BUDGET_US,
-                f"intent matching: median {m['rank_p50_us']:.0f} µs < 1 ms per message")
-
-
-def report(rows: list[Row], pushes: dict[str, dict[str, object]],
-           args: argparse.Namespace) -> None:
-    print("\n| server | scenario | req/s | p50 ms | p99 ms | errors | peak RSS MB "
-          "| loadgen CPU |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r.server} | {r.scenario} | {fmt(float(r.result['req_s']))} "  # type: ignore[arg-type]
-              f"| {r.result['p50_ms']} | {r.result['p99_ms']} | {r.errors} "
-              f"| {r.rss_mb:.0f} | {r.result['loadgen_cpu']} |")
-    for db, p in pushes.items():
-        print(f"\n50,000-recipient notice, outbox → sandbox, {db}: "
-              f"{fmt(p.get('sends_s', 0.0))} pushes/s ({p.get('check')}; raw API baseline "
-              f"{fmt(p.get('base_s', 0.0))}/s)")
-
-    echo_help = rate_of(rows, "echo aiohttp+wechatpy", "帮助")
-    werobot_mix = rate_of(rows, "WeRoBot gunicorn -w 2", "mix")
-    print("\nTargets (issue 9):")
-    bots = sorted({r.server for r in rows if r.server.startswith("xiaoge")},
-                  key=lambda s: [r.server for r in rows].index(s))
-    for b in bots:
-        bot_targets(b, rows, echo_help, werobot_mix, args)
-    for db, p in pushes.items():
-        s = float(p.get("sends_s", 0.0))  # type: ignore[arg-type]
-        target_line(s >= 2000 and str(p.get("check", "")).startswith("ok"),
-                    f"50,000-recipient notice on {db}: {s:,.0f} pushes/s ≥ 2,000, "
-                    f"{p.get('check')}")
+def statements_run(args: argparse.Namespace, pg_problem: str | None) -> dict[str, object] | None:
+    """bench/statements.py in a process of its own: SQL round trips per callback scenario."""
+    cmd = [PY, "bench/statements.py", "--json"]
+    cmd += ["--no-pg"] if pg_problem else ["--pg", args.pg + "_statements"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        print(f"statement counts failed: {out.stderr[-1500:]}")
+        return None
+    return json.loads(lines[-1])
 
 
 def parse_args() -> argparse.Namespace:
@@ -408,6 +338,59 @@ def run_baselines(args: argparse.Namespace, work: Path, rows: list[Row], seed: i
     return seed
 
 
+def peer_commands(url: str) -> list[tuple[str, list[str], dict[str, str]]]:
+    """The same-work peers' names, commands ({port} to fill in) and environments; (f) only
+    when WeRoBot and gunicorn are installed."""
+    tail = url.split("://", 1)[1]
+    peers: list[tuple[str, list[str], dict[str, str]]] = []
+    gunicorn = shutil.which("gunicorn", path=str(Path(PY).parent))
+    try:
+        import werobot  # noqa: F401
+    except ImportError:
+        gunicorn = None
+    if gunicorn:
+        peers.append((PEER_F, [gunicorn, "-w", "2", "-b", "127.0.0.1:{port}", "--chdir",
+                               "bench/baselines", "--log-level", "warning",
+                               "werobot_work:application"],
+                      {"PEER_DATABASE_URL": f"postgresql+psycopg://{tail}"}))
+    else:
+        print(f"{PEER_F} skipped: pip install '.[bench]' (werobot, gunicorn)")
+    peers.append((PEER_G, [PY, "bench/baselines/asyncpg_work.py", "--port", "{port}",
+                           "--db", f"postgresql://{tail}"], {}))
+    return peers
+
+
+def run_peers(args: argparse.Namespace, work: Path, pg_problem: str | None, rows: list[Row],
+              seed: int, checks: dict[str, str]) -> int:
+    """Each wanted same-work peer on a fresh database of its own (the bench database's name
+    + `_peers`, its tables and the members made by bench/baselines/peer_work.py), checked
+    against WeChat's retries, then measured; returns the next seed."""
+    from bench.baselines.peer_work import prepare, self_check
+
+    names = [n for n in (PEER_F, PEER_G) if wanted(args, n)]
+    if not names:
+        return seed
+    if pg_problem:
+        print(f"peers skipped ({', '.join(names)}): they need PostgreSQL ({pg_problem})")
+        return seed
+    url = args.pg + "_peers"
+    for name, cmd, env in peer_commands(url):
+        if name not in names:
+            continue
+        problem = pg_reset(url)
+        if problem:
+            print(f"{name} skipped: {problem}")
+            continue
+        prepare(url, args.users)
+        port = free_port()
+        with started(name, [[c.format(port=port) for c in cmd]], [port], work, env) as s:
+            checks[name] = self_check(port, url)
+            print(f"  {name}: retry self-check {checks[name]}", flush=True)
+            seed += 10
+            bot_runs(s, args, rows, seed, steady=True)
+    return seed
+
+
 def run_bots(args: argparse.Namespace, work: Path, members: Path, pg_problem: str | None,
              rows: list[Row], seed: int) -> int:
     """The bot on SQLite, on PostgreSQL and as two instances on PostgreSQL, each on a
@@ -455,6 +438,7 @@ def main() -> int:
     args = parse_args()
     rows: list[Row] = []
     pushes: dict[str, dict[str, object]] = {}
+    peer_checks: dict[str, str] = {}
     print(f"bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
           f"{args.duration:.0f} s per run, {args.conns} connections (closed loop), "
           f"{args.users:,} users, half the callbacks in AES mode", flush=True)
@@ -467,10 +451,13 @@ def main() -> int:
         members = work / "members.csv"
         members_csv(members, args.users)
         seed = run_baselines(args, work, rows, 100)
+        seed = run_peers(args, work, pg_problem, rows, seed, peer_checks)
         run_bots(args, work, members, pg_problem, rows, seed)
         if args.push_n:
             pushes = run_pushes(args, work, pg_problem)
-    report(rows, pushes, args)
+    counts = statements_run(args, pg_problem) if wanted(args, "statements") else None
+    report(rows, pushes, args, peer_checks)
+    statements_table(counts)
     if wanted(args, "language"):
         language_report(language_run(), rows)
     return 0
