@@ -161,6 +161,13 @@ class Handler:
     roles: frozenset[str]
     params: tuple[str, ...]
     fallback: bool = False
+    # A handler whose one filter is `words`: its words, so the dispatcher can pass it over
+    # with a set lookup instead of calling the filter (most handlers are such).
+    only_words: frozenset[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if len(self.filters) == 1:
+            self.only_words = getattr(self.filters[0], "words", None)
 
     @property
     def name(self) -> str:
@@ -291,11 +298,15 @@ class Dispatcher:
             yield from self._fallbacks
 
     async def dispatch(self, ctx: Context) -> str | None:
+        text = ctx.msg.text
         for handler in self._candidates(ctx):
+            if handler.only_words is not None:  # what the words filter would say
+                if not text or text not in handler.only_words:
+                    continue
+                return await self._run(handler, ctx, {})
             captured = handler.match(ctx)
-            if captured is None:
-                continue
-            return await self._run(handler, ctx, captured)
+            if captured is not None:
+                return await self._run(handler, ctx, captured)
         if ctx.dialog.state is not None and ctx.msg.is_input:
             if ctx.dialog.soft:  # the step gives way: handle the message afresh
                 ctx.dialog.finish()
