@@ -18,6 +18,7 @@ HIGH (>= 0.85) does it, MEDIUM (>= 0.6) asks, below that the caller shows a shor
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import jieba
+
+# The matcher reads one character's pinyin at a time, which pypinyin takes from its
+# single-character table; its phrase table (about 55 MB once loaded) and the copies it
+# makes of both are never needed. Its documented switches, set before its first import
+# (the readings of all 20,902 CJK characters U+4E00–U+9FA5 are the same either way).
+os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
+os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
