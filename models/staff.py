@@ -28,7 +28,11 @@ BIND_LOCKOUT = timedelta(minutes=10)
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
 
-_hasher = PasswordHasher()
+# OWASP's argon2id floor (19 MiB, 2 passes, 1 lane): a hash or a check takes about 20 MB
+# for a moment, so the few a process runs at once (console.login_concurrency) stay well
+# inside its memory; argon2-cffi's default takes 64 MiB each. Hashes made with other
+# parameters still verify, and are made anew at the next login (needs_rehash).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 
 class ConsoleUser(SQLModel, table=True):
@@ -74,6 +78,22 @@ class BindOutcome(Enum):
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """The hash was made with other parameters than today's (an older default)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
+async def replace_hash(session: AsyncSession, user_id: int, old: str, new: str) -> None:
+    """Store a password's hash made anew with today's parameters, unless the password
+    changed meanwhile."""
+    await session.exec(update(ConsoleUser).where(
+        col(ConsoleUser.id) == user_id, col(ConsoleUser.password_hash) == old
+    ).values(password_hash=new))
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bot.settings import ConsoleSettings
 from bot.web import remote
 from bot.web.pages import AUTH, SETTINGS, now, render, sessions
-from models import login_throttle
+from models import login_throttle, staff
 from models.login_throttle import LoginKeys, LoginRules, Refusal
 
 log = logging.getLogger(__name__)
@@ -163,8 +163,15 @@ async def _check(request: web.Request, username: str, password: str, target: str
     if account is None or not right or not account.active:
         log.info("console login failed")
         return await _page(request, target, username, 401, errors={"form": WRONG})
+    assert hashed is not None and account.id is not None  # the account exists
+    # A hash made with older parameters is made anew now that the password is known (in
+    # the gate's threads too, and outside any transaction).
+    rehashed = (await request.app[GATE].run(staff.hash_password, password)
+                if staff.needs_rehash(hashed) else None)
     async with sessions(request)() as db, db.begin():
         await login_throttle.succeeded(db, keys, rules_of(request.app[SETTINGS].console))
+        if rehashed is not None:
+            await staff.replace_hash(db, account.id, hashed, rehashed)
     response = web.HTTPSeeOther(target)
     await request.app[AUTH].login(request, response, account)
     log.info("console login: user %s (%s)", account.id, account.role)
