@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_statements"
-SCENARIOS = ["帮助", "帮助 (retry)", "scan check-in", "location check-in", "report step"]
+SCENARIOS = ["帮助", "帮助 (retry)", "帮助 (safe mode)", "scan check-in", "location check-in",
+             "report step"]
 OPENID = "o-statements-1"
 
 
@@ -110,7 +111,7 @@ async def measure(url: str, workdir: Path) -> dict[str, Count]:
     import handlers
     from bot.app import CONSOLE_ENGINE, ENGINE, PIPELINE, create_app
     from bot.dev.demo import load_demo
-    from bot.dev.peer import WechatPeer
+    from bot.dev.peer import Mode, WechatPeer
     from bot.dev.sandbox import create_sandbox
     from bot.settings import load_settings
 
@@ -131,24 +132,25 @@ async def measure(url: str, workdir: Path) -> dict[str, Count]:
     peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
     counter = Counter([app[ENGINE], app[CONSOLE_ENGINE]])
 
-    async def post(params: dict[str, str], body: str) -> str:
+    async def post(params: dict[str, str], body: str, mode: Mode = "plain") -> str:
         resp = await client.post("/wechat", params=params, data=body.encode(),
                                  headers={"Content-Type": "text/xml"})
         text = await resp.text()
         if resp.status != 200:
             raise RuntimeError(f"/wechat answered {resp.status}: {text[:200]}")
         await app[PIPELINE].drain(grace_s=2)
-        fields = peer.read_reply(text)
+        fields = peer.read_reply(text, mode)
         return str(fields.get("Content", fields.get("MsgType", ""))) if fields else text
 
     async def send(xml: str) -> str:
         req = peer.sign(xml)
         return await post(req.params, req.body)
 
-    async def counted(name: str, xml: str, retry: str | None = None) -> None:
-        req = peer.sign(xml)
+    async def counted(name: str, xml: str, retry: str | None = None,
+                      mode: Mode = "plain") -> None:
+        req = peer.sign(xml, mode)
         with counter.counting() as count:
-            count.reply = await post(req.params, req.body)
+            count.reply = await post(req.params, req.body, mode)
         counts[name] = count
         if retry:  # WeChat retrying it: the same signed request again
             with counter.counting() as again:
@@ -161,6 +163,8 @@ async def measure(url: str, workdir: Path) -> dict[str, Count]:
         for answer in ("注册", "张三", "13800138000", "2", "美团", "1", "同意"):
             await send(peer.text(OPENID, answer))
         await counted("帮助", peer.text(OPENID, "帮助"), retry="帮助 (retry)")
+        # Safe mode (AES): the msg_signature covers the body, no signature is noted.
+        await counted("帮助 (safe mode)", peer.text(OPENID, "帮助"), mode="aes")
         await counted("scan check-in", peer.event(OPENID, "SCAN", f"st:{stations[0]['code']}"))
         near = (float(stations[1]["lat"]) + 0.0001, float(stations[1]["lng"]) + 0.0001)
         await counted("location check-in", peer.location(OPENID, *near))

@@ -23,7 +23,8 @@ async def test_counts_are_of_real_callbacks_and_a_retry_skips_the_handler(
         assert c.statements > 0 and c.round_trips >= c.statements, (name, c)
         assert c.rollbacks == 0, (name, c.sql)
         assert len(c.sql) == c.statements
-    for name in ("帮助", "scan check-in", "location check-in", "report step"):
+    for name in ("帮助", "帮助 (safe mode)", "scan check-in", "location check-in",
+                 "report step"):
         assert counts[name].commits == 1, (name, counts[name])  # one transaction
 
     # The check-ins were done (a registered member, a known station), not refused.
@@ -37,3 +38,10 @@ async def test_counts_are_of_real_callbacks_and_a_retry_skips_the_handler(
     assert retry.round_trips < first.round_trips, (first.sql, retry.sql)
     assert retry.statements < first.statements
     assert retry.commits <= 1
+
+    # Safe mode: the msg_signature covers the body, so no signature is noted for replays.
+    safe = counts["帮助 (safe mode)"]
+    assert safe.reply == first.reply
+    assert safe.statements == first.statements - 1, (first.sql, safe.sql)
+    assert not any("seen_callback" in sql for sql in safe.sql)
+    assert any("seen_callback" in sql for sql in first.sql)
