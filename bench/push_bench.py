@@ -1,6 +1,7 @@
 """Push throughput: a notice to N members through the outbox, against the sandbox.
 
-    .venv/bin/python bench/push_bench.py [--n 10000] [--pg URL] [--profile]
+    .venv/bin/python bench/push_bench.py [--n 10000] [--pg URL] [--no-pg | --no-sqlite]
+                                         [--profile]
 
 Per database (SQLite in a temp file; PostgreSQL at --pg, skipped with the reason when
 unreachable) and per scenario, on a fresh database and a fresh sandbox process:
@@ -60,6 +61,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--n", type=int, default=10_000, help="members / pushes (default 10000)")
     p.add_argument("--pg", default=DEFAULT_PG, help=f"PostgreSQL URL (default {DEFAULT_PG})")
     p.add_argument("--no-pg", action="store_true", help="SQLite only")
+    p.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     p.add_argument("--concurrency", type=int, help="push.concurrency (default: config)")
     p.add_argument("--batch-size", type=int, help="push.batch_size (default: config)")
     p.add_argument("--max-attempts", type=int, default=20,
@@ -108,7 +110,8 @@ def databases(args: argparse.Namespace, workdir: Path) -> list[tuple[str, Callab
         pg_fresh(args.pg)
         return args.pg
 
-    found: list[tuple[str, Callable[[int], str]]] = [("sqlite", sqlite_db)]
+    found: list[tuple[str, Callable[[int], str]]] = (
+        [] if args.no_sqlite else [("sqlite", sqlite_db)])
     if args.no_pg:
         print("PostgreSQL skipped: --no-pg")
     elif problem := pg_problem(args.pg):

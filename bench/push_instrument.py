@@ -92,7 +92,7 @@ class Phases:
         lines = []
         for name, w, c, k in (("claim", self.wall["claim"], self.cpu["claim"],
                                self.calls["claim"]),
-                              ("send (gather)", send_wall, send_cpu, self.calls["run_once"]),
+                              ("send (rest)", send_wall, send_cpu, self.calls["run_once"]),
                               ("record", self.wall["record"], self.cpu["record"],
                                self.calls["record"])):
             share = 100 * w / busy if busy else 0

@@ -169,9 +169,11 @@ class WechatSettings(_Section):
 
 
 class PushSettings(_Section):
-    rate_per_s: float = Field(100.0, ge=0)  # 0: no limit (benchmarks)
+    # The account's sends per second, shared by every instance (models/push_rate.py);
+    # 0: no limit (benchmarks).
+    rate_per_s: float = Field(100.0, ge=0)
     concurrency: int = Field(16, ge=1, le=256)
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_size: int = Field(500, ge=1, le=1000)
     max_attempts: int = Field(8, ge=1, le=50)
     # A row a worker took but never finished (the process died) is closed after this long.
     lease_s: float = Field(120.0, gt=0)

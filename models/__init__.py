@@ -15,6 +15,7 @@ from models.login_throttle import LoginFailure
 from models.member import Member
 from models.notice import Notice
 from models.outbox import Push
+from models.push_rate import PushRate
 from models.qr import QrCode
 from models.replay import SeenCallback
 from models.report import Report, ReportBacker, ReportEvent, TicketCounter
@@ -44,6 +45,7 @@ __all__ = [
     "Notice",
     "PartyGroup",
     "Push",
+    "PushRate",
     "QrCode",
     "Report",
     "ReportBacker",

@@ -3,9 +3,16 @@
 Per recipient the channel policy (bot/push/channels.py) decides: 客服 text inside
 WeChat's window while allowance lasts (spent in the claiming transaction, so two workers
 never spend the same allowance), else the kind's template from config, else
-undeliverable with the reason. Sends are rate limited; quota answers (45009/45011),
-WeChat busy and network errors are retried with exponential backoff and jitter;
-permanent answers are not retried.
+undeliverable with the reason. Sends are rate limited for the account, every instance
+drawing from one token bucket in the database (models/push_rate.py); quota answers
+(45009/45011), WeChat busy and network errors are retried with exponential backoff and
+jitter; permanent answers are not retried.
+
+The hot path is set-based SQL (SQLAlchemy Core, no ORM objects): a batch is claimed with
+one UPDATE … RETURNING and its recipients' windows read with one SELECT; `concurrency`
+lanes send without waiting for each other while one statement at a time records the
+outcomes so far and marks the next chunk sending (on PostgreSQL a single statement in
+autocommit, on SQLite a short transaction).
 
 Before each batch it expands the pushes due later (models/due.py: reminders, rolls,
 scheduled notices…) whose time has come, through the expander registered for the row's
@@ -20,14 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import metrics
@@ -36,37 +44,42 @@ from bot.logs import anon
 from bot.push import channels
 from bot.settings import PushSettings
 from bot.wechat.client import PERMANENT_RECIPIENT_ERRORS, WechatApi, WechatError
-from models import due, outbox
-from models.outbox import Outcome, Push
+from models import due, outbox, push_rate
+from models.outbox import Outcome, Taken, Window
 
 log = logging.getLogger(__name__)
 
 # Turns one due row into outbox rows: how many were queued, None when it was dropped.
 Expander = Callable[[AsyncSession, due.DuePush, datetime], Awaitable[int | None]]
 IDLE_POLL_S = 0.5
+# Due rows expanded per pass at most (each may write many outbox rows in the transaction).
+DUE_BATCH = 100
 
 
-class RateLimiter:
-    """A token bucket: at most `rate` acquisitions a second, bursts up to one second's worth."""
+def _step(wave: int, held: int, finished: int, todo: int, first: bool) -> int | None:
+    """Whether a batch's next statement is due, and how many rows it marks sending: None
+    while the lanes are busy and nothing is worth a statement yet.
 
-    def __init__(self, rate: float):
-        self.rate = rate
-        self._tokens = rate
-        self._last = time.monotonic()
-        self._lock = asyncio.Lock()
+    At most one wave is marked and unrecorded (`held`, of which `finished` answered). A
+    statement is due for the batch's first outcomes,
+    half a wave answered or to mark, or all that was marked answered."""
+    half = max(1, wave // 2)
+    n = min(wave - held + finished, todo)
+    if first or finished >= half or n >= half or (held == finished and (finished or n)):
+        return max(n, 0)
+    return None
 
-    async def acquire(self) -> None:
-        if self.rate <= 0:
-            return
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+def _queue_mine(chunk: list[Taken], mine: set[int], queue: asyncio.Queue[Taken]) -> None:
+    """Hand the rows just marked sending to the lanes; a row another worker took over
+    (this one outlived its lease) is not sent."""
+    if len(mine) < len(chunk):
+        log.warning("%d pushes outlived this worker's lease and were taken over",
+                    len(chunk) - len(mine))
+    for push in chunk:
+        if push.id in mine:
+            push.attempts += 1  # as the mark counted it
+            queue.put_nowait(push)
 
 
 def backoff(attempt: int, base_s: float = 2.0, cap_s: float = 600.0) -> float:
@@ -84,7 +97,13 @@ class OutboxWorker:
         self._templates = templates
         self._clock = clock
         self._expanders = dict(expanders or {})
-        self._limiter = RateLimiter(settings.rate_per_s)
+        engine = sessions.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        self._engine = engine
+        self._pg = engine.dialect.name == "postgresql"
+        # PostgreSQL: a wave's one statement needs no BEGIN/COMMIT (atomic on its own).
+        self._auto = (engine.execution_options(isolation_level="AUTOCOMMIT") if self._pg
+                      else engine)
         self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
@@ -133,26 +152,98 @@ class OutboxWorker:
         await self._send_batch(to_send, done)
         return len(done) + len(to_send)
 
-    async def _send_batch(self, to_send: list[Push], done: list[Outcome]) -> None:
-        """A wave at a time: mark it sending (in the same transaction that records the wave
-        before), call, and so on. A crash leaves at most one wave's outcome unknown; the
-        rest of the batch is still only claimed and goes back to pending."""
-        step = self._settings.concurrency
-        for start in range(0, len(to_send), step):
-            wave = to_send[start : start + step]
-            mine = await self._record(done, sending=wave)
-            if len(mine) < len(wave):
-                log.warning("%d pushes outlived this worker's lease and were taken over",
-                            len(wave) - len(mine))
-            done = list(await asyncio.gather(*(self._paced(p) for p in wave
-                                               if p.id in mine)))
-        if done:
-            await self._record(done)
+    def _wave_size(self) -> int:
+        """Sends per wave: `push.concurrency`; under a rate limit no more than the shared
+        bucket's burst, so a wave never goes out faster than the rate allows."""
+        return min(self._settings.concurrency, self._burst()) if self._settings.rate_per_s \
+            else self._settings.concurrency
 
-    async def _paced(self, push: Push) -> Outcome:
-        await self._limiter.acquire()
-        push.attempts += 1
-        return await self._send(push)
+    def _burst(self) -> int:
+        """The shared bucket's capacity: one wave (`push.concurrency`), at most one
+        second's worth of sends, at least one."""
+        rate = self._settings.rate_per_s
+        return max(1, min(self._settings.concurrency, int(rate)))
+
+    async def _send_batch(self, to_send: list[Taken], done: list[Outcome]) -> None:
+        """Send a claimed batch with `concurrency` lanes that never wait for each other.
+
+        Rows are marked sending a few at a time, in the statement that records the outcomes
+        answered since the one before (half a wave at a time, so the other lanes go on
+        sending meanwhile); each chunk's sends are drawn from the shared rate first. At
+        most one wave (`concurrency` rows) is marked sending and not yet recorded at any
+        moment (in flight, queued for a lane, or answered but not written): a crash leaves
+        at most one wave's outcome unknown, and the rest of the batch is only claimed and
+        goes back to pending after the lease.
+        """
+        if not to_send and not done:
+            return
+        wave = self._wave_size()
+        todo = deque(to_send)
+        queue: asyncio.Queue[Taken] = asyncio.Queue()
+        results: list[Outcome] = []
+        errors: list[BaseException] = []
+        woken = asyncio.Event()
+        held = 0  # rows marked sending by this batch whose outcome is not yet recorded
+
+        async def lane() -> None:
+            while True:
+                push = await queue.get()
+                try:
+                    results.append(await self._send(push))
+                except Exception as exc:  # left in `sending`: closed after the lease
+                    errors.append(exc)
+                woken.set()
+
+        lanes = [asyncio.create_task(lane()) for _ in range(wave)]
+        try:
+            async with self._batch_conn() as conn:
+                while todo or held or done:
+                    if errors:
+                        raise errors[0]
+                    n = _step(wave, held, len(results), len(todo), bool(done))
+                    if n is None:
+                        woken.clear()
+                        await woken.wait()
+                        continue
+                    chunk = [todo.popleft() for _ in range(n)]
+                    if chunk:
+                        await self._pace(len(chunk), conn)
+                    outs = results[:]
+                    del results[:]
+                    mine = await self._record(done + outs, sending=chunk, conn=conn)
+                    done = []
+                    held += len(mine) - len(outs)
+                    _queue_mine(chunk, mine, queue)
+        finally:
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+
+    def _batch_conn(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection | None]:
+        """PostgreSQL: one autocommit connection for a batch's statements. SQLite: none
+        (each statement takes the one pooled connection briefly, so callbacks never wait
+        for a batch's calls)."""
+        return self._auto.connect() if self._pg else contextlib.nullcontext()
+
+    async def _pace(self, sends: int, conn: AsyncConnection | None = None) -> None:
+        """Take `sends` from the account's rate, shared by every instance through the
+        database (models/push_rate.py), and wait until they are due. No limit: no
+        statement."""
+        rate = self._settings.rate_per_s
+        if rate <= 0:
+            return
+        if conn is not None:
+            wait = await push_rate.draw(conn, sends, rate, self._burst())
+        else:
+            async with self._tx() as own:
+                wait = await push_rate.draw(own, sends, rate, self._burst())
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _tx(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for one unit of work: PostgreSQL in autocommit (one statement),
+        SQLite in a transaction (BEGIN IMMEDIATE … COMMIT)."""
+        return self._auto.connect() if self._pg else self._engine.begin()
 
     async def expand_due(self) -> int:
         """Turn the due rows whose time has come into outbox rows; how many were taken.
@@ -163,7 +254,8 @@ class OutboxWorker:
         holding up the others."""
         async with self._sessions() as session, session.begin():
             now = self._clock.now()
-            claimed = await due.claim_due(session, now, self._settings.batch_size,
+            claimed = await due.claim_due(session, now,
+                                          min(self._settings.batch_size, DUE_BATCH),
                                           self._expanders.keys())
             for row in claimed:
                 expand = self._expanders[row.kind]
@@ -189,33 +281,53 @@ class OutboxWorker:
                 due.finish(session, row, now, "dropped" if queued is None else "done")
         return len(claimed)
 
-    async def _claim(self, subject: str | None) -> tuple[list[Push], list[Outcome]]:
-        async with self._sessions() as session, session.begin():
+    async def _claim(self, subject: str | None) -> tuple[list[Taken], list[Outcome]]:
+        """One transaction: close what dead workers left, take a batch (one UPDATE …
+        RETURNING), read the recipients' windows (one SELECT), choose each channel and
+        spend the 客服 allowance it uses (one executemany), so two workers never spend the
+        same allowance. On PostgreSQL the members whose allowance is spent are read again
+        under a row lock first; the others' choice writes nothing and needs none."""
+        async with self._engine.begin() as conn:
             now = self._clock.now()
-            await outbox.close_abandoned(session, now)
-            lease = timedelta(seconds=self._settings.lease_s)
-            claimed = await outbox.claim(session, now, self._settings.batch_size, lease, subject)
-            members = await outbox.members_by_openid(session, {p.openid for p in claimed})
-            to_send: list[Push] = []
-            decided: list[Outcome] = []
-            for push in claimed:
-                member = members.get(push.openid)
-                choice = channels.choose(member, push.kind, bool(push.template_data),
-                                         self._templates, now)
-                if choice.channel is None:
-                    decided.append(Outcome(push.id or 0, push.openid, "undeliverable",
-                                           reason=choice.reason))
-                    continue
-                if member is not None and choice.allowance is not None:
-                    channels.spend(member, choice.allowance)
-                push.channel = choice.channel
-                to_send.append(push)
-            for m in members.values():
-                session.add(m)
+            await outbox.close_abandoned(conn, now)
+            lease = now + timedelta(seconds=self._settings.lease_s)
+            taken = await outbox.claim(conn, now, self._settings.batch_size, lease, subject)
+            if not taken:
+                return [], []
+            wins = await outbox.windows(conn, {p.openid for p in taken})
+            to_send, decided, spent = self._choose(taken, wins, now)
+            if spent and self._pg:
+                wins.update(await outbox.windows(conn, spent, lock=True))
+                to_send, decided, spent = self._choose(taken, wins, now)
+            await outbox.spend(conn, spent)
             return to_send, decided
 
-    async def _send(self, push: Push) -> Outcome:
-        pid = push.id or 0
+    def _choose(self, taken: list[Taken], wins: dict[str, Window], now: datetime
+                ) -> tuple[list[Taken], list[Outcome], dict[str, tuple[int, int]]]:
+        """Each push's channel (bot/push/channels.py), in order, spending on copies of
+        the windows: (to send, undeliverable, openid → (window, event) spent)."""
+        left = {o: dataclasses.replace(w) for o, w in wins.items()}
+        to_send: list[Taken] = []
+        decided: list[Outcome] = []
+        spent: dict[str, tuple[int, int]] = {}
+        for push in taken:
+            member = left.get(push.openid)
+            choice = channels.choose(member, push.kind, bool(push.template_data),
+                                     self._templates, now)
+            if choice.channel is None:
+                decided.append(Outcome(push.id, push.openid, "undeliverable",
+                                       reason=choice.reason))
+                continue
+            if member is not None and choice.allowance is not None:
+                channels.spend(member, choice.allowance)
+                w, e = spent.get(push.openid, (0, 0))
+                spent[push.openid] = (w + 1, e) if choice.allowance == "window" else (w, e + 1)
+            push.channel = choice.channel
+            to_send.append(push)
+        return to_send, decided, spent
+
+    async def _send(self, push: Taken) -> Outcome:
+        pid = push.id
         paused = self._paused_until - time.monotonic()
         if paused > 0:  # a quota answer came in while this batch was under way
             return Outcome(pid, push.openid, "pending", retry_in_s=paused, not_tried=True,
@@ -240,8 +352,8 @@ class OutboxWorker:
         except WechatError as err:
             return self._failure(push, err)
 
-    def _failure(self, push: Push, err: WechatError) -> Outcome:
-        pid = push.id or 0
+    def _failure(self, push: Taken, err: WechatError) -> Outcome:
+        pid = push.id
         self.stats[f"error:{err.errcode}"] += 1
         if err.errcode in PERMANENT_RECIPIENT_ERRORS:
             status = "undeliverable" if err.errcode == 43004 else "failed"
@@ -268,19 +380,23 @@ class OutboxWorker:
         reason = f"{err.errcode} {err.errmsg}"[:200]
         return Outcome(pid, push.openid, "failed", push.channel, err.errcode, reason)
 
-    async def _record(self, outcomes: list[Outcome], sending: list[Push] | None = None
-                      ) -> set[int]:
-        """Record outcomes, and mark the next wave sending; the ids of the wave this worker
-        still holds."""
-        mine: set[int] = set()
-        async with self._sessions() as session, session.begin():
-            await outbox.record(session, outcomes, self._clock.now())
-            if sending:
-                lease = sending[0].lease_until
-                assert lease is not None  # set by the claim
-                mine = await outbox.mark_sending(session, [p.id or 0 for p in sending], lease)
-        self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)
-        for o in outcomes:
-            metrics.PUSHES.labels(o.channel or "-", "retry" if o.status == "pending"
-                                  else o.status).inc()
+    async def _record(self, outcomes: list[Outcome], sending: list[Taken] | None = None,
+                      conn: AsyncConnection | None = None) -> set[int]:
+        """Record outcomes, and mark the next rows sending; the ids of those this worker
+        still holds. One statement on PostgreSQL (on `conn`, autocommit); one short
+        transaction on SQLite."""
+        lease = sending[0].lease_until if sending else None
+        ids = [p.id for p in sending or ()]
+        if conn is not None:
+            mine = await outbox.record_and_mark(conn, outcomes, self._clock.now(), ids, lease)
+        else:
+            async with self._tx() as own:
+                mine = await outbox.record_and_mark(own, outcomes, self._clock.now(), ids,
+                                                    lease)
+        if outcomes:
+            self.stats.update(f"{o.status}:{o.channel or '-'}" for o in outcomes)
+            by_label = Counter((o.channel or "-", "retry" if o.status == "pending"
+                                else o.status) for o in outcomes)
+            for (channel, status), n in by_label.items():
+                metrics.PUSHES.labels(channel, status).inc(n)
         return mine
