@@ -20,6 +20,9 @@ from models.staff import ConsoleUser
 DEMO_OFFICER = "demo-officer"
 DEMO_ADMIN = "demo-admin"
 DEMO_ADMIN_PASSWORD = "xiaoge-demo"
+# Its argon2 hash, made once here: hashing at every dev start took 64 MiB for a moment.
+DEMO_PASSWORD_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$5S7rejIyh2zkOHJEvh4aOg$"
+                      "XxRQ9RA9pd4lMnN08+oFSdmVPTnZSZFpKvtwADM6Vl0")
 # The console accounts dev mode makes; prod refuses to start while one is active
 # (`run.py remove-demo-accounts` removes them).
 DEMO_ACCOUNTS = (DEMO_ADMIN, DEMO_OFFICER)
@@ -41,7 +44,8 @@ async def load_demo(settings: Settings, seeds: Iterable[Seed] = ()) -> None:
                     ConsoleUser.username == username))).first()
                 if user is None:
                     user = await staff.create_user(session, username, role,
-                                                   DEMO_ADMIN_PASSWORD, now)
+                                                   DEMO_ADMIN_PASSWORD, now,
+                                                   hashed=DEMO_PASSWORD_HASH)
                 codes[username] = await staff.issue_bind_code(session, user, now)
             for seed in seeds:
                 if (line := await seed(session, settings, now)) is not None:

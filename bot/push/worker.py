@@ -158,6 +158,13 @@ class OutboxWorker:
         return min(self._settings.concurrency, self._burst()) if self._settings.rate_per_s \
             else self._settings.concurrency
 
+    def _batch_limit(self) -> int:
+        """`push.batch_size`, but under a rate limit no more than a quarter of a lease's
+        worth of the account's rate: the rate is shared by every instance, so a batch must
+        finish well inside its lease even when a few instances draw from it at once."""
+        rate, size = self._settings.rate_per_s, self._settings.batch_size
+        return size if rate <= 0 else max(1, min(size, int(rate * self._settings.lease_s / 4)))
+
     def _burst(self) -> int:
         """The shared bucket's capacity: one wave (`push.concurrency`), at most one
         second's worth of sends, at least one."""
@@ -291,7 +298,7 @@ class OutboxWorker:
             now = self._clock.now()
             await outbox.close_abandoned(conn, now)
             lease = now + timedelta(seconds=self._settings.lease_s)
-            taken = await outbox.claim(conn, now, self._settings.batch_size, lease, subject)
+            taken = await outbox.claim(conn, now, self._batch_limit(), lease, subject)
             if not taken:
                 return [], []
             wins = await outbox.windows(conn, {p.openid for p in taken})

@@ -116,7 +116,9 @@ class Pipeline:
         """The passive reply for a message (None: answer "success"), within `budget_s`
         (default wechat.reply_budget_s; the gateway passes what its own checks left).
         Raises Replayed when `signed` came before with another body."""
-        if not msg.is_known:
+        if not msg.is_known:  # nothing to handle, but its signature is used up all the same
+            if signed is not None and await self._note_apart(signed) is False:
+                raise Replayed
             return None
         job = _Job()
         timer = metrics.Timer()
@@ -152,14 +154,32 @@ class Pipeline:
 
     async def _run(self, msg: Inbound, job: _Job, signed: Signed | None) -> CallbackResult:
         try:
-            return await self._attempt(msg, job, signed)
+            result = await self._attempt(msg, job, signed)
         except DBAPIError:  # only a dropped connection, and only once, comes out of it
             # A pooled connection had died (the database restarted): this attempt rolled
             # back. WeChat will not retry a callback that got an answer, so try once more
             # here, on a fresh connection; if the first commit did land, this finds its claim.
             log.warning("database connection lost mid-callback: trying the %s message again",
                         msg.event or msg.msg_type)
-            return await self._attempt(msg, job, signed)
+            result = await self._attempt(msg, job, signed)
+        if result.failed and signed is not None:
+            # The failed attempt rolled its note of the signature back with everything else;
+            # the user got the apology and WeChat will not retry, so the signature is noted
+            # now, or another body could be sent under it while it is fresh.
+            await self._note_apart(signed)
+        return result
+
+    async def _note_apart(self, signed: Signed) -> bool | None:
+        """Note a signature in a short transaction of its own: True the first time (or the
+        same body again), False when another body came under it, None when the database
+        could not say within a second (then nothing was handled under it either)."""
+        try:
+            async with asyncio.timeout(1.0), self._sessions() as session, session.begin():
+                return await replay.first_or_retry(session, signed.key, signed.body_hash,
+                                                   signed.expires_at)
+        except Exception as exc:  # the database is down or slow: the caller goes on
+            log.warning("callback signature not noted apart (%s)", type(exc).__name__)
+            return None
 
     async def _attempt(self, msg: Inbound, job: _Job, signed: Signed | None
                        ) -> CallbackResult:

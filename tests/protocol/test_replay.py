@@ -184,6 +184,46 @@ async def test_prod_refuses_plaintext_by_default(make_bot: BotFactory, settings:
     assert safe.status == 200 and T.HELP_HEADER in (safe.text or "")
 
 
+async def test_an_unknown_event_uses_up_its_signature_too(bot: Bot, sessions: Any) -> None:
+    """Nothing is handled for an event type the bot does not know, but its signature is
+    noted all the same: another body under it is a replay."""
+    signed = bot.peer.sign(bot.peer.event("o-rider", "some_future_event",
+                                          create_time=bot.now_ts), timestamp=bot.now_ts)
+    first = await send(bot, signed)
+    assert first.status == 200 and first.body == "success"
+    forged = bot.peer.text("o-intruder", "注册", create_time=bot.now_ts)
+    replayed = await send(bot, signed, forged)
+    assert replayed.status == 403 and replayed.body == "signature already used\n"
+    assert "o-intruder" not in await members(sessions)
+
+
+async def test_a_failed_callback_still_uses_up_its_signature(
+        bot: Bot, sessions: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A callback whose transaction fails (and rolls back the note of its signature with
+    everything else) gets the apology, and its signature is noted apart: WeChat will not
+    retry it, and another body under it is refused."""
+    from models import claim
+
+    real = claim.sender
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a handler's bug")
+
+    monkeypatch.setattr(claim, "sender", broken)
+    signed = bot.peer.sign(bot.peer.text("o-rider", "帮助", create_time=bot.now_ts),
+                           timestamp=bot.now_ts)
+    first = await send(bot, signed)
+    assert first.status == 200 and first.text == T.ERROR
+    monkeypatch.setattr(claim, "sender", real)
+
+    forged = bot.peer.text("o-intruder", "注册", create_time=bot.now_ts)
+    replayed = await send(bot, signed, forged)
+    assert replayed.status == 403 and replayed.body == "signature already used\n"
+    assert "o-intruder" not in await members(sessions)
+    again = await send(bot, signed)  # the same request again is WeChat's: handled now
+    assert again.status == 200 and T.HELP_HEADER in (again.text or "")
+
+
 @pytest.mark.parametrize("fault", ["refused", "slow"])
 async def test_when_the_replay_check_cannot_be_made_nothing_is_handled(
         make_bot: BotFactory, settings: Settings, sessions: Any,
