@@ -186,26 +186,11 @@ def fresh_sqlite(workdir: Path) -> str:
 
 def fresh_pg(url: str) -> str | None:
     """Drop, recreate and migrate the database at `url`; the reason when that fails."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
+    from bench.run import pg_reset
     from bot.migrate import upgrade
 
-    admin, name = url.rsplit("/", 1)
-
-    async def _reset() -> None:
-        engine = create_async_engine(admin + "/postgres", isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(asyncio.wait_for(_reset(), timeout=60))
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+    if problem := pg_reset(url):
+        return problem
     upgrade(url)
     return None
 
