@@ -8,123 +8,34 @@ It records every message it "delivered" (GET /sandbox/messages?touser=OPENID) an
 can be told to misbehave (POST /sandbox/control/faults, JSON only).
 
 It is not a mock: the real client talks to it over HTTP. Mounted at /sandbox in the
-dev server; `python -m bot.dev.sandbox --port N` runs it alone.
+dev server; `python -m bot.dev.sandbox --port N` runs it alone. State and what the route
+modules share are in core.py.
 """
-
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
-import itertools
-import random
 import secrets
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import segno
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
-
-TOKEN_TTL_S = 7200
-TOKEN_OVERLAP = timedelta(minutes=5)
-WINDOW = timedelta(hours=48)
-WINDOW_MESSAGES = 5
-EVENT_WINDOW = timedelta(minutes=1)
-EVENT_MESSAGES = 3
-
-
-@dataclass
-class SandboxUser:
-    followed: bool = True
-    last_message_at: datetime | None = None
-    used_since_message: int = 0
-    last_event_at: datetime | None = None
-    used_since_event: int = 0
-
-
-@dataclass
-class Faults:
-    """What to get wrong, for the next `times` send calls (or at `rate` of them)."""
-
-    errcode: int | None = None
-    http_status: int | None = None
-    delay_s: float = 0.0
-    drop: bool = False
-    times: int | None = None  # None: for every call while `rate` says so
-    rate: float = 1.0
-
-    def fire(self) -> bool:
-        if self.times is not None and self.times <= 0:
-            return False
-        if random.random() >= self.rate:
-            return False
-        if self.times is not None:
-            self.times -= 1
-        return True
-
-
-@dataclass
-class SandboxState:
-    app_id: str
-    app_secret: str
-    clock: Clock = field(default_factory=SystemClock)
-    tokens: dict[str, datetime] = field(default_factory=dict)
-    token_fetches: int = 0
-    users: dict[str, SandboxUser] = field(default_factory=dict)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[Faults] = field(default_factory=list)
-    menu: dict[str, Any] | None = None
-    qrcodes: dict[str, str] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
-    # Injected faults that fired, by what they answered: "http 500", "errcode 45009", …
-    faulted: dict[str, int] = field(default_factory=dict)
-    _msgids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
-
-    def user(self, openid: str) -> SandboxUser:
-        return self.users.setdefault(openid, SandboxUser())
-
-    def interact(self, openid: str, kind: str) -> None:
-        """What WeChat sees of a user: a message, an event (click, scan), a follow, an unfollow."""
-        user, now = self.user(openid), self.clock.now()
-        if kind == "message":
-            user.last_message_at, user.used_since_message = now, 0
-        elif kind == "unsubscribe":
-            user.followed = False
-        else:
-            user.followed = True
-            user.last_event_at, user.used_since_event = now, 0
-
-    def count_fault(self, what: str) -> None:
-        self.faulted[what] = self.faulted.get(what, 0) + 1
-
-    def new_token(self) -> str:
-        now = self.clock.now()
-        for tok, exp in list(self.tokens.items()):  # the old ones live 5 more minutes at most
-            self.tokens[tok] = min(exp, now + TOKEN_OVERLAP)
-        token = secrets.token_urlsafe(48)
-        self.tokens[token] = now + timedelta(seconds=TOKEN_TTL_S)
-        self.token_fetches += 1
-        return token
-
-    def token_error(self, token: str | None) -> dict[str, Any] | None:
-        if not token:
-            return {"errcode": 41001, "errmsg": "access_token missing"}
-        exp = self.tokens.get(token)
-        if exp is None:
-            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
-        if exp <= self.clock.now():
-            return {"errcode": 42001, "errmsg": "access_token expired"}
-        return None
-
-
-STATE = web.AppKey("sandbox_state", SandboxState)
-
-
-def _err(code: int, msg: str) -> web.Response:
-    return web.json_response({"errcode": code, "errmsg": msg})
+from bot.dev.sandbox.core import (
+    EVENT_MESSAGES,
+    EVENT_WINDOW,
+    STATE,
+    TOKEN_TTL_S,
+    WINDOW,
+    WINDOW_MESSAGES,
+    Faults,
+    SandboxState,
+    deliver,
+    err,
+    read_json,
+)
 
 
 def create_sandbox(app_id: str, app_secret: str, clock: Clock | None = None) -> web.Application:
@@ -147,6 +58,7 @@ def create_sandbox(app_id: str, app_secret: str, clock: Clock | None = None) -> 
     r.add_post("/control/interaction", interaction)
     r.add_post("/control/expire-tokens", expire_tokens)
     r.add_get("/control/stats", stats)
+    # The newer parts of WeChat's API, one module each (they add their routes here).
     return app
 
 
@@ -198,50 +110,33 @@ async def _injected(request: web.Request, state: SandboxState, fault: Faults
         return web.Response(status=fault.http_status, text="sandbox fault")
     if fault.errcode:
         state.count_fault(f"errcode {fault.errcode}")
-        return _err(fault.errcode, "sandbox injected fault")
+        return err(fault.errcode, "sandbox injected fault")
     return None
-
-
-async def _json(request: web.Request) -> dict[str, Any] | None:
-    try:
-        data = await request.json()
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 async def token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     q = request.query
     if q.get("grant_type") != "client_credential":
-        return _err(40002, "invalid grant_type")
+        return err(40002, "invalid grant_type")
     if q.get("appid") != state.app_id:
-        return _err(40013, "invalid appid")
+        return err(40013, "invalid appid")
     if q.get("secret") != state.app_secret:
-        return _err(40001, "invalid credential, secret is invalid")
+        return err(40001, "invalid credential, secret is invalid")
     return web.json_response({"access_token": state.new_token(), "expires_in": TOKEN_TTL_S})
-
-
-def _deliver(state: SandboxState, openid: str, channel: str, **fields: Any) -> int:
-    msgid = next(state._msgids)
-    state.messages.append(
-        {"touser": openid, "channel": channel, "msgid": msgid,
-         "time": state.clock.now().isoformat(), **fields}
-    )
-    return msgid
 
 
 async def custom_send(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    data = await _json(request)
+    data = await read_json(request)
     if data is None or not isinstance(data.get("touser"), str):
-        return _err(44002, "empty post data")
+        return err(44002, "empty post data")
     openid, msgtype = data["touser"], data.get("msgtype")
     if not openid.strip():
-        return _err(40003, "invalid openid")
+        return err(40003, "invalid openid")
     user = state.user(openid)
     if not user.followed:
-        return _err(43004, "require subscribe")
+        return err(43004, "require subscribe")
     now = state.clock.now()
     in_event = user.last_event_at is not None and now - user.last_event_at < EVENT_WINDOW
     in_window = user.last_message_at is not None and now - user.last_message_at < WINDOW
@@ -250,80 +145,80 @@ async def custom_send(request: web.Request) -> web.Response:
     elif in_window and user.used_since_message < WINDOW_MESSAGES:
         user.used_since_message += 1
     elif in_window or in_event:
-        return _err(45047, "out of response count limit")
+        return err(45047, "out of response count limit")
     else:
-        return _err(45015, "response out of time limit or subscription is canceled")
+        return err(45015, "response out of time limit or subscription is canceled")
     if msgtype == "text":
         content = (data.get("text") or {}).get("content")
         if not isinstance(content, str) or not content:
-            return _err(44003, "empty content")
+            return err(44003, "empty content")
         if len(content.encode()) > 2048:
-            return _err(45002, "content size out of limit")
-        _deliver(state, openid, "kefu", type="text", content=content)
+            return err(45002, "content size out of limit")
+        deliver(state, openid, "kefu", type="text", content=content)
     elif msgtype == "news":
         articles = (data.get("news") or {}).get("articles") or []
         if len(articles) != 1:
-            return _err(45008, "article size out of limit")
-        _deliver(state, openid, "kefu", type="news", content=articles[0])
+            return err(45008, "article size out of limit")
+        deliver(state, openid, "kefu", type="news", content=articles[0])
     else:
-        return _err(40008, "invalid message type")
-    return _err(0, "ok")
+        return err(40008, "invalid message type")
+    return err(0, "ok")
 
 
 async def template_send(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    data = await _json(request)
+    data = await read_json(request)
     if data is None or not isinstance(data.get("touser"), str):
-        return _err(44002, "empty post data")
+        return err(44002, "empty post data")
     openid = data["touser"]
     if not openid.strip():
-        return _err(40003, "invalid openid")
+        return err(40003, "invalid openid")
     if not state.user(openid).followed:
-        return _err(43004, "require subscribe")
+        return err(43004, "require subscribe")
     template_id, payload = data.get("template_id"), data.get("data")
     if not isinstance(template_id, str) or not template_id:
-        return _err(40037, "invalid template_id")
+        return err(40037, "invalid template_id")
     if not isinstance(payload, dict) or any(
         not isinstance(v, dict) or "value" not in v for v in payload.values()
     ):
-        return _err(47001, "data format error")
-    msgid = _deliver(state, openid, "template", type="template", template_id=template_id,
+        return err(47001, "data format error")
+    msgid = deliver(state, openid, "template", type="template", template_id=template_id,
                      data=payload, url=data.get("url"))
     return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
 
 async def menu_create(request: web.Request) -> web.Response:
-    data = await _json(request)
+    data = await read_json(request)
     buttons = data.get("button") if data else None
     if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
-        return _err(40016, "invalid button size")
+        return err(40016, "invalid button size")
     for b in buttons:
         if len(b.get("sub_button") or []) > 5:
-            return _err(40023, "invalid sub button size")
+            return err(40023, "invalid sub button size")
     request.app[STATE].menu = data
-    return _err(0, "ok")
+    return err(0, "ok")
 
 
 async def menu_get(request: web.Request) -> web.Response:
     menu = request.app[STATE].menu
     if menu is None:
-        return _err(46003, "menu no exist")
+        return err(46003, "menu no exist")
     return web.json_response({"menu": menu})
 
 
 async def menu_delete(request: web.Request) -> web.Response:
     request.app[STATE].menu = None
-    return _err(0, "ok")
+    return err(0, "ok")
 
 
 async def qrcode_create(request: web.Request) -> web.Response:
-    data = await _json(request) or {}
+    data = await read_json(request) or {}
     action = data.get("action_name")
     scene = ((data.get("action_info") or {}).get("scene") or {}).get("scene_str")
     if action != "QR_LIMIT_STR_SCENE":
-        return _err(40097, "invalid args: only QR_LIMIT_STR_SCENE is supported here")
+        return err(40097, "invalid args: only QR_LIMIT_STR_SCENE is supported here")
     if not isinstance(scene, str) or not 1 <= len(scene) <= 64:
-        return _err(40097, "invalid args: scene_str must be 1-64 characters")
+        return err(40097, "invalid args: scene_str must be 1-64 characters")
     ticket = secrets.token_urlsafe(24)
     request.app[STATE].qrcodes[ticket] = scene
     return web.json_response({"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket}"})
@@ -341,7 +236,7 @@ async def qrcode_show(request: web.Request) -> web.Response:
 async def media_get(request: web.Request) -> web.Response:
     media_id = request.query.get("media_id", "")
     if not media_id or media_id.startswith("expired"):
-        return _err(40007, "invalid media_id")
+        return err(40007, "invalid media_id")
     buf = io.BytesIO()
     segno.make(media_id, error="l").save(buf, kind="png", scale=4)
     return web.Response(body=buf.getvalue(), content_type="image/png")
@@ -350,7 +245,7 @@ async def media_get(request: web.Request) -> web.Response:
 async def user_info(request: web.Request) -> web.Response:
     openid = request.query.get("openid", "")
     if not openid:
-        return _err(40003, "invalid openid")
+        return err(40003, "invalid openid")
     user = request.app[STATE].user(openid)
     return web.json_response({"subscribe": int(user.followed), "openid": openid,
                               "language": "zh_CN"})
@@ -363,7 +258,7 @@ async def messages(request: web.Request) -> web.Response:
 
 
 async def faults_set(request: web.Request) -> web.Response:
-    data = await _json(request)
+    data = await read_json(request)
     if data is None:
         raise web.HTTPBadRequest(text="JSON object expected")
     try:
@@ -381,7 +276,7 @@ async def faults_clear(request: web.Request) -> web.Response:
 
 async def interaction(request: web.Request) -> web.Response:
     """Tell the sandbox what a user did (the chat and the simulator play WeChat's part)."""
-    data = await _json(request) or {}
+    data = await read_json(request) or {}
     openid, kind = data.get("openid"), data.get("kind")
     if not isinstance(openid, str) or kind not in ("message", "event", "subscribe",
                                                    "unsubscribe"):
@@ -401,23 +296,3 @@ async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response({"token_fetches": state.token_fetches, "calls": state.calls,
                               "faulted": state.faulted, "messages": len(state.messages)})
-
-
-def main() -> None:
-    from bot.settings import load_settings
-
-    parser = argparse.ArgumentParser(description="WeChat API sandbox, standing alone")
-    parser.add_argument("--config")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9090)
-    args = parser.parse_args()
-    settings = load_settings(args.config)
-    root = web.Application()
-    root.add_subapp("/sandbox", create_sandbox(settings.wechat.app_id, settings.wechat.app_secret))
-    print(f"WeChat API sandbox on http://{args.host}:{args.port}/sandbox "
-          f"({datetime.now(UTC):%H:%M:%S} UTC)", flush=True)
-    web.run_app(root, host=args.host, port=args.port, print=None, access_log=None)
-
-
-if __name__ == "__main__":
-    main()
