@@ -20,9 +20,10 @@ from bot.db import make_engine, session_factory
 from bot.push.worker import OutboxWorker
 from bot.settings import PushSettings, Settings
 from bot.wechat.client import WechatApi
+from bot.wechat.templates import fill
 from bot.wechat.token import SharedToken
 from models import notice as notices
-from models import outbox
+from models import push_counts
 
 TITLE = "平台新规解读会"
 BODY = "本周六下午两点在武进驿站举行，欢迎外卖、快递小哥参加，现场有茶歇。"
@@ -74,8 +75,10 @@ async def baseline(http: aiohttp.ClientSession, base: str, settings: Settings, n
     api = WechatApi(base, http, Token(ref, settings))
     ref.append(api)
     await api.tokens.get()
-    template = settings.wechat.templates["notice"]
-    data = notices.template_data(TITLE, BODY, SystemClock().now())
+    mapping = settings.wechat.templates["notice"]
+    template = mapping.id
+    values = notices.template_data(TITLE, BODY, SystemClock().now())
+    data = {k: v["value"] for k, v in fill(mapping, values, template=True).items()}
 
     async def lanes(count: int, who: str) -> None:
         todo = iter(range(count))
@@ -146,7 +149,7 @@ async def run_scenario(db: str, url: str, sb: SandboxProc, settings: Settings,
             await control.clear_faults()
             calls = await control.template_calls() - calls0
             async with sessions() as session:
-                counts = await outbox.counts(session, notice.subject)
+                counts = await push_counts.counts(session, notice.subject)
             per_user = await control.per_user(prefix)
             expected = {f"{prefix}{i:08d}" for i in range(n)}
             delivered = sum(per_user.values())

@@ -20,12 +20,13 @@ from bot.clock import Clock, SystemClock
 from bot.db import make_console_engine, make_engine, ping, session_factory
 from bot.dev.sandbox import create_sandbox
 from bot.features import Features, Loop, PeriodicJob, Platform, Runtime
+from bot.push import receipts
 from bot.push.worker import OutboxWorker
 from bot.router import Dispatcher, ProfileGate, Router
 from bot.scheduler import SchedulerLeader
 from bot.settings import Settings
 from bot.web.api import too_long_is_400
-from bot.web.console import create_console
+from bot.web.console import create_console, site_errors
 from bot.web.hangups import guard_bodies
 from bot.web.headers import security_headers
 from bot.web.openapi import add_openapi_routes
@@ -33,7 +34,7 @@ from bot.wechat.client import WechatApi
 from bot.wechat.gateway import WechatGateway
 from bot.wechat.message import Inbound
 from bot.wechat.pipeline import Pipeline
-from bot.wechat.token import SharedToken
+from bot.wechat.token import SharedToken, token_fetchers
 from models import claim, dialog_store, login_throttle, outbox, replay
 
 FAVICON = Path(__file__).with_name("web") / "static" / "favicon.ico"
@@ -75,16 +76,16 @@ class Services:
         self.http = aiohttp.ClientSession()
         http = self.http
 
-        async def fetch() -> tuple[str, int]:
-            assert self.api is not None
-            return await self.api.fetch_token(s.wechat.app_id, s.wechat.app_secret)
-
-        self.tokens = SharedToken(sessions, s.wechat.app_id, fetch, self.clock)
+        fetch, force_fetch = token_fetchers(lambda: self.api, s.wechat.app_id,
+                                            s.wechat.app_secret, s.wechat.token_endpoint)
+        self.tokens = SharedToken(sessions, s.wechat.app_id, fetch, self.clock,
+                                  force_fetch=force_fetch)
         self.api = WechatApi(s.api_base_url, http, self.tokens)
         platform = Platform(s, sessions, self.clock, self)
         self.worker = OutboxWorker(sessions, self.api, s.push, s.wechat.templates, self.clock,
                                    expanders={kind: make(platform)
-                                              for kind, make in self.features.due.items()})
+                                              for kind, make in self.features.due.items()},
+                                   subscriptions=s.wechat.subscribe)
         self.loops = {name: make(platform) for name, make in self.features.loops.items()}
 
     async def close(self) -> None:
@@ -124,7 +125,7 @@ def create_app(
         import handlers
 
         features = handlers.install()
-    router = router or features.root_router()
+    router = router or features.root_router(receipts.router)
     gate = profile_gate or features.profile_gate
     assert gate is not None, "a feature must register the profile gate"
     clock = clock or SystemClock()
@@ -159,8 +160,9 @@ def create_app(
     add_openapi_routes(app, features.openapi)
     app.router.add_get("/console", _to_console)
     app.router.add_get("/favicon.ico", _favicon)  # bot/web/static/favicon.ico
-    app.add_subapp("/console", create_console(settings, console_sessions, clock, services,
-                                                  features))
+    console = create_console(settings, console_sessions, clock, services, features)
+    app.middlewares.append(site_errors(console))  # /nope, /api/v1/nope: not aiohttp's bare 404
+    app.add_subapp("/console", console)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.endpoint(engine, clock, settings.metrics))
     if settings.is_dev if sandbox is None else sandbox:

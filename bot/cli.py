@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot import cli_accounts
+from bot import cli_accounts, cli_templates
 from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.files import FileError, import_rows, read_csv, read_json
@@ -82,6 +82,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     chat.add_argument("--url", help="callback URL (default: from config)")
     chat.add_argument("--aes", action="store_true", help="use safe (AES) mode")
     cli_accounts.add_edit_user(sub)
+    cli_templates.add_templates(sub)
     return p
 
 
@@ -129,6 +130,7 @@ _COMMANDS: dict[str, Command] = {
     "qrcodes": lambda s, a: asyncio.run(qrcodes(s, a.out)),
     "chat": lambda s, a: _chat(s, a.openid, a.url, a.aes),
     "edit-user": lambda s, a: cli_accounts.edit_user(s, a),
+    "templates": lambda s, a: cli_templates.show(s),
 }
 
 
@@ -192,8 +194,8 @@ async def remove_demo_accounts(settings: Settings) -> int:
     from bot.dev.demo import DEMO_ACCOUNTS
     from models import staff
 
-    async with _transaction(settings) as (session, _now):
-        done = await staff.remove_accounts(session, DEMO_ACCOUNTS)
+    async with _transaction(settings) as (session, now):
+        done = await staff.remove_accounts(session, DEMO_ACCOUNTS, now)
     if not done:
         print(f"没有演示账号（{'、'.join(DEMO_ACCOUNTS)}），无需删除。")
     for name, what in sorted(done.items()):
@@ -296,7 +298,7 @@ async def notify(settings: Settings, audience: str, title: str, body: str, url: 
     from bot.db import session_factory
     from bot.web.api import BadTime, parse_time
     from models import notice as notices
-    from models import outbox
+    from models import push_counts
 
     async with _services(settings) as services:
         sessions = session_factory(services.engine)
@@ -318,7 +320,7 @@ async def notify(settings: Settings, audience: str, title: str, body: str, url: 
         assert services.worker is not None
         finished = await services.worker.drain(notice.subject, timeout_s=120)
         async with sessions() as session:
-            counts = await outbox.counts(session, notice.subject)
+            counts = await push_counts.counts(session, notice.subject)
     print(f"通知 {notice.id}：{notice.recipients} 位接收人。")
     print(format_counts(counts))
     if not finished:
@@ -365,23 +367,24 @@ def import_members(settings: Settings, path: str) -> int:
 
 
 async def push_menu(settings: Settings) -> int:
+    """The default menu, then each staff role's conditional menu (bot/wechat/menu_push.py)."""
+    from bot.db import session_factory
     from bot.wechat.client import WechatError
-    from bot.wechat.menu import MenuError, validate
+    from bot.wechat.menu import MenuError
+    from bot.wechat.menu_push import push_menus
 
-    try:
-        menu = validate(settings.menu)
-    except MenuError as exc:
-        print(f"菜单不符合微信的规则：\n{exc}", file=sys.stderr)
-        return 2
     async with _services(settings) as services:
         assert services.api is not None
         try:
-            await services.api.create_menu(menu)
+            done = await push_menus(services.api, session_factory(services.engine),
+                                    settings.menu, services.clock.now())
+        except MenuError as exc:
+            print(T.MENU_INVALID.format(problems=exc), file=sys.stderr)
+            return 2
         except WechatError as exc:
-            print(f"推送菜单失败：{exc}", file=sys.stderr)
+            print(T.MENU_PUSH_FAILED.format(error=exc), file=sys.stderr)
             return 1
-    n = sum(len(b.get("sub_button", [])) or 1 for b in menu["button"])
-    print(f"菜单已推送（{len(menu['button'])} 个一级菜单，{n} 个按钮）；微信客户端约5分钟内刷新。")
+    print("\n".join(done.lines()))
     return 0
 
 
@@ -473,15 +476,19 @@ async def qrcodes(settings: Settings, out: str) -> int:
                 image = buf.getvalue()
             else:
                 assert services.api is not None
+                async with sessions() as session:
+                    known = await qr.issued(session, scene)
                 try:
-                    made = await services.api.create_qrcode(scene)
+                    made = ({"ticket": known.ticket, "url": known.url} if known
+                            else await services.api.create_qrcode(scene))
                     image = await services.api.qrcode_image(made["ticket"])
                 except WechatError as exc:
                     print(f"{scene}：生成失败（{exc}）", file=sys.stderr)
                     return 1
-                async with sessions() as session, session.begin():
-                    await qr.remember(session, scene, made["ticket"], made["url"],
-                                      services.clock.now())
+                if known is None:
+                    async with sessions() as session, session.begin():
+                        await qr.remember(session, scene, made["ticket"], made["url"],
+                                          services.clock.now())
             await asyncio.to_thread((folder / filename).write_bytes, image)
     print(f"已生成 {len(targets)} 个二维码：{folder}/")
     return 0

@@ -61,7 +61,7 @@ async def _edit(settings: Settings, args: argparse.Namespace, password: str | No
 
     done: list[str] = []
     try:
-        async with _transaction(settings) as (session, _now):
+        async with _transaction(settings) as (session, now):
             user = await staff.user_named(session, args.name)
             if user is None:
                 print(f"未更改：没有控制台账号 {args.name}。", file=sys.stderr)
@@ -72,11 +72,11 @@ async def _edit(settings: Settings, args: argparse.Namespace, password: str | No
             if scope:
                 grid = user.grid_code if args.grid is None else (args.grid or None)
                 group = user.group_code if args.group is None else (args.group or None)
-                await staff.set_role(session, user, args.role or user.role, grid, group)
+                await staff.set_role(session, user, args.role or user.role, grid, group, now)
                 done.append(f"角色为{staff.ROLES[user.role]}"
                             f"（网格 {grid or '无'}，小组 {group or '无'}）")
             if args.disable or args.enable:
-                await staff.set_active(session, user, bool(args.enable))
+                await staff.set_active(session, user, bool(args.enable), now)
                 done.append("已启用" if args.enable else "已停用（并解除微信绑定）")
             if args.unlock:
                 await login_throttle.unlock(session, user.username)

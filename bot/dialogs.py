@@ -70,12 +70,17 @@ class State:
     """A step of a dialog. A `soft` step (say, "send me a location") gives way: input that
     none of its handlers takes ends the dialog and is handled as if no dialog ran."""
 
-    def __init__(self, prompt: str, soft: bool = False, wants_text: bool = True):
+    def __init__(self, prompt: str, soft: bool = False, wants_text: bool = True,
+                 unheard: str | None = None):
         if not prompt.endswith(T.STEP_END):
             raise ValueError(f"a dialog step's prompt must be made by texts.step(): {prompt!r}")
         self.prompt = prompt
         self.soft = soft
         self.wants_text = wants_text  # a photo or a location step: no "reply in text" hint
+        # Said before the prompt to a voice without words (Inbound.unheard); by default
+        # "type it or say it again" at a step that wants text, nothing at one that does not.
+        self.unheard = unheard if unheard is not None else \
+            (T.VOICE_UNHEARD_STEP if wants_text else "")
         self.name = ""
 
     def __set_name__(self, owner: type, attr: str) -> None:
@@ -116,6 +121,11 @@ class DialogContext:
     def wants_text(self) -> bool:
         st = state_named(self.state)
         return bool(st and st.wants_text)
+
+    @property
+    def unheard(self) -> str:
+        st = state_named(self.state)
+        return st.unheard if st else ""
 
     @property
     def soft(self) -> bool:

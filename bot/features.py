@@ -158,7 +158,9 @@ class Features:
             self.templates.append(templates)
         self.menu.extend(menu)
 
-    def root_router(self) -> Router:
+    def root_router(self, *platform: Router) -> Router:
+        """Every chat router: the platform's own (`platform`), the features', then the
+        features' fallbacks."""
         root = Router("root")
-        root.include(*self.routers, *self.fallbacks)
+        root.include(*platform, *self.routers, *self.fallbacks)
         return root

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock
 from bot.db import session_factory
 from bot.settings import MetricsSettings
-from models import due, outbox
+from models import due, push_counts
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def endpoint(engine: AsyncEngine, clock: Clock,
             raise refused
         try:
             async with sessions() as session:
-                counts = await outbox.depth(session)
+                counts = await push_counts.depth(session)
                 later = await due.depth(session)
                 oldest = await due.oldest_pending(session)
             for status in ("pending", "sending", "sent", "failed", "undeliverable"):

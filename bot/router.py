@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import texts as T
 from bot.clock import Clock
 from bot.dialogs import ANY_STATE, DialogContext, State
+from bot.language.normalise import answer
 from bot.settings import Settings
 from bot.wechat.message import Inbound, normalize
 from models.member import Member
@@ -298,6 +299,7 @@ class Dispatcher:
             yield from self._fallbacks
 
     async def dispatch(self, ctx: Context) -> str | None:
+        ctx = _as_answer(ctx)
         text = ctx.msg.text
         for handler in self._candidates(ctx):
             if handler.only_words is not None:  # what the words filter would say
@@ -308,6 +310,8 @@ class Dispatcher:
             if captured is not None:
                 return await self._run(handler, ctx, captured)
         if ctx.dialog.state is not None and ctx.msg.is_input:
+            if ctx.msg.unheard:  # a voice without words: the step waits, even a soft one
+                return join(ctx.dialog.unheard, ctx.dialog.prompt)
             if ctx.dialog.soft:  # the step gives way: handle the message afresh
                 ctx.dialog.finish()
                 return await self.dispatch(ctx)
@@ -347,6 +351,17 @@ class Dispatcher:
             more = await self.dispatch(replace(ctx, msg=result.msg))
             return join(result.prefix, more)
         return result
+
+
+def _as_answer(ctx: Context) -> Context:
+    """Inside a dialog, words typed or recognised from a voice are an answer without the
+    punctuation that ends the sentence (bot/language/normalise.py `answer`): "确认。" confirms,
+    "13800138000。" is a mobile number, whether typed or said."""
+    msg = ctx.msg
+    if ctx.dialog.state is None or msg.msg_type not in ("text", "voice") or not msg.content:
+        return ctx
+    said = answer(msg.content)
+    return ctx if said == msg.content else replace(ctx, msg=replace(msg, content=said))
 
 
 def _has_role(staff: ConsoleUser | None, roles: frozenset[str]) -> bool:

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,6 +32,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     SettingsError,
 )
+
+from bot.settings_reports import ReportCategory, ReportSettings  # noqa: F401  (`reports`)
+from bot.wechat.menu_settings import MenuButton, MenuSettings  # noqa: F401  (the `menu` key)
+from bot.wechat.templates import SubscribeMapping, TemplateMapping, check_mappings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 PRODUCTION_API = "https://api.weixin.qq.com"
@@ -139,18 +144,24 @@ class WechatSettings(_Section):
     require_safe_mode: bool | None = None
     reply_budget_s: float = Field(4.0, gt=0, le=4.8)
     location_datum: Literal["gcj02", "wgs84"] = "gcj02"
+    # Where the shared access token comes from: POST /cgi-bin/stable_token (normal mode, a
+    # force refresh only when WeChat refuses the token it still hands out) or GET
+    # /cgi-bin/token (every fetch a new token). See bot/wechat/token.py.
+    token_endpoint: Literal["stable", "classic"] = "stable"
     # "I want a person" (人工, 客服…): hand the chat to the 客服 workbench with WeChat's
     # transfer_customer_service reply instead of telling the support hotline.
     kf_transfer: bool = False
-    # One template per kind of push (course_reminder, notice, report_status, group_activity).
-    templates: dict[str, str] = Field(default_factory=dict)
+    # Per kind of push (models/push_values.py): the template / subscribe message and which
+    # value fills each keyword field (bot/wechat/templates.py checks them all at start).
+    templates: dict[str, TemplateMapping] = Field(default_factory=dict)
+    subscribe: dict[str, SubscribeMapping] = Field(default_factory=dict)
 
-    @field_validator("templates")
+    @field_validator("templates", "subscribe")
     @classmethod
-    def _template_kinds(cls, v: dict[str, str]) -> dict[str, str]:
-        known = {"notice", "course_reminder", "report_status", "group_activity"}
-        if unknown := set(v) - known:
-            raise ValueError(f"unknown push kinds {sorted(unknown)}; known: {sorted(known)}")
+    def _mappings(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        key = f"wechat.{info.field_name}"
+        if problems := check_mappings(key, v, template=info.field_name == "templates"):
+            raise ValueError("\n  ".join(problems))  # each line names its full key
         return v
 
     @field_validator("token")
@@ -196,6 +207,11 @@ class ApiSettings(_Section):
     token: str = Field(DEMO_API_TOKEN, min_length=16, repr=False)
 
 
+class TargetSettings(_Section):  # the dashboard colours a rate green only at or above its target
+    resolution_rate: float = Field(1.0, gt=0, le=1)  # 办结率 (PRODUCT.md: 100%)
+    satisfaction_rate: float = Field(0.98, gt=0, le=1)  # 满意率 (PRODUCT.md: ≥ 98%)
+
+
 class ConsoleSettings(_Section):
     # Signs and encrypts the console's session cookie (any long random string).
     secret_key: str = Field(DEMO_CONSOLE_SECRET, min_length=16, repr=False)
@@ -218,6 +234,7 @@ class ConsoleSettings(_Section):
     # Send the cookie over HTTPS only. None (the default): true in mode: prod, false in dev
     # (so `make run` on http://127.0.0.1 still logs in); see Settings.cookie_secure.
     cookie_secure: bool | None = None
+    targets: TargetSettings = Field(default_factory=TargetSettings)
 
 
 class DialogSettings(_Section):
@@ -232,35 +249,6 @@ class SchoolSettings(_Section):
     reminder_offsets: list[Duration] = Field(
         default_factory=lambda: [timedelta(hours=24), timedelta(hours=1)]
     )
-
-
-class ReportCategory(_Section):
-    name: str = Field(min_length=1)
-    keywords: list[str] = Field(default_factory=list)
-    deadline: Duration = timedelta(days=3)
-
-
-def _default_categories() -> list[ReportCategory]:
-    names = ["道路交通", "市容环境", "公共设施", "安全隐患", "邻里纠纷", "其他"]
-    return [ReportCategory(name=n) for n in names]
-
-
-class ReportSettings(_Section):
-    categories: list[ReportCategory] = Field(default_factory=_default_categories, min_length=1)
-    photo_dir: str = "data/photos"  # where report photos are kept (WeChat's copy expires)
-    digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # Asia/Shanghai
-
-
-class MenuButton(_Section):
-    name: str = Field(min_length=1)
-    type: str | None = None
-    key: str | None = None
-    url: str | None = None
-    sub_button: list[MenuButton] = Field(default_factory=list)
-
-
-class MenuSettings(_Section):
-    button: list[MenuButton] = Field(default_factory=list)
 
 
 class SupportSettings(_Section):
@@ -340,10 +328,11 @@ class Settings(BaseSettings):
             if _same(getattr(self.wechat, key), demo):
                 problems.append(f"wechat.{key}: mode: prod refuses the demo credentials; "
                                 f"set the service account's own value")
-        if demo_ids := [k for k, v in self.wechat.templates.items()
-                        if v.strip().startswith("demo-")]:
-            problems.append(f"wechat.templates: mode: prod refuses demo template ids "
-                            f"({', '.join(sorted(demo_ids))})")
+        for key, maps in (("templates", self.wechat.templates),
+                          ("subscribe", self.wechat.subscribe)):
+            if demo_ids := [k for k, v in maps.items() if v.id.strip().startswith("demo-")]:
+                problems.append(f"wechat.{key}: mode: prod refuses demo template ids "
+                                f"({', '.join(sorted(demo_ids))})")
         return problems
 
     @property
@@ -454,7 +443,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             key = _key_of(err["loc"])
-            if key == "(top level)" and ":" in msg:
+            if ":" in msg and (key == "(top level)" or msg.startswith(f"{key}.")):
                 key, msg = (s.strip() for s in msg.split(":", 1))
             lines.append(f"{key}: {msg}")
         raise ConfigError(f"配置无效 ({config_path}):\n  " + "\n  ".join(lines)) from None

@@ -20,7 +20,9 @@ from models.qr import QrCode
 from models.replay import SeenCallback
 from models.report import Report, ReportBacker, ReportEvent, TicketCounter
 from models.staff import BindCode, ConsoleUser
+from models.staff_tags import StaffTag, WechatTag
 from models.station import Station
+from models.subscribe import SubscribeGrant
 from models.text import guard
 from models.token import AccessToken
 
@@ -51,6 +53,9 @@ __all__ = [
     "ReportBacker",
     "ReportEvent",
     "SeenCallback",
+    "StaffTag",
     "Station",
+    "SubscribeGrant",
     "TicketCounter",
+    "WechatTag",
 ]

@@ -21,6 +21,7 @@ from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.errors import DomainError
 from models.group import GroupMembership, PartyGroup, leader_of, member_openids
 from models.member import Member
+from models.push_values import iso_time
 from models.staff import CODE_ALPHABET
 from models.text import fit
 
@@ -89,9 +90,23 @@ def describe(a: Activity) -> str:
     return f"{a.kind}「{a.topic}」{_when(a.start_at)}-{a.end_at.astimezone(SHANGHAI):%H:%M} {place}"
 
 
+# What happened, as the push's activity.what value (by the subject's word).
+WHAT = {"new": "新活动", "moved": "活动改期", "cancelled": "活动取消", "remind": "活动提醒",
+        "roll": "到会统计"}
+
+
+def push_values(a: Activity, group: PartyGroup | None, what: str) -> dict[str, str]:
+    """A push about the activity, as values (models/push_values.py); config maps them to
+    the template's fields."""
+    return {"activity.topic": a.topic, "activity.start": iso_time(a.start_at),
+            "activity.end": iso_time(a.end_at),
+            "activity.what": WHAT.get(what.rstrip("0123456789"), what),
+            "activity.group": group.name if group else ""}
+
+
 async def _tell(session: AsyncSession, a: Activity, group: PartyGroup, what: str, text: str,
                 now: datetime) -> None:
-    data = {"thing1": a.topic[:20], "time2": _when(a.start_at), "thing3": what[:20]}
+    data = push_values(a, group, what)
     items = [outbox.Outgoing(o, text, data, a.online_url)
              for o in await member_openids(session, group.code)]
     if items:
@@ -327,8 +342,7 @@ async def send_roll(session: AsyncSession, activity_id: int, now: datetime, text
     if leader is None or not leader.openid:
         raise due.NotYet("the group has no leader bound to WeChat yet")
     r = await roll(session, a)
-    data = {"thing1": a.topic[:20], "thing2": f"到会{len(r.present)}人",
-            "time3": a.end_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+    data = {**push_values(a, group, "roll"), "activity.present": str(len(r.present))}
     await outbox.enqueue(session, "group_activity", subject,
                          [outbox.Outgoing(leader.openid, roll_text(a, r, text), data)], now)
     return 1

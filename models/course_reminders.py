@@ -12,9 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import due, outbox
-from models.base import SHANGHAI
 from models.course import PUSH_KIND, Course, Enrolment, describe, short_time
 from models.member import Member
+from models.push_values import iso_time
 
 if TYPE_CHECKING:
     from models.course_enrolment import MyCourse
@@ -35,10 +35,11 @@ async def _recipients(session: AsyncSession, c: Course, statuses: Sequence[str])
 
 
 def template(c: Course, what: str) -> dict[str, str]:
-    """The subscription template's fields of a push about the course."""
-    return {"thing1": c.title[:20], "time2": c.start_at.astimezone(SHANGHAI).strftime(
-        "%Y-%m-%d %H:%M"), "thing3": ("线上" if c.online else c.place)[:20] or "—",
-        "thing4": what[:20]}
+    """A push about the course, as values (models/push_values.py); config maps them to the
+    template's fields. `what`: what happened (课前提醒, 改期, 候补转正…)."""
+    return {"course.title": c.title, "course.start": iso_time(c.start_at),
+            "course.place": ("线上" if c.online else c.place) or "—", "course.code": c.code,
+            "course.what": what}
 
 
 async def tell(session: AsyncSession, c: Course, subject: str, text: str, what: str,

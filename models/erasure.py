@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, delete, false, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import dialog_store
+from models import dialog_store, subscribe
 from models.activity import Attendance
 from models.checkin import Checkin
 from models.claim import InboundClaim
@@ -66,13 +66,14 @@ async def erase(session: AsyncSession, member: Member, now: datetime, *,
     openid, placeholder = member.openid, f"erased:{member.id}"
     names = [n for n in (member.name,) if n]
     done = Erased(needles=[x for x in (member.name, member.mobile, openid) if x])
-    await unbind_openid(session, openid)
+    await unbind_openid(session, openid, now)
     await _reports(session, member.id, names, name_mask, done)
     done.needles += await _leave_reasons(session, member.id, gone_text)
     await _pushes(session, openid, placeholder, names, name_mask, done)
     await _replies(session, done)
     await _notices(session, openid, placeholder)
     await dialog_store.clear(session, openid)
+    await subscribe.forget(session, member.id)
     await session.exec(delete(LoginFailure).where(col(LoginFailure.key) == f"bind:{openid}"))
     # Check-ins keep when and which station, not the member's own coordinates.
     await session.exec(update(Checkin).where(col(Checkin.member_id) == member.id)
@@ -84,7 +85,7 @@ async def erase(session: AsyncSession, member: Member, now: datetime, *,
     member.name = member.mobile = member.platform = None
     member.industry = member.party_status = None
     member.consent_at = member.consent_source = None
-    member.last_inbound_at = None
+    member.last_inbound_at = member.template_blocked_at = None
     member.followed = False
     member.erased_at = now
     session.add(member)

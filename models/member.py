@@ -39,6 +39,9 @@ class Member(SQLModel, table=True):
     kefu_used: int = 0
     last_event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     kefu_used_event: int = 0
+    # The member refused this account's template messages (a TEMPLATESENDJOBFINISH
+    # "failed:user block", models/receipts.py): no more templates are sent to them.
+    template_blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property

@@ -15,10 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import course as courses
 from models import due, outbox
 from models import group as groups
-from models.base import SHANGHAI, UTCDateTime, local
+from models.base import SHANGHAI, UTCDateTime
 from models.course import Enrolment
 from models.errors import DomainError
 from models.member import INDUSTRIES, Member
+from models.push_values import iso_time
 from models.text import long_text
 
 TITLE_MAX = 40
@@ -26,7 +27,6 @@ URL_MAX = 1024
 AUDIENCE_MAX = 2000
 # A body's characters: at most the 客服 text's bytes (validate checks the bytes).
 BODY_MAX = outbox.KEFU_TEXT_MAX_BYTES
-TEMPLATE_THING_MAX = 20  # a template's "thing" keyword holds at most 20 characters
 DUE_KIND = "notice"  # a notice with a time ahead is a due row of this kind
 
 
@@ -62,15 +62,10 @@ def render_text(title: str, body: str, url: str | None) -> str:
     return f"{text}\n{url}" if url else text
 
 
-def _thing(value: str) -> str:
-    value = " ".join(value.split())
-    return value if len(value) <= TEMPLATE_THING_MAX else value[: TEMPLATE_THING_MAX - 1] + "…"
-
-
 def template_data(title: str, body: str, send_at: datetime) -> dict[str, str]:
-    """The notice template's keyword fields (thing1 title, thing2 summary, time3 time)."""
-    return {"thing1": _thing(title), "thing2": _thing(body),
-            "time3": local(send_at).strftime("%Y-%m-%d %H:%M")}
+    """The notice's push values (models/push_values.py); config maps them to the template's
+    fields."""
+    return {"notice.title": title, "notice.body": body, "notice.time": iso_time(send_at)}
 
 
 def validate(title: str, body: str, url: str | None) -> None:

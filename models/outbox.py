@@ -50,7 +50,7 @@ from models.base import UTCDateTime, insert_for
 from models.member import Member
 from models.text import check_row, fit, long_text
 
-KINDS = ("notice", "reply", "course_reminder", "report_status", "group_activity")
+KINDS = ("notice", "reply", "course_reminder", "report_status", "group_activity", "work_order")
 
 # WeChat cuts or refuses a 客服 text past about 2,048 bytes: checked where a push is written.
 # The channel policy (window, allowance, template, reasons) is bot/push/channels.py.
@@ -91,6 +91,8 @@ class Push(SQLModel, table=True):
     openid: str = Field(max_length=64)
     text: str = Field(sa_type=Text, sa_column_kwargs=long_text(TEXT_MAX))
     url: str | None = Field(default=None, max_length=1024)
+    # The push's values by name (models/push_values.py), filled into the kind's template at
+    # send time; older rows hold WeChat field names (sent as they are).
     template_data: dict[str, str] = Field(default_factory=dict,
                                           sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=16)
@@ -100,7 +102,11 @@ class Push(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     errcode: int | None = None
     reason: str | None = Field(default=None, max_length=200)
-    wx_msgid: int | None = Field(default=None, sa_type=BigInteger)
+    wx_msgid: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    # WeChat's receipt (models/receipts.py): delivered | blocked | failed, and its words.
+    receipt: str | None = Field(default=None, max_length=16)
+    receipt_status: str | None = Field(default=None, max_length=64)
+    receipt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -226,12 +232,17 @@ class Taken:
     attempts: int
     lease_until: datetime  # the claim's token: mark_sending checks it
     channel: str | None = None
+    # Set with the channel: the 订阅通知 template whose grant the send uses, and whether the
+    # member blocked templates (no template fallback then).
+    grant: str | None = None
+    template_blocked: bool = False
 
 
 @dataclass(slots=True)
 class Window:
-    """A member's 客服 window as the channel policy reads it (bot/push/channels.WindowView);
-    the counts are spent here first and written back as increments."""
+    """A member's 客服 window (and whether they blocked templates) as the channel policy
+    reads it (bot/push/channels.WindowView); the counts are spent here first and written
+    back as increments."""
 
     openid: str
     followed: bool
@@ -239,6 +250,7 @@ class Window:
     kefu_used: int
     last_event_at: datetime | None
     kefu_used_event: int
+    template_blocked_at: datetime | None
 
 
 _SWEEP = (
@@ -298,7 +310,7 @@ async def claim(conn: AsyncConnection, now: datetime, limit: int, lease_until: d
 
 
 _WINDOW_COLS = (_M.c.openid, _M.c.followed, _M.c.last_inbound_at, _M.c.kefu_used,
-                _M.c.last_event_at, _M.c.kefu_used_event)
+                _M.c.last_event_at, _M.c.kefu_used_event, _M.c.template_blocked_at)
 
 
 async def windows(conn: AsyncConnection, openids: Collection[str], lock: bool = False
@@ -471,30 +483,3 @@ async def has_due(session: AsyncSession, now: datetime, subject: str | None = No
     if subject is not None:
         stmt = stmt.where(col(Push.subject) == subject)
     return bool((await session.exec(stmt)).one())
-
-
-async def counts(session: AsyncSession, subject: str) -> dict[str, Any]:
-    """Delivery counts of one push subject: pending, sent by channel, failed by reason."""
-    stmt = (
-        select(Push.status, Push.channel, Push.reason, func.count())
-        .where(col(Push.subject) == subject)
-        .group_by(col(Push.status), col(Push.channel), col(Push.reason))
-    )
-    out: dict[str, Any] = {"total": 0, "pending": 0, "sent": {}, "failed": {},
-                           "undeliverable": {}}
-    for status, channel, reason, n in (await session.exec(stmt)).all():
-        out["total"] += n
-        if status in ("pending", "claimed", "sending"):
-            out["pending"] += n
-        elif status == "sent":
-            out["sent"][channel or "?"] = out["sent"].get(channel or "?", 0) + n
-        else:
-            key = reason or "?"
-            out[status][key] = out[status].get(key, 0) + n
-    return out
-
-
-async def depth(session: AsyncSession) -> dict[str, int]:
-    """How many rows the outbox holds in each status (for /metrics)."""
-    rows = await session.exec(select(col(Push.status), func.count()).group_by(col(Push.status)))
-    return {status: n for status, n in rows.all()}

@@ -36,6 +36,12 @@ async def scene_for(session: AsyncSession, scanned: str) -> str | None:
     return row.scene if row else None
 
 
+async def issued(session: AsyncSession, scene: str) -> QrCode | None:
+    """The permanent code already made for a scene (it never expires: reuse it rather than
+    spend another of the account's 100,000)."""
+    return await session.get(QrCode, scene)
+
+
 async def remember(session: AsyncSession, scene: str, ticket: str, url: str,
                    now: datetime) -> None:
     row = await session.get(QrCode, scene)

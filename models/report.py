@@ -1,8 +1,9 @@
 """Neighbourhood reports (随手拍): a ticket from a rider's photo to a fixed street.
 
 已受理 → 已派单 → 处理中 → 已办结, or → 已关闭 with a reason. Every change is an event
-(who, when, note) and a push to the reporter and backers. Modelled on FixMyStreet and
-Open311: "fixed" (已办结) is kept apart from "closed" (已关闭).
+(who, when, the step's `action`, note) and a push to the reporter and backers. The
+work-order steps (派单, 签收, 退单, 延期, 催办, 督办, 回访, 合并) are in models/work_order.py.
+Modelled on FixMyStreet and Open311: "fixed" (已办结) is kept apart from "closed" (已关闭).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from models.base import SHANGHAI, UTCDateTime, insert_for
 from models.errors import DomainError
 from models.grid import Grid, officers_of
 from models.member import Member
+from models.push_values import ORDER_TITLE_MAX, RATE_HINT_MAX, iso_time
 from models.text import fit, long_text
 
 ACCEPTED, DISPATCHED, IN_PROGRESS = "已受理", "已派单", "处理中"
@@ -46,6 +48,9 @@ RATING_PROMPT_WINDOW = timedelta(days=7)
 DESCRIPTION_MAX = 500
 ADDRESS_MAX = 200
 NOTE_MAX = 500
+REASON_MAX = 200  # a 退单 or 延期 reason, cut with …
+# ReportEvent.action: the step an event records (models/work_order.py names the others).
+CHANGED, FILED, DISPATCH, RATED = "状态变更", "受理", "派单", "评价"
 
 
 class ReportError(DomainError):
@@ -81,6 +86,21 @@ class Report(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The work-order cycle (models/work_order.py). The district queue: grid_code None.
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # 签收 by then
+    acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    returned: bool = False  # back in the queue: 退单, or not acknowledged in time
+    return_reason: str | None = Field(default=None, max_length=REASON_MAX)
+    priority: bool = False  # reopened after a 1–2 rating or 未解决: handle first
+    extension_state: str | None = Field(default=None, max_length=8)  # pending/approved/refused
+    extension_days: int | None = None
+    extension_reason: str | None = Field(default=None, max_length=REASON_MAX)
+    extension_by: str | None = Field(default=None, max_length=64)  # the officer's username
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # 催办 (this due_at)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # 督办
+    followed_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # 回访 push
+    merged_into_id: int | None = Field(default=None, foreign_key="report.id")
 
     @property
     def is_open(self) -> bool:
@@ -99,6 +119,8 @@ class ReportEvent(SQLModel, table=True):
     actor: str = Field(max_length=80)  # member, officer:<username>, api, system
     from_status: str | None = Field(default=None, max_length=8)
     to_status: str = Field(max_length=8)
+    action: str = Field(default=CHANGED, max_length=8,
+                        sa_column_kwargs={"server_default": CHANGED})  # the step: 派单, 签收…
     note: str = Field(default="", sa_type=Text, sa_column_kwargs=long_text(NOTE_MAX))
 
 
@@ -157,6 +179,10 @@ async def next_ticket(session: AsyncSession, now: datetime) -> str:
 def format_ticket(day: date, seq: int) -> str:
     """R + the local date + '-' + the day's sequence, four digits: R20261201-0007."""
     return f"R{day:%Y%m%d}-{seq:04d}"
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
 
 
 def check_move(status: str, to_status: str, close_reason: str | None = None) -> None:
@@ -262,15 +288,28 @@ async def overdue(session: AsyncSession, now: datetime) -> Sequence[Report]:
 # --- changes and their pushes --------------------------------------------------------------
 
 
-def _status_push(report: Report, event: ReportEvent, text: str) -> dict[str, str]:
-    return {"thing1": report.ticket, "phrase2": event.to_status,
-            "thing3": (event.note or report.category)[:20],
-            "time4": event.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+def order_values(report: Report, event: ReportEvent, title: str, note: str = "",
+                 count: int = 1) -> dict[str, str]:
+    """A work-order push to staff, as values (models/push_values.py, kind work_order)."""
+    return {"order.title": fit(title, ORDER_TITLE_MAX), "order.count": str(count),
+            "order.ticket": report.ticket, "order.category": report.category,
+            "order.action": event.action, "order.deadline": iso_time(report.due_at),
+            "order.note": note or event.note, "event.time": iso_time(event.at)}
+
+
+def push_values(report: Report, event: ReportEvent, rate_hint: str = "") -> dict[str, str]:
+    """A change of the report, as values (models/push_values.py); config maps them to the
+    template's fields. `rate_hint`: how to rate, for 已办结 only."""
+    return {"report.ticket": report.ticket, "report.status": event.to_status,
+            "report.note": event.note or report.category, "report.category": report.category,
+            "report.rate_hint": fit(rate_hint, RATE_HINT_MAX)
+            if event.to_status == RESOLVED else "",
+            "event.time": iso_time(event.at)}
 
 
 async def _notify(session: AsyncSession, report: Report, event: ReportEvent, text: str,
-                  openids: Sequence[str], now: datetime) -> None:
-    items = [outbox.Outgoing(o, text, _status_push(report, event, text)) for o in openids
+                  openids: Sequence[str], now: datetime, rate_hint: str = "") -> None:
+    items = [outbox.Outgoing(o, text, push_values(report, event, rate_hint)) for o in openids
              if o and not o.startswith("erased:")]
     if items:
         await outbox.enqueue(session, "report_status", f"report:{report.id}:{event.id}",
@@ -290,9 +329,9 @@ async def officer_openids(session: AsyncSession, report: Report) -> list[str]:
 
 
 async def _event(session: AsyncSession, report: Report, to_status: str, actor: str, note: str,
-                 now: datetime) -> ReportEvent:
+                 now: datetime, action: str = CHANGED) -> ReportEvent:
     event = ReportEvent(report_id=report.id or 0, at=now, actor=actor,
-                        from_status=report.status, to_status=to_status,
+                        from_status=report.status, to_status=to_status, action=action,
                         note=fit(note, NOTE_MAX))
     session.add(event)
     report.status, report.updated_at = to_status, now
@@ -301,9 +340,12 @@ async def _event(session: AsyncSession, report: Report, to_status: str, actor: s
     return event
 
 
-async def create(session: AsyncSession, member: Member, draft: Draft, deadline: timedelta,
-                 now: datetime, grid: Grid | None, new_text: str) -> Report:
-    """File a report: ticket, points, dispatch to the grid, and word to its officers."""
+async def create(session: AsyncSession, member: Member, draft: Draft, due_at: datetime,
+                 now: datetime, grid: Grid | None, new_text: str,
+                 ack_due_at: datetime | None = None, new_title: str = DISPATCH) -> Report:
+    """File a report: ticket, points, and — when its point lies in a grid — 派单 by the
+    system to that grid (签收 due by `ack_due_at`) with word to its officers (a work_order
+    push). `due_at`: the category's deadline (work_order.Policy.due)."""
     assert member.id is not None
     report = Report(
         ticket=await next_ticket(session, now), member_id=member.id, category=draft.category,
@@ -313,20 +355,22 @@ async def create(session: AsyncSession, member: Member, draft: Draft, deadline: 
         grid_code=grid.code if grid else None, photo_media_id=draft.media_id,
         photo_status="pending" if draft.media_id else "none",
         photo_next_at=now if draft.media_id else None,
-        created_at=now, due_at=now + deadline, updated_at=now)
+        created_at=now, due_at=due_at, updated_at=now)
     session.add(report)
     await session.flush()
     session.add(ReportEvent(report_id=report.id or 0, at=now, actor="member", from_status=None,
-                            to_status=ACCEPTED, note=""))
+                            to_status=ACCEPTED, action=FILED, note=""))
     member.points += POINTS_ACCEPTED
     session.add(member)
     if grid is not None:
-        event = await _event(session, report, DISPATCHED, "system", grid.name, now)
-        officers = await officer_openids(session, report)
-        await _notify(session, report, event, new_text.format(ticket=report.ticket,
-                                                              category=report.category,
-                                                              text=report.description[:40]),
-                      officers, now)
+        report.dispatched_at, report.ack_due_at = now, ack_due_at
+        event = await _event(session, report, DISPATCHED, "system", grid.name, now, DISPATCH)
+        text = new_text.format(ticket=report.ticket, category=report.category,
+                               text=report.description[:40], due=_local(report.due_at),
+                               ack_due=_local(ack_due_at or now))
+        await outbox.enqueue(session, "work_order", f"order:{report.id}:{event.id}", [
+            outbox.Outgoing(o, text, order_values(report, event, new_title, grid.name))
+            for o in await officer_openids(session, report)], now)
     return report
 
 
@@ -343,13 +387,18 @@ async def back(session: AsyncSession, report: Report, member: Member, now: datet
 
 
 async def move(session: AsyncSession, report: Report, to_status: str, actor: str, note: str,
-               now: datetime, push_text: str, close_reason: str | None = None) -> ReportEvent:
-    """An officer (or the API) moves a report; the reporter and backers are told."""
+               now: datetime, push_text: str, close_reason: str | None = None,
+               rate_hint: str = "") -> ReportEvent:
+    """An officer (or the API) moves a report; the reporter and backers are told (with
+    `rate_hint`, how to rate, when it is 已办结)."""
     check_move(report.status, to_status, close_reason)
     if to_status == CLOSED:
         report.close_reason, report.closed_at = close_reason, now
-    if to_status == RESOLVED:
-        report.resolved_at = now
+    if to_status == IN_PROGRESS and report.acked_at is None:
+        report.acked_at = now  # 处理 counts as 签收
+    if to_status == RESOLVED:  # rated and followed up (回访) afresh
+        report.resolved_at, report.rating, report.rated_at = now, None, None
+        report.followed_up_at = None
         reporter = await session.get(Member, report.member_id)
         if reporter is not None and report.reopened == 0:  # +3 once, however often reopened
             reporter.points += POINTS_RESOLVED
@@ -357,7 +406,7 @@ async def move(session: AsyncSession, report: Report, to_status: str, actor: str
     event = await _event(session, report, to_status, actor, note, now)
     await _notify(session, report, event, push_text.format(
         ticket=report.ticket, status=to_status, note=note or "—"),
-        await reporter_and_backers(session, report), now)
+        await reporter_and_backers(session, report), now, rate_hint)
     return event
 
 
@@ -367,7 +416,8 @@ async def rate(session: AsyncSession, report: Report, member: Member, stars: int
     report.rating, report.rated_at, report.updated_at = stars, now, now
     session.add(report)
     session.add(ReportEvent(report_id=report.id or 0, at=now, actor="member",
-                            from_status=RESOLVED, to_status=RESOLVED, note=f"评价 {stars} 星"))
+                            from_status=RESOLVED, to_status=RESOLVED, action=RATED,
+                            note=f"评价 {stars} 星"))
 
 
 async def awaiting_rating(session: AsyncSession, member: Member, now: datetime

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import staff_tags
 from models.base import UTCDateTime
 from models.errors import DomainError
 
@@ -169,19 +170,26 @@ async def set_password(session: AsyncSession, user: ConsoleUser, password: str) 
 
 
 async def set_role(session: AsyncSession, user: ConsoleUser, role: str,
-                   grid_code: str | None, group_code: str | None) -> None:
-    """A new role and scope (grid, group); every session of the account ends."""
+                   grid_code: str | None, group_code: str | None, now: datetime) -> None:
+    """A new role and scope (grid, group); every session of the account ends, and its
+    WeChat account's tag follows the role (models/staff_tags.py)."""
     if role not in ROLES:
         raise StaffError("unknown_role")
     user.role, user.grid_code, user.group_code = role, grid_code, group_code
+    if user.openid and user.active:
+        await staff_tags.want(session, user.openid, role, now)
     await _changed(session, user)
 
 
-async def set_active(session: AsyncSession, user: ConsoleUser, active: bool) -> None:
-    """Disable (also unbinding WeChat) or enable an account; either way every session of it
-    ends, so one opened before a disable stays dead after an enable."""
+async def set_active(session: AsyncSession, user: ConsoleUser, active: bool,
+                     now: datetime) -> None:
+    """Disable (also unbinding WeChat, whose account loses the role's tag) or enable an
+    account; either way every session of it ends, so one opened before a disable stays
+    dead after an enable."""
     user.active = active
     if not active:
+        if user.openid:
+            await staff_tags.want(session, user.openid, None, now)
         user.openid = None
     await _changed(session, user)
 
@@ -222,18 +230,26 @@ async def bind(
     user = await session.get(ConsoleUser, spent[0])
     if user is None or not user.active:
         return BindOutcome.UNKNOWN, None
-    await unbind_openid(session, openid)
+    if user.openid and user.openid != openid:  # the account moves to this WeChat user
+        await staff_tags.want(session, user.openid, None, now)
+    await unbind_openid(session, openid, now, untag=False)
     await session.flush()
     user.openid = openid
     session.add(user)
     await session.flush()
+    # The role's user tag, put on by the scheduler's job: never an API call in the callback.
+    await staff_tags.want(session, openid, user.role, now)
     return BindOutcome.BOUND, user
 
 
-async def unbind_openid(session: AsyncSession, openid: str) -> None:
+async def unbind_openid(session: AsyncSession, openid: str, now: datetime,
+                        untag: bool = True) -> None:
+    """This WeChat user is no console account's any more (and loses the staff tag)."""
     await session.exec(
         update(ConsoleUser).where(col(ConsoleUser.openid) == openid).values(openid=None)
     )
+    if untag:
+        await staff_tags.want(session, openid, None, now)
 
 
 async def staff_for(session: AsyncSession, openid: str) -> ConsoleUser | None:
@@ -249,7 +265,7 @@ async def active_accounts_named(session: AsyncSession, usernames: tuple[str, ...
     return list((await session.exec(stmt)).all())
 
 
-async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...]
+async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...], now: datetime
                           ) -> dict[str, str]:
     """Delete these accounts and their bind codes; an account something still refers to
     (a group it leads) is disabled instead: inactive, unbound, no password can log in.
@@ -263,6 +279,8 @@ async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...]
     for user in users:
         name = user.username
         await session.exec(delete(BindCode).where(col(BindCode.user_id) == user.id))
+        if user.openid:  # deleted or disabled, its WeChat account loses the staff tag
+            await staff_tags.want(session, user.openid, None, now)
         try:
             async with session.begin_nested():
                 await session.delete(user)
@@ -270,6 +288,6 @@ async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...]
         except IntegrityError:
             await session.refresh(user)
             user.password_hash = "!removed"
-            await set_active(session, user, False)
+            await set_active(session, user, False, now)
             done[name] = "disabled"
     return done

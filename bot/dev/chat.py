@@ -22,7 +22,8 @@ HELP = """直接输入文字即发送文字消息。其他操作：
   :loc 纬度,经度 [地点名]   发送位置        :scan 场景      扫描带参数二维码（已关注）
   :follow [场景]            关注（可带场景）  :unfollow       取消关注
   :click 按键               点击菜单        :image          发送图片
-  :voice 文字               发送语音（识别结果） :help 本帮助   :quit 退出"""
+  :voice [文字]             发送语音（识别结果；不写则无识别结果）
+  :help 本帮助              :quit 退出"""
 
 
 class _Ticker:
@@ -61,8 +62,8 @@ def build(peer: WechatPeer, openid: str, line: str) -> str | None:
         return peer.event(openid, "CLICK", rest, create_time=_tick())
     if cmd == "image":
         return peer.image(openid)
-    if cmd == "voice":
-        return peer.voice(openid, rest)
+    if cmd == "voice":  # `:voice` alone: a voice WeChat sent no Recognition for
+        return peer.voice(openid, rest or None)
     return None
 
 

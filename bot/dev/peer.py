@@ -36,6 +36,8 @@ def _xml(fields: dict[str, Any]) -> str:
             continue
         if isinstance(value, dict):
             out.append(f"<{key}>{_xml(value)[5:-6]}</{key}>")
+        elif isinstance(value, list):  # the element repeated, once per entry
+            out.extend(f"<{key}>{_xml(v)[5:-6]}</{key}>" for v in value)
         elif isinstance(value, int | float):
             out.append(f"<{key}>{value}</{key}>")
         else:
@@ -100,6 +102,28 @@ class WechatPeer:
             data["EventKey"] = key
         data.update(fields)
         return _xml(data)
+
+    def subscribe_popup(self, openid: str, answers: dict[str, str], **kw: Any) -> str:
+        """The member answered a 订阅通知 popup: template id → "accept" or "reject"."""
+        return self.event(openid, "subscribe_msg_popup_event", SubscribeMsgPopupEvent={
+            "List": [{"TemplateId": t, "SubscribeStatusString": a, "PopupScene": 2}
+                     for t, a in answers.items()]}, **kw)
+
+    def subscribe_change(self, openid: str, rejected: list[str], **kw: Any) -> str:
+        """The member turned 订阅通知 templates off in their settings."""
+        return self.event(openid, "subscribe_msg_change_event", SubscribeMsgChangeEvent={
+            "List": [{"TemplateId": t, "SubscribeStatusString": "reject"} for t in rejected]},
+            **kw)
+
+    def receipt(self, openid: str, receipt: dict[str, Any], **kw: Any) -> str:
+        """The receipt WeChat sends for a delivered push, from what the sandbox noted with
+        the message (its "receipt"): TEMPLATESENDJOBFINISH or subscribe_msg_sent_event."""
+        if receipt["event"] == "TEMPLATESENDJOBFINISH":
+            return self.event(openid, "TEMPLATESENDJOBFINISH", MsgID=receipt["MsgID"],
+                              Status=receipt["Status"], **kw)
+        entry = {k: receipt[k] for k in ("TemplateId", "MsgID", "ErrorCode", "ErrorStatus")}
+        return self.event(openid, "subscribe_msg_sent_event",
+                          SubscribeMsgSentEvent={"List": [entry]}, **kw)
 
     # --- the envelope ----------------------------------------------------------------------
 

@@ -98,3 +98,14 @@ def canonical(text: str) -> str:
     out = _emoji(out)
     out = _trim(" ".join(out.split()))
     return _numerals(out)
+
+
+# What speech recognition (or a quick thumb) ends a sentence with. Never brackets or quotes:
+# they may belong to the answer ("花园街(北)").
+_SENTENCE_END = "。.!！?？~～…,，、;；:： \t\u3000"
+
+
+def answer(text: str) -> str:
+    """A dialog step's answer as the rider means it: the sentence punctuation at its end
+    dropped ("陈七。" is the name 陈七, "确认。" is 确认), unless it is nothing else."""
+    return text.rstrip(_SENTENCE_END) or text

@@ -1,12 +1,15 @@
 """The outbox worker: claims due pushes, picks each recipient's channel, sends, records.
 
 Per recipient the channel policy (bot/push/channels.py) decides: 客服 text inside
-WeChat's window while allowance lasts (spent in the claiming transaction, so two workers
-never spend the same allowance), else the kind's template from config, else
-undeliverable with the reason. Sends are rate limited for the account, every instance
-drawing from one token bucket in the database (models/push_rate.py); quota answers
-(45009/45011), WeChat busy and network errors are retried with exponential backoff and
-jitter; permanent answers are not retried.
+WeChat's window while allowance lasts, else a 订阅通知 where the member holds a grant for
+the kind's subscribe template, else the kind's template from config, else undeliverable
+with the reason. The 客服 allowance and one-time grants are spent in the claiming
+transaction, so two workers never spend the same one. A template's or 订阅通知's keyword
+fields are filled from the push's values by the kind's mapping in config
+(bot/wechat/templates.py `fill`). Sends are rate
+limited for the account, every instance drawing from one token bucket in the database
+(models/push_rate.py); quota answers (45009/45011), WeChat busy and network errors are
+retried with exponential backoff and jitter; permanent answers are not retried.
 
 The hot path is set-based SQL (SQLAlchemy Core, no ORM objects): a batch is claimed with
 one UPDATE … RETURNING and its recipients' windows read with one SELECT; `concurrency`
@@ -43,8 +46,9 @@ from bot.clock import Clock
 from bot.logs import anon
 from bot.push import channels
 from bot.settings import PushSettings
+from bot.wechat import templates as tmpl
 from bot.wechat.client import PERMANENT_RECIPIENT_ERRORS, WechatApi, WechatError
-from models import due, outbox, push_rate
+from models import due, outbox, push_rate, subscribe
 from models.outbox import Outcome, Taken, Window
 
 log = logging.getLogger(__name__)
@@ -89,12 +93,16 @@ def backoff(attempt: int, base_s: float = 2.0, cap_s: float = 600.0) -> float:
 
 class OutboxWorker:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], api: WechatApi,
-                 settings: PushSettings, templates: dict[str, str], clock: Clock,
-                 expanders: Mapping[str, Expander] | None = None):
+                 settings: PushSettings, templates: Mapping[str, tmpl.TemplateMapping],
+                 clock: Clock,
+                 expanders: Mapping[str, Expander] | None = None,
+                 subscriptions: Mapping[str, tmpl.SubscribeMapping] | None = None):
         self._sessions = sessions
         self._api = api
         self._settings = settings
-        self._templates = templates
+        self._templates = dict(templates)  # kind → its mapping (wechat.templates)
+        self._subscriptions = dict(subscriptions or {})  # kind → its (wechat.subscribe)
+        self._subscribe_ids = {m.id for m in self._subscriptions.values()}
         self._clock = clock
         self._expanders = dict(expanders or {})
         engine = sessions.kw["bind"]
@@ -301,26 +309,35 @@ class OutboxWorker:
             taken = await outbox.claim(conn, now, self._batch_limit(), lease, subject)
             if not taken:
                 return [], []
-            wins = await outbox.windows(conn, {p.openid for p in taken})
-            to_send, decided, spent = self._choose(taken, wins, now)
+            openids = {p.openid for p in taken}
+            wins = await outbox.windows(conn, openids)
+            grants = await subscribe.held(conn, openids, self._subscribe_ids)
+            to_send, decided, spent, used = self._choose(taken, wins, grants, now)
             if spent and self._pg:
                 wins.update(await outbox.windows(conn, spent, lock=True))
-                to_send, decided, spent = self._choose(taken, wins, now)
+                to_send, decided, spent, used = self._choose(taken, wins, grants, now)
             await outbox.spend(conn, spent)
+            await subscribe.spend(conn, used)
             return to_send, decided
 
-    def _choose(self, taken: list[Taken], wins: dict[str, Window], now: datetime
-                ) -> tuple[list[Taken], list[Outcome], dict[str, tuple[int, int]]]:
+    def _choose(self, taken: list[Taken], wins: dict[str, Window],
+                grants: Mapping[str, Mapping[str, subscribe.Grant]], now: datetime
+                ) -> tuple[list[Taken], list[Outcome], dict[str, tuple[int, int]],
+                           dict[tuple[str, str], int]]:
         """Each push's channel (bot/push/channels.py), in order, spending on copies of
-        the windows: (to send, undeliverable, openid → (window, event) spent)."""
+        the windows and grants: (to send, undeliverable, openid → (window, event) 客服
+        messages spent, (openid, 订阅通知 template) → one-time grants spent)."""
         left = {o: dataclasses.replace(w) for o, w in wins.items()}
+        held = {o: dict(g) for o, g in grants.items()}
         to_send: list[Taken] = []
         decided: list[Outcome] = []
         spent: dict[str, tuple[int, int]] = {}
+        used: dict[tuple[str, str], int] = {}
         for push in taken:
             member = left.get(push.openid)
+            mine = held.get(push.openid, {})
             choice = channels.choose(member, push.kind, bool(push.template_data),
-                                     self._templates, now)
+                                     self._templates, now, self._subscriptions, mine)
             if choice.channel is None:
                 decided.append(Outcome(push.id, push.openid, "undeliverable",
                                        reason=choice.reason))
@@ -329,9 +346,15 @@ class OutboxWorker:
                 channels.spend(member, choice.allowance)
                 w, e = spent.get(push.openid, (0, 0))
                 spent[push.openid] = (w + 1, e) if choice.allowance == "window" else (w, e + 1)
-            push.channel = choice.channel
+            if choice.grant is not None and choice.spends_grant:
+                g = mine[choice.grant]
+                mine[choice.grant] = subscribe.Grant(g.one_time - 1, g.long_term)
+                key = (push.openid, choice.grant)
+                used[key] = used.get(key, 0) + 1
+            push.channel, push.grant = choice.channel, choice.grant
+            push.template_blocked = member is not None and member.template_blocked_at is not None
             to_send.append(push)
-        return to_send, decided, spent
+        return to_send, decided, spent, used
 
     async def _send(self, push: Taken) -> Outcome:
         pid = push.id
@@ -346,18 +369,45 @@ class OutboxWorker:
                     return Outcome(pid, push.openid, "sent", "kefu")
                 except WechatError as err:
                     # Our view of the window was off: fall back to the template, once.
-                    template_id = channels.template_fallback(
-                        err.errcode, push.kind, bool(push.template_data), self._templates)
-                    if template_id is None:
+                    if self._fallback(push, err) is None:
                         raise
                     push.channel = "template"
-            else:
-                template_id = self._templates[push.kind]
+            elif push.channel == "subscribe":
+                sub = self._subscriptions[push.kind]
+                try:
+                    await self._api.send_subscribe(
+                        push.openid, sub.id, tmpl.fill(sub, push.template_data, template=False),
+                        tmpl.link(sub, push.template_data, push.url))
+                    return Outcome(pid, push.openid, "sent", "subscribe")
+                except WechatError as err:
+                    if err.errcode != channels.NO_GRANT_ERRCODE:
+                        raise
+                    # WeChat holds no grant: ours is dropped, and the template goes instead.
+                    await self._grant_refused(push.openid, sub.id)
+                    if self._fallback(push, err) is None:
+                        return Outcome(pid, push.openid, "undeliverable", "subscribe",
+                                       err.errcode, channels.REASON_NO_GRANT)
+                    push.channel = "template"
+            mapping = self._templates[push.kind]
+            data = tmpl.fill(mapping, push.template_data, template=True)
             msgid = await self._api.send_template(
-                push.openid, template_id, push.template_data, push.url)
+                push.openid, mapping.id, {k: v["value"] for k, v in data.items()},
+                tmpl.link(mapping, push.template_data, push.url))
             return Outcome(pid, push.openid, "sent", "template", wx_msgid=msgid)
         except WechatError as err:
             return self._failure(push, err)
+
+    def _fallback(self, push: Taken, err: WechatError) -> str | None:
+        """The template to send once WeChat refused the 客服 message or 订阅通知."""
+        return None if push.template_blocked else channels.template_fallback(
+            err.errcode, push.kind, bool(push.template_data), self._templates)
+
+    async def _grant_refused(self, openid: str, template_id: str) -> None:
+        try:
+            async with self._tx() as conn:
+                await subscribe.refused(conn, openid, template_id, self._clock.now())
+        except Exception:  # the send's outcome matters more; the next 43101 tries again
+            log.exception("could not drop a 订阅通知 grant WeChat refused")
 
     def _failure(self, push: Taken, err: WechatError) -> Outcome:
         pid = push.id

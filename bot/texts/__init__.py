@@ -5,7 +5,10 @@ Short lines for a phone screen; each reply says what to send next.
 """
 
 from bot.texts.base import *  # noqa: F403
+from bot.texts.console import *  # noqa: F403
 from bot.texts.groups import *  # noqa: F403
+from bot.texts.menus import *  # noqa: F403
 from bot.texts.notices import *  # noqa: F403
+from bot.texts.orders import *  # noqa: F403
 from bot.texts.people import *  # noqa: F403
 from bot.texts.places import *  # noqa: F403

@@ -32,4 +32,5 @@ EMOJI_REPLY = "收到您的表情啦！"
 HUMAN_HOTLINE = "需要人工服务，请拨打 {hotline}{hours}。也可以直接留言，工作人员会回复您。"
 HUMAN_NO_HOTLINE = "需要人工服务，请直接留言说明您的问题，工作人员看到后会回复您。"
 VOICE_UNHEARD = "没听清这条语音。请打字发给我，或者慢一点再说一遍。发送「帮助」查看能做的事。"
+VOICE_UNHEARD_STEP = "没听清这条语音。请打字回复，或者再发一次语音。"  # then the step's question
 ERROR = "抱歉，系统开小差了，请稍后再试。"

@@ -44,15 +44,21 @@ def notice_error(code: str, details: dict[str, Any]) -> str:
 # --- the simulator: how a template push reads on its phone ----------------------------------
 
 PUSH_KIND_NAMES = {"notice": "通知", "course_reminder": "课程提醒", "report_status": "上报进度",
-                   "group_activity": "小组活动"}
-PUSH_FIELD_LABELS = {
-    "notice": {"thing1": "标题", "thing2": "内容", "time3": "时间"},
-    "course_reminder": {"thing1": "课程", "time2": "开始时间", "thing3": "地点",
-                        "thing4": "事项"},
-    "report_status": {"thing1": "事项", "phrase2": "状态", "thing3": "说明", "time4": "时间",
-                      "character_string2": "数量"},
-    "group_activity": {"thing1": "活动", "time2": "时间", "thing2": "情况", "thing3": "事项"},
+                   "group_activity": "小组活动", "work_order": "工单提醒"}
+# A template field's label: by the value config maps to it (models/push_values.py) …
+PUSH_VALUE_LABELS = {
+    "notice.title": "标题", "notice.body": "内容", "notice.time": "时间",
+    "course.title": "课程", "course.start": "开始时间", "course.place": "地点",
+    "course.code": "课程码", "course.what": "事项",
+    "report.ticket": "单号", "report.status": "状态", "report.note": "说明",
+    "report.category": "类别", "report.rate_hint": "评价", "event.time": "时间",
+    "activity.topic": "活动", "activity.start": "开始时间", "activity.end": "结束时间",
+    "activity.what": "事项", "activity.group": "小组", "activity.present": "到会人数",
+    "order.title": "工单", "order.count": "数量", "order.ticket": "单号",
+    "order.category": "类别", "order.action": "环节", "order.deadline": "办理期限",
+    "order.note": "说明",
 }
+# … else by the field's type (fixed text, legacy rows).
 TEMPLATE_PREFIX_LABELS = {"thing": "事项", "time": "时间", "date": "日期", "phrase": "状态",
                           "character_string": "编号", "number": "数量", "amount": "金额",
                           "name": "姓名", "phone_number": "电话", "car_number": "车牌",

@@ -55,6 +55,7 @@ REPORT_ASK_DESC = step("随手拍（共4步）。第1步：请描述问题，如
                        "回复文字或语音")
 REPORT_DESC_SHORT = "描述太短了，请多说几个字：什么问题、在哪里。"
 REPORT_DESC_LONG = "描述太长了，请控制在500字以内。"
+REPORT_VOICE_UNHEARD = "没听清这条语音。请把问题打字写下来（什么问题、在哪里），或者再发一次语音。"
 REPORT_ASK_PHOTO = step("第2步：请拍一张现场照片发过来。", "发送照片，没有照片就回复「跳过」")
 REPORT_ASK_LOCATION = step("第3步：问题在哪里？", "发送位置（「+」›「位置」），或直接打字写地址")
 REPORT_ADDRESS_SHORT = "地址太短了，请写清楚路名或小区，或者发送位置。"
@@ -95,6 +96,8 @@ REPORT_PUSH_RESOLVED = (
     "您关注的上报 {ticket} 已办结：{note}\n请回复 1-5 评价处理结果（5 为最满意）；"
     "7天内未解决可发送「未解决 {ticket}」。"
 )
+# A template push's rating prompt for 已办结 (report.rate_hint: at most 20 characters).
+REPORT_RATE_HINT = "回复1-5评价处理结果"
 REPORT_PUSH_NEW = "新上报 {ticket}（{category}）：{text}\n回复「处理 {ticket} 说明」开始处理。"
 REPORT_PUSH_REOPENED = "上报 {ticket} 被反馈「未解决」，已退回处理中，请跟进。"
 TICKET_UNKNOWN = "没有单号为 {ticket} 的上报，请核对。发送「我的上报」查看您的单号。"
@@ -123,5 +126,6 @@ REOPEN_STILL_OPEN = ("{ticket} 还在处理中（现在：{status}），不用�
 REOPENED = "已把 {ticket} 退回处理中，并通知了网格员。"
 RATE_USAGE = "请写单号和分数，如「评价 R20261128-0007 5」（1-5分，5分最满意）。"
 REOPEN_USAGE = "请写单号，如「未解决 R20261128-0007」。发送「我的上报」查看单号。"
+DIGEST_TITLE = "逾期上报日报"  # the digest push's order.title (at most 20 characters)
 DIGEST_HEADER = "【逾期上报日报】{n} 件超过处理期限："
 DIGEST_LINE = "{ticket} {status} · {grid} · 逾期{days}天"

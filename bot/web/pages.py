@@ -11,18 +11,22 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import texts as T
 from bot.clock import SHANGHAI, Clock
 from bot.settings import Settings
 from bot.web.auth import CSRF_FIELD, USER, Auth
+from bot.web.cards import label_tables
 from bot.wechat.client import WechatError
 from models import qr
+from models.names import staff_name
 from models.profile import mask_mobile
 from models.redact import redact
 from models.staff import ROLES, ConsoleUser
@@ -66,29 +70,41 @@ def not_found(request: web.Request) -> web.HTTPException:
     return web.HTTPNotFound()
 
 
-# What a console error page says, by status (aiohttp's own errors included).
-ERRORS: dict[int, tuple[str, str]] = {
-    400: ("请求有误", "请求的内容不正确，请返回后重试。"),
-    403: ("没有权限", "您的账号不能进行这个操作。"),
-    404: ("没有这个页面", "页面不存在，或您的账号无权查看。"),
-    405: ("不支持这个操作", "这个页面不接受这种请求。"),
-    413: ("内容过大", "提交的内容太大，请减小后重试。"),
-}
-_OTHER = ("出错了", "请求未能完成，请稍后再试。")
-
-
 async def error_page(request: web.Request, status: int, title: str | None = None,
                      message: str | None = None,
                      headers: dict[str, str] | None = None) -> web.Response:
     """An error page in the same layout and context as every page (user, role, menu, the
-    CSRF token of the header's 退出 form)."""
-    known_title, known_message = ERRORS.get(status, _OTHER)
-    response = await render(request, "error.html", {
-        "code": str(status), "title": title or known_title,
-        "message": message or known_message}, status)
+    CSRF token of the header's 退出 form), with the way back (bot/texts/console.py)."""
+    response = await render(request, "error.html", error_context(
+        request, status, title, message), status)
     if headers:
         response.headers.update(headers)
     return response
+
+
+def error_context(request: web.Request, status: int, title: str | None = None,
+                  message: str | None = None) -> dict[str, Any]:
+    """What error.html shows: the status's heading and explanation (or the page's own),
+    and where 返回上一页 goes: the page the user came from on this site, else the home."""
+    known_title, known_message = T.ERROR_PAGES.get(status, T.ERROR_OTHER)
+    return {"code": str(status), "title": title or known_title,
+            "message": message or known_message, "back": _back(request)}
+
+
+def _back(request: web.Request) -> str:
+    """The referring page's path when it is one of this site's console pages (and not this
+    very page); the console's home otherwise. Never a link to elsewhere."""
+    referer = request.headers.get("Referer", "")
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return "/console/"
+    same_site = parts.netloc == request.host and parts.scheme in ("http", "https")
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if (same_site and parts.path.startswith("/console/") and parts.path != request.path
+            and is_clean(path)):
+        return path
+    return "/console/"
 
 
 BAD_TEXT = "不能含有控制字符或不可见字符（如零宽空格、换行），请删除后重试。"
@@ -141,16 +157,44 @@ def now(request: web.Request) -> Any:
 async def render(request: web.Request, template: str, context: dict[str, Any],
                  status: int = 200) -> web.Response:
     """A page in the layout: the user, the menu for their role, the CSRF token."""
+    page = aiohttp_jinja2.render_string(template, request, {
+        **context, **await layout(request, request.app)})
+    return web.Response(text=label_tables(page), status=status, content_type="text/html",
+                        charset="utf-8")  # list tables become cards on a phone (cards.py)
+
+
+async def layout(request: web.Request, console: web.Application) -> dict[str, Any]:
+    """What base.html needs: the user (shown by display name), the menu for their role, the
+    CSRF token of the 退出 form. `console` is the console's application (an error page
+    outside /console/ is drawn with it too)."""
     user = request.get(USER)
-    names = {r.canonical for r in request.app.router.resources()}
+    names = {r.canonical for r in console.router.resources()}
     nav = [(e.path, e.label, request.path == e.path or (
                 e.path != "/console/" and request.path.startswith(e.path)))
-           for e in request.app[MENU] if user is not None and user.role in e.roles
+           for e in console[MENU] if user is not None and user.role in e.roles
            and e.path in names]
-    csrf = await request.app[AUTH].csrf_token(request)
-    return aiohttp_jinja2.render_template(template, request, {
-        **context, "user": user, "nav": nav, "csrf": csrf, "csrf_field": CSRF_FIELD,
-        "role_name": ROLES.get(user.role, user.role) if user else ""}, status=status)
+    csrf = await console[AUTH].csrf_token(request)
+    return {"user": user, "user_name": request.get(USER_NAME) or (user.username if user else ""),
+            "nav": nav, "csrf": csrf, "csrf_field": CSRF_FIELD,
+            "role_name": ROLES.get(user.role, user.role) if user else ""}
+
+
+USER_NAME = "console_user_name"
+
+
+async def find_user_name(request: web.Request, sessions_: async_sessionmaker[AsyncSession]
+                         ) -> None:
+    """The header's name for the logged-in user, found before the page opens a session of
+    its own (the layout is drawn inside it): their display name (models/names.py), else
+    their login, also when the database cannot say (an error page must still be drawn)."""
+    user = request.get(USER)
+    if user is None or not user.openid or USER_NAME in request:
+        return
+    try:
+        async with sessions_() as db:
+            request[USER_NAME] = await staff_name(db, user)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        log.warning("console: the header's name was not found: %s", type(exc).__name__)
 
 
 def page_number(request: web.Request) -> int:
@@ -199,9 +243,8 @@ async def qr_response(request: web.Request, scene: str, filename: str) -> web.Re
             image = await api.qrcode_image(made["ticket"])
         except (WechatError, OSError, KeyError) as exc:
             log.warning("console: QR code for %s failed: %s", scene, exc)
-            return await render(request, "error.html", {
-                "code": "502", "title": "二维码生成失败",
-                "message": "微信接口暂时不可用，请稍后再试。"}, 502)
+            return await error_page(request, 502, "二维码生成失败",
+                                    "微信接口暂时不可用，请稍后再试。")
         async with sessions(request)() as db, db.begin():
             await qr.remember(db, scene, made["ticket"], made["url"], now(request))
     return web.Response(body=image, content_type="image/png", headers={

@@ -3,7 +3,8 @@
 wechatpy's client is synchronous, so this speaks the few calls the product uses
 directly, with WeChat's JSON shapes. Every failure becomes a `WechatError` carrying
 errcode/errmsg; `transient` says whether trying again later may help. The access
-token comes from a `TokenSource` shared by all processes (bot/wechat/token.py); on
+token comes from a `TokenSource` shared by all processes (bot/wechat/token.py), fetched
+from /cgi-bin/stable_token or /cgi-bin/token (`wechat.token_endpoint`); on
 40001/40014/42001 the call refreshes it once and tries once more.
 """
 
@@ -27,6 +28,7 @@ PERMANENT_RECIPIENT_ERRORS = {
     40003: "openid无效",
     45015: "超出48小时客服窗口",
     45047: "客服消息条数已用完",
+    43101: "用户未订阅该通知",
 }
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 
@@ -77,9 +79,10 @@ class WechatApi:
                    ) -> tuple[bytes, str]:
         url = f"{base or self.base_url}{path}"
         body = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else None
         try:
             async with self._http.request(method, url, params=params, data=body,
-                                          timeout=DEFAULT_TIMEOUT) as resp:
+                                          headers=headers, timeout=DEFAULT_TIMEOUT) as resp:
                 data = await resp.read()
                 if resp.status >= 500 or resp.status == 429:
                     raise WechatNetworkError(f"HTTP {resp.status} from {path}")
@@ -125,13 +128,29 @@ class WechatApi:
     # --- the calls the product uses --------------------------------------------------------
 
     async def fetch_token(self, app_id: str, app_secret: str) -> tuple[str, int]:
+        """The classic endpoint: every call issues a new token (the old one lives 5 minutes)."""
         data, _ = await self._raw("GET", "/cgi-bin/token", {
             "grant_type": "client_credential", "appid": app_id, "secret": app_secret}, None)
-        result = self._decode(data, "/cgi-bin/token")
+        return self._token_answer(data, "/cgi-bin/token")
+
+    async def fetch_stable_token(self, app_id: str, app_secret: str, force_refresh: bool = False
+                                 ) -> tuple[str, int]:
+        """The stable endpoint: normal mode answers the token in force (a new one only in its
+        last 5 minutes); `force_refresh` issues a new one at once (20 a day, 30 s apart)."""
+        data, _ = await self._raw("POST", "/cgi-bin/stable_token", {}, {
+            "grant_type": "client_credential", "appid": app_id, "secret": app_secret,
+            "force_refresh": force_refresh})
+        return self._token_answer(data, "/cgi-bin/stable_token")
+
+    def _token_answer(self, data: bytes, path: str) -> tuple[str, int]:
+        result = self._decode(data, path)
         token, expires_in = result.get("access_token"), result.get("expires_in", 7200)
         if not isinstance(token, str) or not token or len(token) > 512:
             raise WechatNetworkError("no usable access_token in the answer")
-        return token, int(expires_in)
+        try:
+            return token, int(expires_in)
+        except (TypeError, ValueError):
+            raise WechatNetworkError("no usable expires_in in the answer") from None
 
     async def send_text(self, openid: str, content: str) -> None:
         await self.call("POST", "/cgi-bin/message/custom/send", {
@@ -155,6 +174,14 @@ class WechatApi:
         result = await self.call("POST", "/cgi-bin/message/template/send", payload)
         return result.get("msgid")
 
+    async def send_subscribe(self, openid: str, template_id: str, data: dict[str, Any],
+                             page: str | None = None) -> None:
+        """A 订阅通知 (bizsend). It returns no msgid: the receipt names the template."""
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        if page:
+            payload["page"] = page
+        await self.call("POST", "/cgi-bin/message/subscribe/bizsend", payload)
+
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "/cgi-bin/menu/create", menu)
 
@@ -163,6 +190,41 @@ class WechatApi:
 
     async def delete_menu(self) -> None:
         await self.call("GET", "/cgi-bin/menu/delete")
+
+    async def add_conditional_menu(self, menu: dict[str, Any], tag_id: int) -> str:
+        """A personalised menu for the users carrying this tag: its menuid."""
+        result = await self.call("POST", "/cgi-bin/menu/addconditional",
+                                 {**menu, "matchrule": {"tag_id": str(tag_id)}})
+        return str(result.get("menuid", ""))
+
+    async def delete_conditional_menu(self, menuid: str) -> None:
+        await self.call("POST", "/cgi-bin/menu/delconditional", {"menuid": menuid})
+
+    async def try_match_menu(self, user_id: str) -> dict[str, Any]:
+        """The menu this user sees (the conditional one their tags select, else the default)."""
+        return await self.call("POST", "/cgi-bin/menu/trymatch", {"user_id": user_id})
+
+    async def get_tags(self) -> dict[str, int]:
+        """The account's user tags: {name: id}."""
+        result = await self.call("GET", "/cgi-bin/tags/get")
+        return {str(t["name"]): int(t["id"]) for t in result.get("tags", [])}
+
+    async def create_tag(self, name: str) -> int:
+        result = await self.call("POST", "/cgi-bin/tags/create", {"tag": {"name": name}})
+        return int(result["tag"]["id"])
+
+    async def tag_users(self, tag_id: int, openids: list[str]) -> None:
+        """Put a tag on up to 50 users (tagging one already tagged is fine)."""
+        await self.call("POST", "/cgi-bin/tags/members/batchtagging",
+                        {"openid_list": openids, "tagid": tag_id})
+
+    async def untag_users(self, tag_id: int, openids: list[str]) -> None:
+        await self.call("POST", "/cgi-bin/tags/members/batchuntagging",
+                        {"openid_list": openids, "tagid": tag_id})
+
+    async def user_tags(self, openid: str) -> list[int]:
+        result = await self.call("POST", "/cgi-bin/tags/getidlist", {"openid": openid})
+        return [int(t) for t in result.get("tagid_list", [])]
 
     async def create_qrcode(self, scene: str) -> dict[str, Any]:
         """A permanent string-scene code: {"ticket", "url"}."""

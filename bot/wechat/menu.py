@@ -1,11 +1,12 @@
-"""The custom menu: checked against WeChat's limits before it is pushed."""
+"""The custom menu and the staff roles' conditional menus: checked against WeChat's limits
+before they are pushed (`run.py menu`, bot/wechat/menu_push.py)."""
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Any
 
-from bot.settings import MenuButton, MenuSettings
+from bot.wechat.menu_settings import ConditionalMenu, MenuButton, MenuSettings
 
 MAX_TOP = 3
 MAX_SUB = 5
@@ -37,13 +38,14 @@ def _check_leaf(b: MenuButton, where: str, problems: list[str]) -> None:
         problems.append(f"{where}.type: 不支持的类型「{b.type}」")
 
 
-def validate(menu: MenuSettings) -> dict[str, Any]:
-    """The menu as WeChat's JSON, or MenuError listing every problem."""
+def validate(menu: MenuSettings | ConditionalMenu, at: str = "menu") -> dict[str, Any]:
+    """The menu as WeChat's JSON, or MenuError listing every problem (each line names
+    its key under `at`: "menu", or "menu.conditional.officer")."""
     problems: list[str] = []
     if not 1 <= len(menu.button) <= MAX_TOP:
-        problems.append(f"menu.button: 一级菜单须为1到{MAX_TOP}个")
+        problems.append(f"{at}.button: 一级菜单须为1到{MAX_TOP}个")
     for i, top in enumerate(menu.button):
-        where = f"menu.button[{i}]"
+        where = f"{at}.button[{i}]"
         if _width(top.name) > TOP_NAME_WIDTH:
             problems.append(f"{where}.name: 「{top.name}」超过4个汉字")
         if top.sub_button:
@@ -61,6 +63,32 @@ def validate(menu: MenuSettings) -> dict[str, Any]:
     if problems:
         raise MenuError("\n".join(problems))
     return {"button": [_json(b) for b in menu.button]}
+
+
+def validate_all(menu: MenuSettings) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The default menu and each role's conditional menu as WeChat's JSON (without the
+    matchrule), or one MenuError listing every problem of them all."""
+    problems: list[str] = []
+    default: dict[str, Any] = {}
+    conditional: dict[str, dict[str, Any]] = {}
+    try:
+        default = validate(menu)
+    except MenuError as exc:
+        problems.append(str(exc))
+    for role, cmenu in menu.conditional.items():
+        try:
+            conditional[role] = validate(cmenu, f"menu.conditional.{role}")
+        except MenuError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise MenuError("\n".join(problems))
+    return default, conditional
+
+
+def click_keys(menu: MenuSettings | ConditionalMenu) -> list[str]:
+    """The keys of the click buttons: each is a word the bot must understand."""
+    return [b.key for top in menu.button for b in (top.sub_button or [top])
+            if b.type == "click" and b.key]
 
 
 def _json(b: MenuButton) -> dict[str, Any]:

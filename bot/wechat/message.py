@@ -16,6 +16,13 @@ from wechatpy.messages import UnknownMessage
 from bot.language.normalise import basic
 from models.text import OPENID, strip_invisible
 
+# 订阅通知: the member's answers to a popup, to their settings, and send receipts; each
+# carries a list of templates under this element.
+SUBSCRIBE_EVENTS = {
+    "subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
+    "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
+    "subscribe_msg_sent_event": "SubscribeMsgSentEvent",
+}
 MESSAGE_TYPES = {"text", "image", "voice", "video", "shortvideo", "location", "link"}
 EVENT_TYPES = {
     "subscribe",
@@ -33,6 +40,7 @@ EVENT_TYPES = {
     "pic_weixin",
     "templatesendjobfinish",
     "masssendjobfinish",
+    *SUBSCRIBE_EVENTS,
 }
 
 
@@ -48,7 +56,7 @@ class Inbound:
     msg_type: str  # one of MESSAGE_TYPES, "event", or "unknown"
     event: str | None = None  # lower-case event name for msg_type "event"
     msg_id: int | None = None
-    content: str | None = None  # text content, or a voice message's recognised text
+    content: str | None = None  # text content, or a voice's recognised words (see `unheard`)
     key: str | None = None  # click/view key, scanned text, QR scene (qrscene_ stripped)
     lat: float | None = None
     lng: float | None = None
@@ -58,6 +66,9 @@ class Inbound:
     url: str | None = None
     title: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The templates of a subscribe_msg_* event, one dict each (TemplateId,
+    # SubscribeStatusString, MsgID, ErrorCode, ErrorStatus…, as WeChat names them).
+    items: tuple[dict[str, str], ...] = ()
 
     @property
     def is_event(self) -> bool:
@@ -78,6 +89,12 @@ class Inbound:
         if self.event == "click":
             return normalize(self.key or "")
         return ""
+
+    @property
+    def unheard(self) -> bool:
+        """A voice message without words: WeChat's Recognition is absent, empty or only
+        white space and punctuation (it is being withdrawn: never count on it)."""
+        return self.msg_type == "voice" and not self.text
 
     @property
     def is_input(self) -> bool:
@@ -125,7 +142,7 @@ class Inbound:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Inbound:
-        return cls(**data)
+        return cls(**{**data, "items": tuple(data.get("items") or ())})
 
 
 def normalize(text: str) -> str:
@@ -188,13 +205,20 @@ def _said(value: Any) -> str | None:
     return strip_invisible(value) if isinstance(value, str) else None
 
 
+def _recognised(value: Any) -> str | None:
+    """A voice message's Recognition, when it holds words: absent, empty, or nothing but
+    white space and punctuation ("。") is None, and the message is `unheard`."""
+    said = _said(value)
+    return said if said and any(ch.isalnum() for ch in said) else None
+
+
 def _message(msg_type: str, data: dict[str, Any], base: dict[str, Any]) -> Inbound:
     if msg_type == "text":
         return Inbound(msg_type="text", content=_said(data.get("Content")) or "", **base)
     if msg_type == "voice":
         return Inbound(
             msg_type="voice",
-            content=_said(data.get("Recognition")),
+            content=_recognised(data.get("Recognition")),
             media_id=_text(data.get("MediaId")),
             extra={"Format": _text(data.get("Format")) or ""},
             **base,
@@ -225,8 +249,31 @@ def _message(msg_type: str, data: dict[str, Any], base: dict[str, Any]) -> Inbou
     )
 
 
+def _listed(data: dict[str, Any], element: str) -> tuple[dict[str, str], ...]:
+    """The <List> entries under `element` (one entry or several), as plain strings."""
+    box = data.get(element)
+    entries = box.get("List") if isinstance(box, dict) else None
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list):
+        return ()
+    return tuple({k: str(v).strip() for k, v in e.items() if isinstance(v, (str, int))}
+                 for e in entries if isinstance(e, dict))
+
+
 def _event(data: dict[str, Any], base: dict[str, Any]) -> Inbound:
     event = str(data.get("Event") or "").lower()
+    if event == "templatesendjobfinish":
+        # The receipt's msgid is its key: two receipts in one second are two events.
+        msgid = _text(data.get("MsgID")) or ""
+        return Inbound(msg_type="event", event=event, key=f"msgid:{msgid}",
+                       extra={"MsgID": msgid, "Status": _text(data.get("Status")) or ""},
+                       **base)
+    if event in SUBSCRIBE_EVENTS:
+        items = _listed(data, SUBSCRIBE_EVENTS[event])
+        digest = hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+        return Inbound(msg_type="event", event=event, key=f"list:{digest}", items=items,
+                       **base)
     key = _said(data.get("EventKey"))
     lat = lng = None
     label = None

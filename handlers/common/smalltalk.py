@@ -45,7 +45,7 @@ def _emoji_only(ctx: Context) -> bool:
 
 
 def _unheard_voice(ctx: Context) -> bool:
-    return ctx.msg.msg_type == "voice" and not ctx.msg.text
+    return ctx.msg.unheard
 
 
 @router.on(_said(*GREETINGS))
@@ -80,5 +80,6 @@ async def a_person(settings: Settings, dialog: DialogContext) -> str:
 
 
 @router.on(_unheard_voice)
-async def unheard_voice() -> str:
-    return T.VOICE_UNHEARD
+async def unheard_voice(dialog: DialogContext) -> str:
+    """Outside dialogs (inside one, the step waits and asks again: bot/router.py)."""
+    return join(T.DIALOG_EXPIRED if dialog.expired else None, T.VOICE_UNHEARD)

@@ -12,7 +12,7 @@ from bot.dialogs import DialogContext, State, StatesGroup
 from bot.router import Router, join, text_input, words
 from bot.wechat.message import Inbound
 from models import activity as activities
-from models import arrival, outbox
+from models import arrival, push_counts
 from models import group as groups
 from models import notice as notices
 from models.activity import Activity
@@ -155,7 +155,7 @@ async def notice_stats(staff: ConsoleUser, session: AsyncSession) -> str:
     last = await views.last_notice(session, group)
     if last is None:
         return T.GROUP_NOTICE_NONE
-    counts = await outbox.counts(session, last.subject)
+    counts = await push_counts.counts(session, last.subject)
     failed = sum(counts["failed"].values()) + sum(counts["undeliverable"].values())
     return T.GROUP_NOTICE_STATS.format(
         id=last.id, total=counts["total"], sent=sum(counts["sent"].values()),

@@ -22,6 +22,7 @@ from bot.web.pages import (
 )
 from models import activity as activities
 from models import group as groups
+from models import names
 from models.activity import Activity
 from models.attendance import OPENS_BEFORE
 from models.group import PartyGroup
@@ -52,6 +53,9 @@ async def group_list(request: web.Request) -> web.StreamResponse:
     at = now(request)
     async with sessions(request)() as db:
         rows = await views.group_rows(db, await views.groups_for(db, user), at)
+        shown = await names.staff_names(db, [r["leader"] for r in rows])
+    for r in rows:  # the leader by display name (the login when the account has none)
+        r["leader"] = shown.get(r["leader"], r["leader"])
     if request.query.get("format") == "csv":
         return csv_response("小组.csv", ["名称", "行业", "组长", "邀请码", "成员数", "下次活动"], [
             [r["group"].name, r["group"].industry, r["leader"], r["group"].code, r["members"],
@@ -72,6 +76,7 @@ async def group_detail(request: web.Request) -> web.StreamResponse:
                 [m.name, phone_for(user, m.mobile), m.industry, m.platform, m.party_status,
                  m.points, day_text(joined)] for m, joined in people])
         leader = await groups.leader_of(db, group)
+        leader_name = await names.staff_name(db, leader) if leader else ""
         acts = await views.group_activities(db, group)
         upcoming = sorted((a for a in acts if a.status == "scheduled" and a.end_at >= at),
                           key=lambda a: a.start_at)
@@ -79,7 +84,7 @@ async def group_detail(request: web.Request) -> web.StreamResponse:
         rolls = {a.id: await activities.roll(db, a) for a in [*upcoming, *past]
                  if a.status == "scheduled" and a.start_at - OPENS_BEFORE <= at}
     return await render(request, "groups_detail.html", {
-        "group": group, "leader": leader, "at": at,
+        "group": group, "leader": leader, "leader_name": leader_name, "at": at,
         "people": [(m, phone_for(user, m.mobile), joined) for m, joined in people],
         "upcoming": upcoming, "past": past, "rolls": rolls})
 

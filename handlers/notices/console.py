@@ -28,20 +28,24 @@ from bot.web.pages import (
     text_errors,
 )
 from models import course as courses
-from models import course_access, outbox
+from models import course_access, names, push_counts
 from models import group as groups
 from models import notice as notices
 from models.course import Course
-from models.member import INDUSTRIES
+from models.member import INDUSTRIES, Member
 from models.notice import Notice, NoticeError
+from models.profile import mask_mobile
 from models.staff import ConsoleUser
+from models.views import members as member_views
 from models.views import notices as views
 
 log = logging.getLogger(__name__)
 
 ROLES = ("admin", "instructor", "leader")
 PAGE_SIZE = 50
-NOT_ALLOWED = "无权向该受众发送"
+NOT_ALLOWED = T.AUDIENCE_NOT_ALLOWED
+PICK_MEMBER = "member:"  # the choice "one member", who is then picked by name
+MEMBER_CHOICES = 50  # members the picker lists at once (search narrows them)
 CHANNELS = {"kefu": "客服消息", "template": "模板消息"}
 STATUS = {"scheduled": "定时待发", "sent": "已发出"}
 
@@ -81,35 +85,38 @@ async def may_send(db: AsyncSession, user: ConsoleUser, audience: str) -> bool:
 
 
 async def audience_options(db: AsyncSession, user: ConsoleUser) -> list[tuple[str, str]]:
-    """(value, label) of the audiences the user may pick."""
+    """(value, label) of the audiences the user may pick: an admin everyone, an industry,
+    any group, any course's enrollees or one member (chosen by name below the choice); a
+    leader their own group; an instructor their own courses' enrollees."""
     if user.role == "leader":
         group = await groups.led_by(db, user)
-        return [(f"group:{group.code}", f"我的小组：{group.name}")] if group else []
-    course_opts = [(f"course:{c.code}",
-                    f"课程学员：{c.title}（{c.code}，{c.start_at.astimezone(SHANGHAI):%m-%d}）")
+        return [(f"group:{group.code}", T.AUDIENCE_MY_GROUP.format(name=group.name))
+                ] if group else []
+    course_opts = [(f"course:{c.code}", T.AUDIENCE_COURSE_OPTION.format(
+                        name=c.title, day=f"{c.start_at.astimezone(SHANGHAI):%m-%d}"))
                    for c in await views.audience_courses(db, user)]
     if user.role == "instructor":
         return course_opts
-    opts = [("all", "全部已登记成员")]
-    opts += [(f"industry:{name}", f"行业：{name}") for name in INDUSTRIES]
-    opts += [(f"group:{g.code}", f"小组：{g.name}（{g.code}）")
+    opts = [("all", T.AUDIENCE_ALL)]
+    opts += [(f"industry:{name}", T.AUDIENCE_INDUSTRY.format(name=name)) for name in INDUSTRIES]
+    opts += [(f"group:{g.code}", T.AUDIENCE_GROUP.format(name=g.name))
              for g in await views.all_groups(db)]
     opts += course_opts
-    opts.append(("member:", "指定成员（填写 openid）"))
+    opts.append((PICK_MEMBER, T.AUDIENCE_PICK_MEMBER))
     return opts
 
 
-def audience_label(audience: str) -> str:
-    """An audience as people read it."""
-    kind, _, arg = audience.partition(":")
-    if audience == "all":
-        return "全部已登记成员"
-    names = {"industry": "行业", "group": "小组", "course": "课程学员", "member": "指定成员"}
-    if kind in names and arg:
-        if kind == "member" and arg.count(",") >= 1:
-            return f"指定成员 {arg.count(',') + 1} 人"
-        return f"{names[kind]}：{arg}"
-    return audience
+async def audience_labels(db: AsyncSession, audiences: list[str]) -> dict[str, str]:
+    """{audience: its words} for the pages (names looked up once for all of them)."""
+    found = await names.audience_names(db, audiences)
+    return {a: T.audience_words(a, found) for a in audiences}
+
+
+async def source_labels(db: AsyncSession, sources: list[str | None]) -> dict[str | None, str]:
+    """{created_by: its words}: 控制台 · 王老师, 命令行, 数据接口 …"""
+    logins = [s.partition(":")[2] for s in sources if s and ":" in s]
+    found = await names.staff_names(db, logins)
+    return {s: T.source_words(s, found) for s in sources}
 
 
 def visible(user: ConsoleUser) -> list[str] | None:
@@ -138,6 +145,13 @@ def parse_local(value: str) -> datetime | None:
     return when.replace(tzinfo=SHANGHAI)
 
 
+def console_error(err: NoticeError) -> str:
+    """A NoticeError in the form's words (one naming openids names none here)."""
+    if err.code in ("member_missing", "member_empty"):
+        return T.AUDIENCE_MEMBER_UNKNOWN
+    return T.notice_error(err.code, err.details)
+
+
 def field_of(err: NoticeError) -> str:
     """Which field a NoticeError speaks of."""
     return T.NOTICE_ERROR_FIELDS.get(err.code, "audience")
@@ -145,21 +159,47 @@ def field_of(err: NoticeError) -> str:
 
 def _form(data: Any) -> dict[str, str]:
     form = {k: str(data.get(k, "")).strip() for k in
-            ("title", "body", "url", "audience", "member", "when", "send_at")}
+            ("title", "body", "url", "audience", "member_q", "member_id", "when", "send_at")}
     form["title"], form["body"] = form["title"][:200], form["body"][:5000]
-    form["url"], form["member"] = form["url"][:2000], form["member"][:2000]
+    form["url"], form["member_q"] = form["url"][:2000], form["member_q"][:40]
     form["audience"], form["send_at"] = form["audience"][:2100], form["send_at"][:40]
+    form["member_id"] = form["member_id"][:9] if form["member_id"].isdigit() else ""
     form["when"] = "later" if form["when"] == "later" else "now"
-    kind, _, arg = form["audience"].partition(":")
-    if kind == "member" and arg and not form["member"]:
-        form["audience"], form["member"] = "member:", arg
     return form
 
 
-def audience_of(form: dict[str, str]) -> str:
-    if form["audience"] == "member:":
-        return "member:" + ",".join(o.strip() for o in form["member"].split(",") if o.strip())
-    return form["audience"]
+async def audience_of(db: AsyncSession, form: dict[str, str], errors: dict[str, str]) -> str:
+    """The audience the form names: the choice as it is, or for 单个成员 the chosen
+    member's (errors gains why there is none)."""
+    if form["audience"] != PICK_MEMBER:
+        return form["audience"]
+    if not form["member_id"]:
+        errors["audience"] = T.AUDIENCE_CHOOSE_MEMBER
+        return PICK_MEMBER
+    member = await db.get(Member, int(form["member_id"]))
+    if member is None or member.consent_at is None or member.erased_at is not None:
+        errors["audience"] = T.AUDIENCE_MEMBER_UNKNOWN
+        return PICK_MEMBER
+    return f"member:{member.openid}"
+
+
+async def _member_choices(db: AsyncSession, user: ConsoleUser, form: dict[str, str]
+                          ) -> list[tuple[str, str]]:
+    """(member id, name and masked phone) for the admin's member picker: those whose name
+    or phone's tail matches what was searched (the latest registered first), and the one
+    already chosen."""
+    if user.role != "admin":
+        return []
+    rows, _ = await member_views.members_page(
+        db, user, {"q": form["member_q"], "industry": "", "party": "", "group": ""}, 1,
+        MEMBER_CHOICES)
+    found = [row[0] for row in rows]
+    if form["member_id"] and all(str(m.id) != form["member_id"] for m in found):
+        chosen = await db.get(Member, int(form["member_id"]))
+        if chosen is not None and chosen.consent_at and chosen.erased_at is None:
+            found.insert(0, chosen)
+    return [(str(m.id), T.MEMBER_OPTION.format(name=m.name or "", phone=mask_mobile(m.mobile)))
+            for m in found]
 
 
 async def _show_form(request: web.Request, db: AsyncSession, user: ConsoleUser,
@@ -167,9 +207,14 @@ async def _show_form(request: web.Request, db: AsyncSession, user: ConsoleUser,
                      status: int = 200) -> web.Response:
     options = await audience_options(db, user)
     if form["audience"] and form["audience"] not in {v for v, _ in options}:
-        options.append((form["audience"], form["audience"]))  # keep what was asked for
+        words = await audience_labels(db, [form["audience"]])  # keep what was asked for
+        options.append((form["audience"], words[form["audience"]]))
+    members = await _member_choices(db, user, form)
     return await render(request, "notices_form.html", {
         "form": form, "errors": errors, "options": options, "preview": preview,
+        "members": members, "pick_member": PICK_MEMBER,
+        "no_members": T.MEMBER_NONE_FOUND.format(q=form["member_q"]) if form["member_q"]
+        else "",
         "min_at": now(request).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")}, status)
 
 
@@ -205,19 +250,20 @@ async def submit(request: web.Request) -> web.Response:
     posted = await request.post()
     form = _form(posted)
     action = str(posted.get("action", "send"))
-    audience = audience_of(form)
-    errors = text_errors(posted, lines=("title", "url", "audience", "member", "send_at"),
+    errors = text_errors(posted, lines=("title", "url", "audience", "member_q", "send_at"),
                          bodies=("body",))
-    if "member" in errors:  # shown beside the audience it belongs to
-        errors["audience"] = errors.pop("member")
-    if errors:
+    if "member_q" in errors:  # shown beside the audience it belongs to
+        errors["audience"] = errors.pop("member_q")
+    if errors or action == "find":  # 查找成员: the form again, with the members found
         async with sessions(request)() as db:
-            return await _show_form(request, db, user, form, errors, status=400)
+            return await _show_form(request, db, user, form, errors,
+                                    status=400 if errors else 200)
     at = now(request)
     async with sessions(request)() as db:
-        if not audience or audience == "member:":
-            errors["audience"] = "请选择受众" if not audience else "请填写成员 openid"
-        elif not await may_send(db, user, audience):
+        audience = await audience_of(db, form, errors)
+        if not audience:
+            errors["audience"] = T.AUDIENCE_CHOOSE
+        elif "audience" not in errors and not await may_send(db, user, audience):
             errors["audience"] = NOT_ALLOWED
         if action == "preview":
             count = None
@@ -225,7 +271,7 @@ async def submit(request: web.Request) -> web.Response:
                 try:
                     count = len(await notices.resolve_audience(db, audience))
                 except NoticeError as exc:
-                    errors["audience"] = T.notice_error(exc.code, exc.details)
+                    errors["audience"] = console_error(exc)
             return await _show_form(request, db, user, form, errors, count,
                                     400 if errors else 200)
     send_at = _checked_form(form, at, errors)
@@ -237,7 +283,7 @@ async def submit(request: web.Request) -> web.Response:
                     send_at=send_at, created_by=author(user))
                 notice_id = notice.id
         except NoticeError as exc:
-            errors[field_of(exc)] = T.notice_error(exc.code, exc.details)
+            errors[field_of(exc)] = console_error(exc)
     if errors:
         async with sessions(request)() as db:
             return await _show_form(request, db, user, form, errors, status=400)
@@ -257,12 +303,22 @@ def summary(counts: dict[str, Any]) -> dict[str, Any]:
     failed = {**counts["failed"]}
     for reason, n in counts["undeliverable"].items():
         failed[reason] = failed.get(reason, 0) + n
+    worded: dict[str, int] = {}
+    for reason, n in failed.items():
+        words = T.push_reason_words(reason)
+        worded[words] = worded.get(words, 0) + n
+    failed = worded
+    receipts = {r: sum(by.values()) for r, by in counts.get("receipts", {}).items()}
     return {
         "total": counts["total"], "pending": counts["pending"],
         "sent": sum(sent.values()), "kefu": sent.get("kefu", 0),
-        "template": sent.get("template", 0),
+        "subscribe": sent.get("subscribe", 0), "template": sent.get("template", 0),
         "failed": sum(failed.values()),
         "reasons": sorted(failed.items(), key=lambda kv: -kv[1]),
+        # WeChat's receipts of the templates and 订阅通知 sent (客服 messages get none).
+        "delivered": receipts.get("delivered", 0), "blocked": receipts.get("blocked", 0),
+        "receipt_failed": receipts.get("failed", 0),
+        "awaiting": sent.get("subscribe", 0) + sent.get("template", 0) - sum(receipts.values()),
     }
 
 
@@ -276,35 +332,39 @@ async def listing(request: web.Request) -> web.StreamResponse:
     csv = request.query.get("format") == "csv"
     async with sessions(request)() as db:
         rows, total = await views.notices_page(db, where, None if csv else page, PAGE_SIZE)
-        items = [(n, summary(await outbox.counts(db, n.subject))) for n in rows]
+        items = [(n, summary(await push_counts.counts(db, n.subject))) for n in rows]
+        audiences = await audience_labels(db, [n.audience for n in rows])
+        sources = await source_labels(db, [n.created_by for n in rows])
     if csv:
         return csv_response("通知.csv", [
             "编号", "标题", "受众", "状态", "发送时间", "创建人", "收件人", "已送达", "客服消息",
             "模板消息", "待发", "失败", "失败原因"], [
-            [n.id, n.title, n.audience, STATUS.get(n.status, n.status),
-             n.send_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), n.created_by,
+            [n.id, n.title, audiences[n.audience], STATUS.get(n.status, n.status),
+             n.send_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), sources[n.created_by],
              n.recipients, s["sent"], s["kefu"], s["template"], s["pending"], s["failed"],
              "；".join(f"{r}×{k}" for r, k in s["reasons"])] for n, s in items])
     return await render(request, "notices_list.html", {
         "items": items, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
-        "total": total, "status_names": STATUS, "audience_label": audience_label})
+        "total": total, "status_names": STATUS, "audiences": audiences})
 
 
 async def detail(request: web.Request) -> web.Response:
     user = require(request, ROLES)
     async with sessions(request)() as db:
         notice = await _own_notice(request, db, user)
-        counts = summary(await outbox.counts(db, notice.subject))
+        counts = summary(await push_counts.counts(db, notice.subject))
+        audience = (await audience_labels(db, [notice.audience]))[notice.audience]
+        source = (await source_labels(db, [notice.created_by]))[notice.created_by]
     return await render(request, "notices_detail.html", {
-        "notice": notice, "c": counts, "status_names": STATUS,
-        "audience_label": audience_label})
+        "notice": notice, "c": counts, "status_names": STATUS, "audience": audience,
+        "source": source})
 
 
 async def counts_json(request: web.Request) -> web.Response:
     user = require(request, ROLES)
     async with sessions(request)() as db:
         notice = await _own_notice(request, db, user)
-        counts = summary(await outbox.counts(db, notice.subject))
+        counts = summary(await push_counts.counts(db, notice.subject))
     return web.json_response({"status": notice.status, "recipients": notice.recipients,
                               "status_name": STATUS.get(notice.status, notice.status),
                               **counts})

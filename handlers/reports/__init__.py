@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.features import Features, MenuEntry, PeriodicJob, Platform
-from handlers.reports import api, chat, console, demo, jobs, open311, openapi, photos
+from handlers.reports import api, chat, console, demo, jobs, open311, openapi, orders, photos
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -18,7 +18,7 @@ def _routes(app: web.Application, p: Platform) -> None:
 
 
 def setup(features: Features) -> None:
-    features.chat(chat.router, chat.officers)
+    features.chat(chat.router, chat.officers, orders.router)
     features.api.append(_routes)
     features.openapi.append(openapi.part)
     features.console(console.add_routes, TEMPLATES,
@@ -27,3 +27,5 @@ def setup(features: Features) -> None:
     features.loops["photos"] = photos.fetcher
     features.jobs.append(PeriodicJob(jobs.DIGEST_JOB, jobs.send_digest,
                                      daily_at=lambda s: s.reports.digest_at))
+    features.jobs.append(PeriodicJob(jobs.ORDERS_JOB, jobs.run_orders,
+                                     every_s=jobs.ORDERS_EVERY_S))

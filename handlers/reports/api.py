@@ -200,7 +200,8 @@ class ReportApi(TokenApi):
             was = report.status
             try:
                 await reports.move(session, report, to, "api", note.strip(),
-                                   self._clock.now(), push, reason)
+                                   self._clock.now(), push, reason,
+                                   rate_hint=T.REPORT_RATE_HINT)
             except ReportError as err:
                 if err.reason == "close_reason":
                     raise json_error(web.HTTPBadRequest,

@@ -13,9 +13,11 @@ from bot.dialogs import DialogContext, State, StatesGroup
 from bot.router import Redispatch, Router, join, message, regex, text_input, words
 from bot.settings import Settings
 from bot.wechat.message import Inbound
+from handlers.reports import orders
 from models import geo
 from models import grid as grids
 from models import report as reports
+from models import work_order as work_orders
 from models.member import Member
 from models.profile import InvalidAnswer, parse_choice
 from models.report import Draft, Report, ReportError
@@ -33,7 +35,7 @@ DESC_MIN, DESC_MAX = 4, reports.DESCRIPTION_MAX
 
 
 class Reporting(StatesGroup):
-    description = State(T.REPORT_ASK_DESC)
+    description = State(T.REPORT_ASK_DESC, unheard=T.REPORT_VOICE_UNHEARD)
     photo = State(T.REPORT_ASK_PHOTO, wants_text=False)
     location = State(T.REPORT_ASK_LOCATION, wants_text=False)
     category = State(T.REPORT_ASK_CATEGORY_AGAIN)
@@ -228,11 +230,12 @@ async def confirm(dialog: DialogContext, session: AsyncSession, member: Member,
     d = dialog.data
     point = geo.Point(d["lat"], d["lng"]) if d.get("lat") is not None else None
     grid = await grids.containing(session, point) if point else None
-    deadline = next(c.deadline for c in settings.reports.categories if c.name == d["category"])
+    rules = orders.policy(settings)
     draft = Draft(description=d["description"], category=d["category"],
                   media_id=d.get("media_id"), point=point, address=d.get("address"))
-    report = await reports.create(session, member, draft, deadline, now, grid,
-                                  T.REPORT_PUSH_NEW)
+    report = await reports.create(session, member, draft, rules.due(d["category"], now), now,
+                                  grid, T.ORDER_PUSH_NEW, rules.ack_due(now),
+                                  T.ORDER_TITLES[work_orders.DISPATCH])
     dialog.finish()
     routing = T.REPORT_ROUTED.format(grid=grid.name) if grid else T.REPORT_QUEUED
     return T.REPORT_FILED.format(ticket=report.ticket, routing=routing)
@@ -254,8 +257,8 @@ async def my_reports(member: Member, session: AsyncSession) -> str:
     return join(T.MY_REPORTS_HEADER, *lines)
 
 
-async def _own(session: AsyncSession, ticket: str) -> Report | str:
-    report = await reports.by_ticket(session, ticket)
+async def _own(session: AsyncSession, ticket: str, lock: bool = False) -> Report | str:
+    report = await reports.by_ticket(session, ticket, lock=lock)
     return report if report is not None else T.TICKET_UNKNOWN.format(ticket=ticket.upper())
 
 
@@ -268,39 +271,51 @@ def _rate_error(err: ReportError, report: Report, reopening: bool = False) -> st
     return T.RATE_ERRORS[err.reason].format(ticket=report.ticket, **err.info)
 
 
+async def _rate(session: AsyncSession, report: Report, member: Member, stars: int,
+                now: datetime, settings: Settings) -> str:
+    """Rate; a rating of 1–2 reopens it to its grid as a priority (models/work_order.py)."""
+    reopened = await work_orders.rate(session, report, member, stars, now,
+                                      orders.policy(settings))
+    return (T.RATED_REOPENED if reopened else T.RATED).format(ticket=report.ticket, stars=stars)
+
+
 @router.regex(rf"评价\s*{TICKET}\s*(?P<stars>\d+)\s*星?", needs_profile=True)
 async def rate(ticket: str, stars: str, member: Member, session: AsyncSession,
-               now: datetime) -> str:
-    report = await _own(session, ticket)
+               now: datetime, settings: Settings) -> str:
+    report = await _own(session, ticket, lock=True)
     if isinstance(report, str):
         return report
     try:
-        await reports.rate(session, report, member, int(stars), now)
+        return await _rate(session, report, member, int(stars), now, settings)
     except ReportError as err:
         return _rate_error(err, report)
-    return T.RATED.format(ticket=report.ticket, stars=stars)
 
 
 @router.regex(r"(?P<stars>\d)")
 async def rate_by_reply(stars: str, member: Member, session: AsyncSession,
-                        now: datetime) -> str:
-    """A bare 1–5 after the 已办结 push rates that report; another digit is told 1–5."""
-    report = await reports.awaiting_rating(session, member, now) if member.id else None
+                        now: datetime, settings: Settings) -> str:
+    """A bare 1–5 after the 已办结 push (or the 回访 the day after) rates that report;
+    another digit is told 1–5."""
+    found = await reports.awaiting_rating(session, member, now) if member.id else None
+    report = await reports.by_ticket(session, found.ticket, lock=True) if found else None
     if report is None:
         return T.NO_RATING_PENDING
     if not 1 <= int(stars) <= 5:
         return T.RATE_RANGE
-    await reports.rate(session, report, member, int(stars), now)
-    return T.RATED.format(ticket=report.ticket, stars=stars)
+    try:
+        return await _rate(session, report, member, int(stars), now, settings)
+    except ReportError as err:
+        return _rate_error(err, report)
 
 
 @router.regex(rf"未解决\s*{TICKET}", needs_profile=True)
-async def not_fixed(ticket: str, member: Member, session: AsyncSession, now: datetime) -> str:
-    report = await _own(session, ticket)
+async def not_fixed(ticket: str, member: Member, session: AsyncSession, now: datetime,
+                    settings: Settings) -> str:
+    report = await _own(session, ticket, lock=True)
     if isinstance(report, str):
         return report
     try:
-        await reports.reopen(session, report, member, now, T.REPORT_PUSH_REOPENED)
+        await work_orders.reopen(session, report, member, now, orders.policy(settings))
     except ReportError as err:
         return _rate_error(err, report, reopening=True)
     return T.REOPENED.format(ticket=report.ticket)
@@ -349,7 +364,7 @@ async def _move(session: AsyncSession, staff: ConsoleUser, ticket: str, to: str,
     push = T.REPORT_PUSH_RESOLVED if to == reports.RESOLVED else T.REPORT_PUSH_STATUS
     try:
         await reports.move(session, report, to, f"officer:{staff.username}", note.strip(), now,
-                           push, close_reason)
+                           push, close_reason, rate_hint=T.REPORT_RATE_HINT)
     except ReportError as err:
         if err.reason == "close_reason":
             return T.CLOSE_REASON.format(ticket=report.ticket)

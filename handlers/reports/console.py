@@ -36,6 +36,7 @@ from bot.web.pages import (
 )
 from models import grid as grids
 from models import report as reports
+from models.names import staff_names
 from models.report import Report, ReportError
 from models.staff import ConsoleUser
 from models.views import reports as views
@@ -181,10 +182,11 @@ def _next_statuses(report: Report) -> list[str]:
     return [s for s in STATUSES if s in reports.ALLOWED[report.status]]
 
 
-def _actor(actor: str) -> str:
+def _actor(actor: str, shown: dict[str, str]) -> str:
+    """Who did it: 上报人, 系统, 网格员 <display name> (the login without one)."""
     kind, _, name = actor.partition(":")
-    label = ACTORS.get(kind, kind)
-    return f"{label} {name}" if name else label
+    label = ACTORS.get(kind, T.SOURCE_OTHER)
+    return f"{label} {shown.get(name, name)}" if name else label
 
 
 async def _detail(request: web.Request, db: AsyncSession, report: Report,
@@ -194,8 +196,10 @@ async def _detail(request: web.Request, db: AsyncSession, report: Report,
     at = now(request)
     names = await _grid_names(db)
     user = user_of(request)
-    events = [{"event": e, "actor": _actor(e.actor), "note": text_for(user, e.note)}
-              for e in await reports.history(db, report.id)]
+    history = await reports.history(db, report.id)
+    shown = await staff_names(db, [e.actor.partition(":")[2] for e in history])
+    events = [{"event": e, "actor": _actor(e.actor, shown), "note": text_for(user, e.note)}
+              for e in history]
     return await render(request, "reports_detail.html", {
         "r": report, "grid": _grid_name(names, report.grid_code), "events": events,
         "backers": await reports.backer_count(db, report.id), "overdue": report.overdue(at),
@@ -256,7 +260,7 @@ async def change(request: web.Request) -> web.Response:
         was = report.status
         try:
             await reports.move(db, report, to, f"{user.role}:{user.username}", note, at, push,
-                               reason)
+                               reason, rate_hint=T.REPORT_RATE_HINT)
         except ReportError:  # changed by someone else since the page was shown
             return await _detail(request, db, report, form, {
                 "status": T.CANNOT_MOVE.format(ticket=report.ticket, status=was, to=to)}, 409)

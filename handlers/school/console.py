@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
@@ -34,12 +35,13 @@ from handlers.school.wording import COURSE_TEXTS
 from models import course as courses
 from models import course_access as access
 from models import course_lifecycle as lifecycle
-from models import qr
+from models import names, qr
 from models.course import Course, CourseError
 from models.course_import import COLUMNS, BadRow, parse_row, reason
 from models.member import INDUSTRIES
 from models.profile import mask_mobile
 from models.staff import ConsoleUser
+from models.views import members as member_views
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,37 @@ def field_errors(message: str, fields: Mapping[str, str] = LABELS) -> dict[str, 
     return {min(named)[1]: text}
 
 
-def audience_name(audience: str) -> str:
-    kind, _, arg = audience.partition(":")
-    if kind == "industry":
-        return f"{arg}行业"
-    if kind == "group":
-        return f"小组 {arg}"
-    return "所有人" if audience == "all" else audience
+async def audience_name(db: AsyncSession, audience: str) -> str:
+    """A course's audience in words: 全体成员, 行业：外卖送餐, 小组：<its name>."""
+    return T.audience_words(audience, await names.audience_names(db, [audience]))
+
+
+async def instructor_names(db: AsyncSession, found: list[Course]) -> dict[str, str]:
+    """{Course.instructor: what pages show}: the display name of the console account it
+    names, else the name as it was given."""
+    shown = await names.staff_names(db, [c.instructor for c in found])
+    return {c.instructor: shown.get(c.instructor, c.instructor) for c in found}
+
+
+async def _instructor_choices(db: AsyncSession, chosen: str) -> list[tuple[str, str]]:
+    """(value, words) for 讲师: nobody yet, or an instructor account by its display name; a
+    name given otherwise (an import, the API) stays a choice as it was given."""
+    choices = [("", "未指定"), *await names.instructor_choices(db)]
+    if chosen and chosen not in {v for v, _ in choices}:
+        choices.append((chosen, chosen))
+    return choices
+
+
+async def _audience_choices(db: AsyncSession, chosen: str) -> list[tuple[str, str]]:
+    """(value, words) a course may be for: everyone, an industry, a group (what was chosen
+    stays a choice, in words, even when it is no longer offered)."""
+    choices = [("all", T.AUDIENCE_ALL)]
+    choices += [(f"industry:{i}", T.AUDIENCE_INDUSTRY.format(name=i)) for i in INDUSTRIES]
+    choices += [(f"group:{code}", T.AUDIENCE_GROUP.format(name=name))
+                for code, name in await member_views.group_options(db)]
+    if chosen and chosen not in {v for v, _ in choices}:
+        choices.append((chosen, await audience_name(db, chosen)))
+    return choices
 
 
 def _local_input(dt: datetime | None) -> str:
@@ -172,32 +198,35 @@ async def course_list(request: web.Request) -> web.StreamResponse:
         found = await access.search(db, user, at, status=status, when=when, text=text,
                                     limit=5000 if q.get("format") == "csv" else 500)
         counts = await access.counts(db, [c.id for c in found if c.id is not None])
+        teachers = await instructor_names(db, found)
+        audiences = {a: await audience_name(db, a) for a in {c.audience for c in found}}
     empty = access.Counts()
     if q.get("format") == "csv":
         return csv_response("课程列表.csv", [
             "课程代码", "课程名称", "讲师", "状态", "开始", "结束", "地点或链接", "已报名", "名额",
             "候补", "到课", "学时", "面向"], (
-            [c.code, c.title, c.instructor, STATUS_NAMES.get(c.status, c.status),
+            [c.code, c.title, teachers[c.instructor], STATUS_NAMES.get(c.status, c.status),
              _local_input(c.start_at).replace("T", " "),
              _local_input(c.end_at).replace("T", " "), c.online_url or c.place,
              counts.get(c.id or 0, empty).enrolled, c.capacity,
              counts.get(c.id or 0, empty).waitlist, counts.get(c.id or 0, empty).present,
-             _number(c.hours), c.audience] for c in found))
+             _number(c.hours), audiences[c.audience]] for c in found))
     filters = {k: v for k, v in (("status", status), ("when", when), ("q", text)) if v}
     return await render(request, "courses_list.html", {
         "rows": [(c, counts.get(c.id or 0, empty)) for c in found], "status": status,
         "when": when, "q": text, "statuses": STATUS_NAMES, "whens": WHEN_NAMES,
         "csv_link": "/console/courses?" + urlencode({**filters, "format": "csv"}),
-        "truncated": len(found) >= 500, "now": at})
+        "truncated": len(found) >= 500, "now": at, "teachers": teachers})
 
 
 # --- create and edit ------------------------------------------------------------------------
 
 
-def _form_context(values: dict[str, str], errors: dict[str, str], *, course: Course | None
-                  ) -> dict[str, Any]:
+async def _form_context(values: dict[str, str], errors: dict[str, str], *,
+                        course: Course | None, db: AsyncSession) -> dict[str, Any]:
     return {"values": values, "errors": errors, "course": course, "labels": LABELS,
-            "audiences": ["all", *(f"industry:{i}" for i in INDUSTRIES)],
+            "audiences": await _audience_choices(db, values.get("audience", "")),
+            "instructors": await _instructor_choices(db, values.get("instructor", "")),
             "statuses": STATUS_NAMES}
 
 
@@ -207,7 +236,9 @@ async def new_form(request: web.Request) -> web.Response:
     values.update(instructor=user.username if user.role == "instructor" else "",
                   radius_m=str(_default_radius(request)), capacity="50", hours="1",
                   audience="all", status="draft")
-    return await render(request, "courses_form.html", _form_context(values, {}, course=None))
+    async with sessions(request)() as db:
+        context = await _form_context(values, {}, course=None, db=db)
+    return await render(request, "courses_form.html", context)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -222,8 +253,9 @@ async def create(request: web.Request) -> web.Response:
             code = c.code
     except (BadRow, CourseError) as err:
         message = reason(err) if isinstance(err, CourseError) else str(err)
-        return await render(request, "courses_form.html", _form_context(
-            values, field_errors(message), course=None), 400)
+        async with sessions(request)() as db:
+            context = await _form_context(values, field_errors(message), course=None, db=db)
+        return await render(request, "courses_form.html", context, 400)
     log.info("console: course %s created by user %s", code, user.id)
     await _changed(request)
     raise _to_course(code, "created")
@@ -233,9 +265,9 @@ async def edit_form(request: web.Request) -> web.Response:
     user = require(request, access.COURSE_ROLES)
     async with sessions(request)() as db:
         c = await _course(request, db, user)
-    errors = {"form": reason(CourseError("cancelled"))} if c.status == "cancelled" else {}
-    return await render(request, "courses_form.html", _form_context(
-        _values_of(c), errors, course=c))
+        errors = {"form": reason(CourseError("cancelled"))} if c.status == "cancelled" else {}
+        context = await _form_context(_values_of(c), errors, course=c, db=db)
+    return await render(request, "courses_form.html", context)
 
 
 async def edit(request: web.Request) -> web.Response:
@@ -253,8 +285,8 @@ async def edit(request: web.Request) -> web.Response:
         message = reason(err) if isinstance(err, CourseError) else str(err)
         async with sessions(request)() as db:
             c = await _course(request, db, user)
-        return await render(request, "courses_form.html", _form_context(
-            values, field_errors(message), course=c), 400)
+            context = await _form_context(values, field_errors(message), course=c, db=db)
+        return await render(request, "courses_form.html", context, 400)
     log.info("console: course %s edited by user %s (%s)", code, user.id,
              ",".join(changed) or "nothing")
     await _changed(request)
@@ -274,6 +306,8 @@ async def _detail(request: web.Request, user: ConsoleUser, *, status: int = 200,
         c = await _course(request, db, user)
         people = await access.enrollees(db, c)
         remembered = await db.get(qr.QrCode, f"crs:{c.code}")
+        audience = await audience_name(db, c.audience)
+        instructor = (await instructor_names(db, [c]))[c.instructor]
     enrolled = [p for p in people if p.status == "enrolled"]
     waitlist = [p for p in people if p.status == "waitlist"]
     started = at >= c.start_at
@@ -284,10 +318,11 @@ async def _detail(request: web.Request, user: ConsoleUser, *, status: int = 200,
         "ended": at >= c.end_at, "present": present, "absent": len(enrolled) - present,
         "statuses": STATUS_NAMES, "methods": METHODS, "admin": user.role == "admin",
         "mask": mask_mobile, "done": DONE.get(request.query.get("done", ""), ""),
-        "error": error, "qr_scene": f"crs:{c.code}", "qr_png": is_dev or remembered is not None,
+        "error": error, "qr_scene": T.scene_words("crs:", c.title),
+        "qr_png": is_dev or remembered is not None, "instructor": instructor,
         "move": move or {"start": _local_input(c.start_at), "end": _local_input(c.end_at)},
         "move_errors": move_errors or {}, "labels": LABELS,
-        "audience": audience_name(c.audience)}, status)
+        "audience": audience}, status)
 
 
 async def detail(request: web.Request) -> web.StreamResponse:

@@ -18,8 +18,9 @@ from bot.web.pages import (
     require,
     sessions,
 )
-from models import login_throttle
+from models import login_throttle, names
 from models.staff import ROLES
+from models.views import reports as report_views
 from models.views import staff as staff_views
 
 log = logging.getLogger(__name__)
@@ -33,16 +34,23 @@ async def staff(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as db:
         users = await staff_views.console_users(db)
         locks = await login_throttle.locked_accounts(db, rules, now(request))
-    rows = [{"username": u.username, "role": ROLES.get(u.role, u.role),
-             "grid": u.grid_code or "", "group": u.group_code or "",
+        shown = await names.staff_names(db, [u.username for u in users])
+        grids = await report_views.grid_names(db)
+        groups = await names.audience_names(db, [f"group:{u.group_code}" for u in users
+                                                 if u.group_code])
+    rows = [{"username": u.username, "name": shown.get(u.username, ""),
+             "role": ROLES.get(u.role, u.role),
+             "grid": grids.get(u.grid_code, u.grid_code) if u.grid_code else "",
+             "group": groups.get(f"group:{u.group_code}", u.group_code or ""),
              "bound": u.openid is not None, "active": u.active, "created": u.created_at,
              "lock": locks.get(u.username.strip().lower())}
             for u in users]  # never the password hash
     if request.query.get("format") == "csv":
         return csv_response("控制台账号.csv", [
-            "用户名", "角色", "网格", "小组", "已绑定微信", "启用", "创建日期"], [
-            [r["username"], r["role"], r["grid"], r["group"], "是" if r["bound"] else "否",
-             "是" if r["active"] else "否", day_text(r["created"])] for r in rows])
+            "用户名", "角色", "网格", "小组", "已绑定微信", "启用", "创建日期", "姓名"], [
+            [r["username"], r["role"], r["grid"], r["group"],
+             "是" if r["bound"] else "否", "是" if r["active"] else "否",
+             day_text(r["created"]), r["name"]] for r in rows])
     unlocked = request.query.get("unlocked", "")
     return await render(request, "members_staff.html", {
         "rows": rows, "locked": [r for r in rows if r["lock"]],

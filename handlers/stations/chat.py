@@ -24,7 +24,7 @@ router = Router("stations", help=[T.HELP_CHECKIN, T.HELP_NEARBY, T.HELP_MY_CHECK
 
 class NearbySearch(StatesGroup):
     # Both give way: a word or a click after 附近 does what it always does.
-    awaiting_location = State(T.NEARBY_ASK, soft=True)
+    awaiting_location = State(T.NEARBY_ASK, soft=True, wants_text=False)
     listing = State(T.NEARBY_MORE, soft=True)
 
 

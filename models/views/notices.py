@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import course_access, outbox
+from models import course_access, push_counts
 from models.course import Course
 from models.group import PartyGroup
 from models.notice import Notice
@@ -27,7 +27,7 @@ async def delivery(session: AsyncSession, notice_id: int) -> dict[str, Any] | No
         "status": notice.status,
         "send_at": notice.send_at.isoformat(),
         "recipients": notice.recipients,
-        "counts": await outbox.counts(session, notice.subject),
+        "counts": await push_counts.counts(session, notice.subject),
     }
 
 

@@ -111,7 +111,9 @@ async def test_list_and_its_filters(city: Bot) -> None:
     assert [r["backers"] for r in data["reports"]] == [0, 1]
 
     assert (await a.move(t["ht2"], status="已办结", note="已修好"))[0] == 200
-    bot.clock.advance(days=3)  # the other three are now past their 3-day deadline
+    # The other three are now past their deadline: 3 working days from Saturday 28 November
+    # is Wednesday 2 December, 17:30.
+    bot.clock.advance(days=4, hours=8)
     assert await a.tickets(overdue=1) == [t["queue"], t["xy"], t["ht"]]
     assert await a.tickets(overdue=0) == [t["ht2"]]
     status, data = await a.get("/api/v1/reports", overdue="1", grid="none")

@@ -107,7 +107,7 @@ async def test_report_to_rating_with_an_officer_in_between(district: Bot, sessio
         points = (await s.exec(select(Member.points).where(Member.openid == "o-rider"))).one()
     assert points == 2
     [told] = await pushes(sessions, "o-officer-ht")
-    assert ticket in told.text and told.kind == "report_status"
+    assert ticket in told.text and told.kind == "work_order"  # 派单 by the system: staff-facing
     assert await pushes(sessions, "o-officer-xy") == []
 
     ht, xy = bot.phone("o-officer-ht"), bot.phone("o-officer-xy")
@@ -157,7 +157,8 @@ async def test_reopen_within_seven_days(district: Bot, sessions) -> None:
         ticket=ticket)
     assert await reporter.say(f"未解决 {ticket}") == T.REOPENED.format(ticket=ticket)
     reopened = (await pushes(sessions, "o-officer-ht"))[-1]
-    assert reopened.text == T.REPORT_PUSH_REOPENED.format(ticket=ticket)
+    assert reopened.kind == "work_order" and reopened.text == T.ORDER_PUSH_REOPENED.format(
+        ticket=ticket, why="反馈未解决", due="12-02 17:30")  # a priority, a new deadline
     await ht.say(f"办结 {ticket} 这次真修好了")
     bot.clock.advance(days=7, minutes=1)
     assert await reporter.say(f"未解决 {ticket}") == T.RATE_ERRORS["too_late"]
@@ -352,7 +353,7 @@ async def test_digest_of_overdue_reports(district: Bot, sessions) -> None:
     from handlers.reports.jobs import send_digest
 
     assert await send_digest(services, bot.clock.now()) == 0  # nothing overdue yet
-    bot.clock.advance(days=3, minutes=1)
+    bot.clock.advance(days=4, hours=7, minutes=31)  # 3 working days from Saturday: Wed 17:30
     async with sessions() as s, s.begin():
         admin = await staff.create_user(s, "admin-z", "admin", "password-123", bot.clock.now())
         code = await staff.issue_bind_code(s, admin, bot.clock.now())
@@ -362,4 +363,13 @@ async def test_digest_of_overdue_reports(district: Bot, sessions) -> None:
     for who in ("o-officer-ht", "o-admin"):
         digest = (await pushes(sessions, who))[-1]
         assert digest.text.startswith("【逾期上报日报】1 件") and ticket in digest.text
+        assert digest.kind == "work_order"  # staff-facing: its own template
+        assert digest.template_data["order.count"] == "1"
+        assert digest.template_data["order.ticket"] == ticket
+    assert services.worker is not None and await services.worker.drain(timeout_s=20)
+    sent = bot.sandbox.delivered("o-officer-ht")[-1]  # 3 days on: outside the 客服 window
+    assert sent["template_id"] == "demo-tmpl-work-order"
+    assert sent["data"]["thing1"] == {"value": "逾期上报日报"}
+    assert sent["data"]["number2"] == {"value": "1"}
+    assert sent["data"]["character_string3"] == {"value": ticket}
     assert not [p for p in await pushes(sessions, "o-officer-xy") if "日报" in p.text]

@@ -70,7 +70,8 @@ async def test_instructor_creates_publishes_and_sees_only_their_courses(
 
     page = await bot.client.get("/console/courses/KC1")
     html = await page.text()
-    assert page.status == 200 and "草稿" in html and "crs:KC1" in html
+    assert page.status == 200 and "草稿" in html and "课程签到码 " in html
+    assert "crs:KC1" not in html
     published = await _post(bot, "/console/courses/KC1/publish", {}, "/console/courses/KC1")
     assert published.headers["Location"] == "/console/courses/KC1?done=published"
     assert await courses_status(sessions, "KC1") == "published"
@@ -238,3 +239,31 @@ async def test_attendance_waitlist_csv_and_qr(make_bot: BotFactory, sessions) ->
     body = (await (await bot.client.get("/console/courses/KC1?format=csv")).read()
             ).decode("utf-8-sig")
     assert "13900139000" in body  # the admin's export has the whole phone
+
+
+async def test_the_audience_is_picked_from_a_list(make_bot: BotFactory, sessions) -> None:
+    """面向: 全体成员, one of the seven industries or a group by its name — chosen, not typed;
+    a bad form keeps the choice; the course page says it in words."""
+    from tests.chat.test_groups import new_group
+
+    bot = await make_bot(background=False)
+    await make_user(sessions, bot.clock, "teacher-wang", "instructor")
+    code = await new_group(sessions, bot.clock, "湖塘外卖骑手党小组")
+    await login(bot.client, "teacher-wang")
+    form = await (await bot.client.get("/console/courses/new")).text()
+    assert '<select id="f-audience" name="audience"' in form
+    assert '<option value="all" selected>全体成员</option>' in form
+    assert '<option value="industry:外卖送餐">行业：外卖送餐</option>' in form
+    assert form.count('<option value="industry:') == 7
+    assert f'<option value="group:{code}">小组：湖塘外卖骑手党小组</option>' in form
+    assert "industry:外卖送餐）" not in form and "group:小组邀请码" not in form
+    bad = await _post(bot, "/console/courses/new", _form(bot, audience=f"group:{code}",
+                                                         title=""), "/console/courses/new")
+    html = await bad.text()
+    assert bad.status == 400 and f'<option value="group:{code}" selected>' in html
+    made = await _post(bot, "/console/courses/new", _form(bot, audience=f"group:{code}"),
+                       "/console/courses/new")
+    assert made.status == 303, await made.text()
+    assert (await _course(sessions, "KC1")).audience == f"group:{code}"
+    page = await (await bot.client.get("/console/courses/KC1")).text()
+    assert "<td>小组：湖塘外卖骑手党小组</td>" in page and f"group:{code}" not in page

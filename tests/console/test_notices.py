@@ -10,7 +10,10 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.app import SERVICES
 from bot.clock import SHANGHAI
+from bot.dev.sandbox.core import Grant
+from models import staff
 from models.notice import Notice
 from models.outbox import Push
 from tests.chat.test_groups import new_group
@@ -24,7 +27,7 @@ FORM = "/console/notices/new"
 async def post_form(bot: Bot, **fields: Any) -> Any:
     token = await page_csrf(bot.client, FORM)
     data = {"_csrf": token, "action": "send", "when": "now", "title": "", "body": "",
-            "url": "", "audience": "all", "member": "", "send_at": "", **fields}
+            "url": "", "audience": "all", "member_q": "", "send_at": "", **fields}
     return await bot.client.post(FORM, data=data, allow_redirects=False)
 
 
@@ -47,7 +50,8 @@ async def test_admin_previews_sends_and_watches_the_counts(make_bot: BotFactory,
     await login(bot.client, "admin-wu")
     form = await bot.client.get(FORM)
     html = await form.text()
-    assert form.status == 200 and "全部已登记成员" in html and "行业：外卖送餐" in html
+    assert form.status == 200 and "全体成员" in html and "行业：外卖送餐" in html
+    assert "openid" not in html and 'id="member-pick" hidden' in html  # only for 单个成员
     preview = await post_form(bot, action="preview", audience="industry:外卖送餐",
                               title="先看人数")
     html = await preview.text()
@@ -82,7 +86,7 @@ async def test_admin_previews_sends_and_watches_the_counts(make_bot: BotFactory,
     body = (await csv.read()).decode("utf-8-sig")
     assert csv.headers["Content-Type"].startswith("text/csv")
     assert body.splitlines()[0].startswith("编号,标题,受众")
-    assert "驿站停水通知" in body and "all" in body
+    assert "驿站停水通知" in body and "全体成员" in body and "控制台 · admin-wu" in body
 
 
 async def test_a_bad_form_shows_each_error_beside_its_field(make_bot: BotFactory,
@@ -106,10 +110,18 @@ async def test_a_bad_form_shows_each_error_beside_its_field(make_bot: BotFactory
     assert past.status == 400 and "须晚于现在" in await past.text()
     garbage = await post_form(bot, title="定时", body="正文", when="later", send_at="明天")
     assert garbage.status == 400 and "请选择发送时间" in await garbage.text()
-    unknown = await post_form(bot, title="通知", body="正文", audience="member:",
-                              member="o-nobody")
+    unknown = await post_form(bot, title="通知", body="正文", audience="member:o-nobody")
     html = await unknown.text()
-    assert unknown.status == 400 and "不存在或未登记" in html and 'value="o-nobody"' in html
+    assert unknown.status == 400 and "没有找到这位成员" in html
+    assert ">单个成员 已注销的成员</option>" in html  # what was asked stays chosen, in words
+    unchosen = await post_form(bot, title="通知", body="正文", audience="member:",
+                               member_q="张")
+    html = await unchosen.text()
+    assert unchosen.status == 400 and "请在下面选择一位成员" in html
+    assert 'value="张"' in html and 'value="通知"' in html  # what was typed stays
+    gone = await post_form(bot, title="通知", body="正文", audience="member:",
+                           member_id="999999")
+    assert gone.status == 400 and "没有找到这位成员" in await gone.text()
     assert await notices_in(sessions) == []
 
 
@@ -149,7 +161,8 @@ async def test_leaders_and_instructors_send_only_to_their_own(make_bot: BotFacto
 
     await login(bot.client, "leader-wang")
     form = await (await bot.client.get(FORM)).text()
-    assert "我的小组：湖塘外卖骑手党小组" in form and "全部已登记成员" not in form
+    assert "我的小组：湖塘外卖骑手党小组" in form and "全体成员" not in form
+    assert "member-pick" not in form  # only admins address one member
     for audience in ("all", f"group:{other}", "course:DX1", "member:o-g0"):
         refused = await post_form(bot, title="通知", body="正文", audience=audience)
         assert refused.status == 400 and "无权向该受众发送" in await refused.text(), audience
@@ -199,3 +212,92 @@ async def test_leaders_and_instructors_send_only_to_their_own(make_bot: BotFacto
     assert "带好笔记本" in listing and "小组会" in listing
     assert (await bot.client.get(li_notice)).status == 200
     assert (await bot.client.get("/console/notices/999999")).status == 404
+
+
+async def test_an_admin_picks_one_member_by_name(make_bot: BotFactory, sessions) -> None:
+    """单个成员: found by name or a phone's tail, chosen from a list showing the name and a
+    masked phone, never an openid; the notice's pages say who it went to in words."""
+    bot = await make_bot(background=False)
+    await bot.phone("o-pick-1").register(name="张三", mobile="13800138001")
+    await bot.phone("o-pick-2").register(name="李四", mobile="13900139002")
+    await make_user(sessions, bot.clock, "admin-wu", "admin")
+    await login(bot.client, "admin-wu")
+    found = await post_form(bot, action="find", audience="member:", member_q="9002",
+                            title="只给一个人")
+    html = await found.text()
+    assert found.status == 200 and 'id="member-pick">' in html  # shown for 单个成员
+    assert "李四 139****9002" in html and "张三" not in html and "o-pick" not in html
+    assert 'value="只给一个人"' in html
+    member_id = re.search(r'<option value="(\d+)">李四', html)
+    assert member_id
+    preview = await post_form(bot, action="preview", audience="member:",
+                              member_id=member_id.group(1))
+    assert "将发送给 <b>1</b> 人" in await preview.text()
+    sent = await post_form(bot, title="只给一个人", body="您的证件已办好。", audience="member:",
+                           member_id=member_id.group(1))
+    assert sent.status == 303, await sent.text()
+    [notice] = await notices_in(sessions)
+    assert notice.audience == "member:o-pick-2"  # the API's form, as before
+    page = await (await bot.client.get(sent.headers["Location"])).text()
+    assert "单个成员 李四" in page and "o-pick" not in page
+    assert "控制台 · admin-wu" in page  # no display name: the login is all there is
+    listing = await (await bot.client.get("/console/notices")).text()
+    assert "单个成员 李四" in listing and "o-pick" not in listing
+    none = await post_form(bot, action="find", audience="member:", member_q="王五")
+    assert "没有找到姓名或手机尾号为「王五」的已登记成员" in await none.text()
+
+
+async def test_a_group_notice_reads_in_words(make_bot: BotFactory, sessions) -> None:
+    """A notice to a group, sent by a leader whose WeChat is bound: the pages name the group
+    and the leader by name, not by invite code or login."""
+    bot = await make_bot(background=False)
+    await make_user(sessions, bot.clock, "leader-wang", "leader")
+    code = await new_group(sessions, bot.clock, "湖塘外卖骑手党小组", leader_name="leader-wang")
+    rider = bot.phone("o-wg-1")
+    await rider.register(name="成员甲")
+    await rider.say(f"加入小组 {code}")
+    leader_phone = bot.phone("o-wang")
+    await leader_phone.register(name="王组长", mobile="13700137000")
+    async with sessions() as s, s.begin():  # bind the leader's WeChat (绑定 CODE)
+        user = await staff.user_named(s, "leader-wang")
+        assert user is not None
+        bind = await staff.issue_bind_code(s, user, bot.clock.now())
+    assert "绑定成功" in (await leader_phone.say(f"绑定 {bind}") or "")
+    await login(bot.client, "leader-wang")
+    sent = await post_form(bot, title="小组会", body="周五开会", audience=f"group:{code}")
+    assert sent.status == 303, await sent.text()
+    page = await (await bot.client.get(sent.headers["Location"])).text()
+    assert "小组：湖塘外卖骑手党小组" in page and "控制台 · 王组长" in page
+    assert f"group:{code}" not in page and "leader-wang" not in page
+
+
+async def test_the_notice_page_shows_channels_and_wechats_receipts(make_bot: BotFactory,
+                                                                   sessions) -> None:
+    """Outside the 客服 window one member holds a 订阅通知 grant and one does not (template);
+    their receipts come back as callbacks and the page and its JSON count them."""
+    bot = await make_bot(background=False)
+    for i, name in enumerate(["骑手甲", "骑手乙"]):
+        await bot.phone(f"o-r{i}").register(name=name, mobile=f"1380013801{i}")
+    bot.clock.advance(days=3)
+    await bot.post(bot.peer.subscribe_popup("o-r0", {"demo-sub-notice": "accept"},
+                                            create_time=bot.now_ts))
+    bot.sandbox.state.grants[("o-r0", "demo-sub-notice")] = Grant(one_time=1)
+    bot.sandbox.state.template_blocked.add("o-r1")
+    await make_user(sessions, bot.clock, "admin-rc", "admin")
+    await login(bot.client, "admin-rc")
+    sent = await post_form(bot, title="回执测试", body="看看回执", audience="all")
+    assert sent.status == 303, await sent.text()
+    where = sent.headers["Location"]
+    worker = bot.client.server.app[SERVICES].worker
+    assert worker is not None
+    [notice] = await notices_in(sessions)
+    assert await worker.drain(notice.subject, timeout_s=20)
+    for openid in ("o-r0", "o-r1"):
+        [m] = bot.sandbox.delivered(openid)
+        await bot.post(bot.peer.receipt(openid, m["receipt"], create_time=bot.now_ts))
+    counts = await (await bot.client.get(where + "/counts.json")).json()
+    assert (counts["subscribe"], counts["template"], counts["kefu"]) == (1, 1, 0)
+    assert (counts["delivered"], counts["blocked"], counts["awaiting"]) == (1, 1, 0)
+    html = await (await bot.client.get(where)).text()
+    assert "微信回执" in html and "订阅通知" in html
+    assert re.search(r'用户拒收 <b data-k="blocked">1</b>', html)

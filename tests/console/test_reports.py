@@ -100,7 +100,8 @@ async def test_an_officer_moves_a_report_and_the_reporter_is_told(district: Bot,
     await bot.phone("o-backer").say("1")
     await as_user(bot, "officer-ht")
     queue = await (await bot.client.get("/console/reports")).text()
-    assert re.search(rf"{ticket}.*?<td class=\"num\">1</td>", queue, re.S)  # one backer
+    # one backer, in the 附议 column (its label shows on a phone's card)
+    assert re.search(rf"{ticket}.*?<td data-label=\"附议\" class=\"num\">1</td>", queue, re.S)
 
     page = await bot.client.get(f"/console/reports/{ticket}")
     html = await page.text()

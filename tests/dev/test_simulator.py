@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bot import texts as T
 from models.station_import import import_stations
 from tests.browser_util import ARTIFACTS, ROOT, chromium, need_browser, run_cli, running_server
 from tests.conftest import Bot, BotFactory, Sandbox
@@ -101,6 +102,20 @@ async def test_safe_mode_encrypts_and_reads_the_reply(make_bot: BotFactory) -> N
     assert data["replies"][0].startswith(HELP)
 
 
+async def test_a_voice_with_or_without_recognised_words(make_bot: BotFactory) -> None:
+    bot = await make_bot(sandbox=True)
+    status, data = await send(bot, openid="sim-v", kind="voice")  # no words: no Recognition
+    assert status == 200, data
+    assert data["steps"][0]["label"] == "语音消息（无识别结果）"
+    assert "<MsgType><![CDATA[voice]]>" in data["steps"][0]["request"]
+    assert "<Recognition>" not in data["steps"][0]["request"]
+    assert data["replies"] == [T.VOICE_UNHEARD]
+    status, data = await send(bot, openid="sim-v", kind="voice", content="帮助。")
+    assert status == 200 and data["steps"][0]["label"] == "语音消息"
+    assert "<Recognition><![CDATA[帮助。]]></Recognition>" in data["steps"][0]["request"]
+    assert data["replies"][0].startswith(HELP)
+
+
 async def test_bad_requests_get_a_400_with_the_reason(make_bot: BotFactory) -> None:
     bot = await make_bot(sandbox=True)
     status, data = await send(bot, openid="sim-7", kind="telepathy")
@@ -154,15 +169,26 @@ async def test_pushes_are_read_from_the_sandbox_readably(make_bot: BotFactory,
                   "time3": {"value": "2026-11-28 10:00"}}},
         {"touser": "someone-else", "channel": "kefu", "msgid": 3, "time": now, "type": "text",
          "content": "not for sim-8"},
+        {"touser": "sim-8", "channel": "template", "msgid": 4, "time": now, "type": "template",
+         "template_id": "demo-tmpl-report-status", "url": None,
+         "data": {"character_string1": {"value": "R20261128-0001"},
+                  "phrase2": {"value": "已办结"}, "thing3": {"value": "灯泡已更换"},
+                  "thing4": {"value": "回复1-5评价处理结果"},
+                  "time5": {"value": "2026年11月28日 10:00"}}},
     ]
     resp = await bot.client.get("/simulator/api/pushes", params={"openid": "sim-8"})
     assert resp.status == 200
     pushes = (await resp.json())["pushes"]
-    assert [p["channel_label"] for p in pushes] == ["客服消息", "模板消息"]
+    assert [p["channel_label"] for p in pushes] == ["客服消息", "模板消息", "模板消息"]
     assert pushes[0]["text"] == "【通知】暴雨预警" and pushes[0]["time"] == "10:00:05"
     assert pushes[1]["title"] == "通知"
     assert pushes[1]["rows"] == [["标题", "暴雨预警"], ["内容", "就近避雨"],
                                  ["时间", "2026-11-28 10:00"]]
+    # Labelled by the value config maps to each field (report.ticket → 单号 …).
+    assert pushes[2]["title"] == "上报进度"
+    assert pushes[2]["rows"] == [["单号", "R20261128-0001"], ["状态", "已办结"],
+                                 ["说明", "灯泡已更换"], ["评价", "回复1-5评价处理结果"],
+                                 ["时间", "2026年11月28日 10:00"]]
     resp = await bot.client.get("/simulator/api/pushes")
     assert resp.status == 400
 

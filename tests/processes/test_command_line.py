@@ -96,13 +96,14 @@ def test_serve_then_chat_completes_a_registration(server: tuple[int, dict[str, s
     code = re.search(r"绑定码：([A-Z0-9]{6})", made.stdout)
     assert code, made.stdout
 
-    lines = ["注册", "张三", "13800138000", "2", "美团", "1", "同意", "我的",
+    lines = ["注册", "张三", "13800138000", "2", "美团", "1", "同意", "我的", ":voice",
              f"绑定 {code.group(1)}", "待办", ":image", ":loc 31.7,119.9 湖塘", ":quit"]
     chat = run(["chat", "--openid", "o-terminal"], env, stdin="\n".join(lines) + "\n")
     assert chat.returncode == 0, chat.stderr
     out = chat.stdout
     assert "登记完成，张三" in out
     assert "138****8000" in out
+    assert "没听清这条语音" in out  # `:voice` alone: a voice without recognised words
     assert "绑定成功：控制台账号 officer-li（网格员）" in out
     assert "您负责的网格没有待办的上报" in out
 
@@ -192,6 +193,11 @@ def test_pushes_from_the_command_line_reach_the_chat(server: tuple[int, dict[str
     menu = run(["menu"], env)
     assert menu.returncode == 0, menu.stderr
     assert "菜单已推送（3 个一级菜单，11 个按钮）" in menu.stdout
+    for role in ("网格员菜单", "党小组长菜单", "讲师菜单", "管理员菜单"):  # conditional, by tag
+        assert role + "已推送" in menu.stdout and "menuid" in menu.stdout, menu.stdout
+    again = run(["menu"], env)  # idempotent: the old conditional menus go first
+    assert again.returncode == 0 and "已删除旧的个性化菜单 4 个" in again.stdout, again.stderr
+    assert again.stdout.count("菜单已推送") == 5
 
     broken = tmp_path / "broken.csv"
     broken.write_text("openid,name,mobile,industry,platform,party_status\n"
@@ -237,10 +243,18 @@ def test_production_qr_codes_come_from_the_api(tmp_path: Path, db_url: str) -> N
                 break
             time.sleep(0.3)  # the sandbox is still starting
         assert made.returncode == 0, made.stderr
+        # Run again (a reprint): the permanent code already made is reused, not made anew.
+        again = run(["--config", str(config), "qrcodes", "--out", str(tmp_path / "qr2")], env)
+        assert again.returncode == 0, again.stderr
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/control/stats") as resp:
+            calls = json.loads(resp.read())["calls"]
+        assert calls["/cgi-bin/qrcode/create"] == 1 and calls["/cgi-bin/showqrcode"] == 2
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
     assert (tmp_path / "qr" / "station-HT01.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "qr2" / "station-HT01.png").read_bytes() == \
+        (tmp_path / "qr" / "station-HT01.png").read_bytes()
 
     [code] = all_rows(db_url, QrCode)
     assert code.scene == "st:HT01" and code.url.startswith("http://weixin.qq.com/q/")

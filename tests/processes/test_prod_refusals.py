@@ -104,7 +104,7 @@ async def test_a_dev_account_named_like_the_demo_but_disabled_does_not_block(
 
     async with sessions() as s, s.begin():
         s.delete = _refuse_delete  # as if a group still named it its leader
-        assert await staff.remove_accounts(s, ("demo-admin", "demo-officer")) == {
+        assert await staff.remove_accounts(s, ("demo-admin", "demo-officer"), clock.now()) == {
             "demo-admin": "disabled"}
     async with sessions() as s:
         assert await staff.active_accounts_named(s, ("demo-admin", "demo-officer")) == []

@@ -132,7 +132,7 @@ async def test_the_daily_digest_runs_on_the_bots_loop(make_bot: BotFactory, sett
     scheduler = Scheduler(bot.client.server.app[SERVICES], handlers.install().jobs)
     scheduler.start()
     try:
-        assert scheduler.job_ids() == [DIGEST_JOB]
+        assert DIGEST_JOB in scheduler.job_ids()  # with the other features' jobs
         for _ in range(100):  # nothing overdue: no digest, no error
             if DIGEST_JOB in scheduler.last_ok:
                 break

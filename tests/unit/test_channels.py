@@ -11,7 +11,14 @@ from bot.push import channels
 from bot.push.channels import Choice
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-TEMPLATES = {"kind_a": "tpl-a", "kind_empty": ""}
+
+
+@dataclass(frozen=True)
+class Tpl:  # what the policy reads of a configured template (bot/wechat/templates.py)
+    id: str
+
+
+TEMPLATES = {"kind_a": Tpl("tpl-a"), "kind_empty": Tpl("")}
 
 
 @dataclass
@@ -21,6 +28,7 @@ class View:
     kefu_used: int = 0
     last_event_at: datetime | None = None
     kefu_used_event: int = 0
+    template_blocked_at: datetime | None = None
 
 
 def choose(member: View | None, kind: str = "kind_a", data: bool = True) -> Choice:
@@ -134,3 +142,56 @@ def test_a_closed_window_without_a_template_stands(kind: str, data: bool) -> Non
 @pytest.mark.parametrize("errcode", [40003, 43004, 45009, 45011, -1])
 def test_other_answers_do_not_fall_back(errcode: int) -> None:
     assert channels.template_fallback(errcode, "kind_a", True, TEMPLATES) is None
+
+
+# --- 订阅通知 and blocked templates ---------------------------------------------------------
+
+SUBSCRIPTIONS = {"kind_a": Tpl("sub-a")}
+
+
+@dataclass(frozen=True)
+class Held:  # what the policy reads of a grant (models/subscribe.py Grant)
+    one_time: int = 0
+    long_term: bool = False
+
+
+def choose_with(member: View, grants: dict[str, Held], kind: str = "kind_a",
+                data: bool = True) -> Choice:
+    return channels.choose(member, kind, data, TEMPLATES, NOW, SUBSCRIPTIONS, grants)
+
+
+def test_a_one_time_grant_comes_before_the_template_and_is_spent() -> None:
+    assert choose_with(View(), {"sub-a": Held(one_time=2)}) == Choice(
+        "subscribe", grant="sub-a", spends_grant=True)
+
+
+def test_a_long_term_grant_is_not_spent() -> None:
+    assert choose_with(View(), {"sub-a": Held(long_term=True)}) == Choice(
+        "subscribe", grant="sub-a", spends_grant=False)
+
+
+def test_the_kefu_window_comes_before_any_grant() -> None:
+    assert choose_with(View(last_inbound_at=NOW), {"sub-a": Held(one_time=1)}) == Choice(
+        "kefu", "window")
+
+
+@pytest.mark.parametrize("grants", [{}, {"sub-a": Held()}, {"other": Held(one_time=3)}])
+def test_no_usable_grant_means_the_template(grants: dict[str, Held]) -> None:
+    assert choose_with(View(), grants) == Choice("template")
+
+
+def test_a_grant_needs_values_to_fill_its_fields() -> None:
+    assert choose_with(View(), {"sub-a": Held(one_time=1)}, data=False) == Choice(
+        None, reason=channels.REASON_NO_CHANNEL)
+
+
+def test_a_member_who_blocked_templates_gets_none() -> None:
+    blocked = View(template_blocked_at=NOW - timedelta(days=1))
+    assert choose_with(blocked, {}) == Choice(None, reason=channels.REASON_TEMPLATE_BLOCKED)
+    assert choose_with(blocked, {"sub-a": Held(one_time=1)}).channel == "subscribe"
+    assert channels.template_fallback(45015, "kind_a", True, TEMPLATES, blocked) is None
+
+
+def test_43101_falls_back_to_the_template_once() -> None:
+    assert channels.template_fallback(channels.NO_GRANT_ERRCODE, "kind_a", True,
+                                      TEMPLATES) == "tpl-a"

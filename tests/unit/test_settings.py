@@ -200,8 +200,10 @@ def test_env_overrides_top_level_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XIAOGE_API__TOKEN", OWN_API_TOKEN)
     monkeypatch.setenv("XIAOGE_CONSOLE__SECRET_KEY", OWN_API_TOKEN + "-console")
     monkeypatch.setenv("XIAOGE_WECHAT__TEMPLATES", json.dumps(OWN_TEMPLATES))
+    monkeypatch.setenv("XIAOGE_WECHAT__SUBSCRIBE", json.dumps(OWN_SUBSCRIBE))
     s = load_settings(CONFIG)
     assert s.mode == "prod"
+    assert s.wechat.subscribe["notice"].id == "sub-real-notice"
     assert s.wechat.token == REAL_CREDENTIALS["token"]
     assert s.api_base_url == PRODUCTION_API
 
@@ -417,15 +419,20 @@ def test_a_failed_load_leaves_nothing_behind(tmp_path: Path) -> None:
 # --- production mode --------------------------------------------------------------------------
 
 
-OWN_TEMPLATES = {kind: f"tmpl-real-{kind}" for kind in (
-    "notice", "course_reminder", "report_status", "group_activity")}
+_DEMO_WECHAT = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["wechat"]
+# config.yaml's mappings with ids of the account's own (mode: prod refuses demo- ids).
+OWN_TEMPLATES = {kind: {**m, "id": f"tmpl-real-{kind}"}
+                 for kind, m in _DEMO_WECHAT["templates"].items()}
+OWN_SUBSCRIBE = {kind: {**m, "id": f"sub-real-{kind}"}
+                 for kind, m in _DEMO_WECHAT["subscribe"].items()}
 
 
 def _prod(**wechat: Any) -> dict[str, Any]:
     """mode: prod with these wechat values; any other demo value (api.token, the demo
     template ids) replaced."""
     overrides: dict[str, Any] = {"mode": "prod",
-                                 "wechat": {"templates": OWN_TEMPLATES, **wechat}}
+                                 "wechat": {"templates": OWN_TEMPLATES,
+                                            "subscribe": OWN_SUBSCRIBE, **wechat}}
     if "api" in Settings.model_fields:
         overrides["api"] = {"token": OWN_API_TOKEN}
     overrides["console"] = {"secret_key": OWN_API_TOKEN + "-console"}
@@ -442,10 +449,22 @@ def test_prod_refuses_the_demo_console_secret() -> None:
 
 def test_prod_refuses_demo_template_ids() -> None:
     overrides = _prod(**REAL_CREDENTIALS)
-    overrides["wechat"]["templates"] = {"notice": "demo-tmpl-notice"}
+    overrides["wechat"]["templates"] = {**OWN_TEMPLATES, "notice": {
+        **OWN_TEMPLATES["notice"], "id": "demo-tmpl-notice"}}
     with pytest.raises(ConfigError) as err:
         load_settings(CONFIG, **overrides)
     _error_names(err.value, "wechat.templates")
+    assert "notice" in str(err.value)
+
+
+def test_prod_refuses_demo_subscribe_ids() -> None:
+    overrides = _prod(**REAL_CREDENTIALS)
+    overrides["wechat"]["subscribe"] = {**OWN_SUBSCRIBE, "report_status": {
+        **OWN_SUBSCRIBE["report_status"], "id": "demo-sub-report-status"}}
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG, **overrides)
+    _error_names(err.value, "wechat.subscribe")
+    assert "report_status" in str(err.value)
 
 
 def test_prod_with_demo_credentials_is_refused() -> None:
@@ -474,7 +493,8 @@ def test_prod_with_own_credentials() -> None:
 def test_prod_from_a_file(tmp_path: Path) -> None:
     def change(data: dict[str, Any]) -> None:
         data.update(mode="prod")
-        data["wechat"].update(REAL_CREDENTIALS, templates=OWN_TEMPLATES)
+        data["wechat"].update(REAL_CREDENTIALS, templates=OWN_TEMPLATES,
+                              subscribe=OWN_SUBSCRIBE)
         if "api" in data:
             data["api"]["token"] = OWN_API_TOKEN
         data["console"]["secret_key"] = OWN_API_TOKEN + "-console"

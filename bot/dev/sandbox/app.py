@@ -23,6 +23,9 @@ import segno
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
+from bot.dev.sandbox import menus
+from bot.dev.sandbox import subscribe as subscribe_messages
+from bot.dev.sandbox import tokens as stable_tokens
 from bot.dev.sandbox.core import (
     EVENT_MESSAGES,
     EVENT_WINDOW,
@@ -45,9 +48,6 @@ def create_sandbox(app_id: str, app_secret: str, clock: Clock | None = None) -> 
     r.add_get("/cgi-bin/token", token)
     r.add_post("/cgi-bin/message/custom/send", custom_send)
     r.add_post("/cgi-bin/message/template/send", template_send)
-    r.add_post("/cgi-bin/menu/create", menu_create)
-    r.add_get("/cgi-bin/menu/get", menu_get)
-    r.add_get("/cgi-bin/menu/delete", menu_delete)
     r.add_post("/cgi-bin/qrcode/create", qrcode_create)
     r.add_get("/cgi-bin/showqrcode", qrcode_show)
     r.add_get("/cgi-bin/media/get", media_get)
@@ -59,10 +59,14 @@ def create_sandbox(app_id: str, app_secret: str, clock: Clock | None = None) -> 
     r.add_post("/control/expire-tokens", expire_tokens)
     r.add_get("/control/stats", stats)
     # The newer parts of WeChat's API, one module each (they add their routes here).
+    stable_tokens.add_routes(r)
+    subscribe_messages.add_routes(r)
+    menus.add_routes(r)  # the menus, conditional ones included, and user tags
     return app
 
 
-_SEND_PATHS = ("/cgi-bin/message/",)
+# A template message's keyword value at most (WeChat's own number, apart from ours).
+TEMPLATE_VALUE_MAX = 20
 
 
 @web.middleware
@@ -81,15 +85,16 @@ async def _api_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         return await handler(request)
     path = request.path[at:]
     state.calls[path] = state.calls.get(path, 0) + 1
-    if path not in ("/cgi-bin/token", "/cgi-bin/showqrcode") and (
+    if path not in ("/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/showqrcode") and (
             problem := state.token_error(request.query.get("access_token"))):
         return web.json_response(problem)
-    if path.startswith(_SEND_PATHS) and state.faults:
+    if state.faults and any(fault.applies(path) for fault in state.faults):
         # WeChat has the request once its bytes are in: read the body now, so a sender
         # that dies during an injected delay still gets its message delivered.
         await request.read()
         for fault in state.faults:
-            if fault.fire() and (answer := await _injected(request, state, fault)):
+            if fault.applies(path) and fault.fire() and (
+                    answer := await _injected(request, state, fault)):
                 return answer
     return await handler(request)
 
@@ -182,33 +187,17 @@ async def template_send(request: web.Request) -> web.Response:
         not isinstance(v, dict) or "value" not in v for v in payload.values()
     ):
         return err(47001, "data format error")
+    # WeChat since 2023: every keyword value at most 20 characters, on one line.
+    if any(not isinstance(v["value"], str) or len(v["value"]) > TEMPLATE_VALUE_MAX
+           or "\n" in v["value"] or "\r" in v["value"] for v in payload.values()):
+        return err(47003, "argument invalid!")
     msgid = deliver(state, openid, "template", type="template", template_id=template_id,
                      data=payload, url=data.get("url"))
+    # The TEMPLATESENDJOBFINISH WeChat sends later (bot/dev/sandbox/subscribe.py).
+    blocked = openid in state.template_blocked
+    state.messages[-1]["receipt"] = {"event": "TEMPLATESENDJOBFINISH", "MsgID": msgid,
+                                     "Status": "failed:user block" if blocked else "success"}
     return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": msgid})
-
-
-async def menu_create(request: web.Request) -> web.Response:
-    data = await read_json(request)
-    buttons = data.get("button") if data else None
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
-        return err(40016, "invalid button size")
-    for b in buttons:
-        if len(b.get("sub_button") or []) > 5:
-            return err(40023, "invalid sub button size")
-    request.app[STATE].menu = data
-    return err(0, "ok")
-
-
-async def menu_get(request: web.Request) -> web.Response:
-    menu = request.app[STATE].menu
-    if menu is None:
-        return err(46003, "menu no exist")
-    return web.json_response({"menu": menu})
-
-
-async def menu_delete(request: web.Request) -> web.Response:
-    request.app[STATE].menu = None
-    return err(0, "ok")
 
 
 async def qrcode_create(request: web.Request) -> web.Response:
@@ -295,4 +284,6 @@ async def expire_tokens(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response({"token_fetches": state.token_fetches, "calls": state.calls,
+                              "stable_token_fetches": state.stable.fetches,
+                              "force_refreshes": state.stable.force_refreshes,
                               "faulted": state.faulted, "messages": len(state.messages)})

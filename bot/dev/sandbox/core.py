@@ -6,7 +6,7 @@ import itertools
 import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +40,10 @@ class Faults:
     drop: bool = False
     times: int | None = None  # None: for every call while `rate` says so
     rate: float = 1.0
+    path: str | None = None  # calls whose path starts so ("/cgi-bin/tags/"); None: sends
+
+    def applies(self, path: str) -> bool:
+        return path.startswith(self.path or "/cgi-bin/message/")
 
     def fire(self) -> bool:
         if self.times is not None and self.times <= 0:
@@ -52,21 +56,53 @@ class Faults:
 
 
 @dataclass
+class StableTokens:
+    """The stable endpoint's side (tokens.py), apart from the classic one's as at WeChat."""
+
+    current: str | None = None
+    issued: set[str] = field(default_factory=set)
+    fetches: int = 0  # calls answered with a token
+    force_refreshes: int = 0  # new tokens forced, every day
+    force_day: date | None = None  # the Asia/Shanghai day counted
+    forced_today: int = 0
+    last_force_at: datetime | None = None
+
+
+@dataclass
+class Grant:
+    """What a user allowed of one 订阅通知 template: one-time sends left, or long-term."""
+
+    one_time: int = 0
+    long_term: bool = False
+
+
+@dataclass
 class SandboxState:
     app_id: str
     app_secret: str
     clock: Clock = field(default_factory=SystemClock)
     tokens: dict[str, datetime] = field(default_factory=dict)
-    token_fetches: int = 0
+    token_fetches: int = 0  # tokens issued, by either endpoint
+    stable: StableTokens = field(default_factory=StableTokens)
     users: dict[str, SandboxUser] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Faults] = field(default_factory=list)
     menu: dict[str, Any] | None = None
+    # Conditional menus ({button, matchrule, menuid}, oldest first) and user tags
+    # (bot/dev/sandbox/menus.py): tag id → name, openid → its tag ids.
+    conditional_menus: list[dict[str, Any]] = field(default_factory=list)
+    tags: dict[int, str] = field(default_factory=dict)
+    user_tags: dict[str, set[int]] = field(default_factory=dict)
     qrcodes: dict[str, str] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    # 订阅通知 grants by (openid, template id), and who refused template messages
+    # (bot/dev/sandbox/subscribe.py).
+    grants: dict[tuple[str, str], Grant] = field(default_factory=dict)
+    template_blocked: set[str] = field(default_factory=set)
     # Injected faults that fired, by what they answered: "http 500", "errcode 45009", …
     faulted: dict[str, int] = field(default_factory=dict)
     _msgids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def user(self, openid: str) -> SandboxUser:
         return self.users.setdefault(openid, SandboxUser())
@@ -88,7 +124,8 @@ class SandboxState:
     def new_token(self) -> str:
         now = self.clock.now()
         for tok, exp in list(self.tokens.items()):  # the old ones live 5 more minutes at most
-            self.tokens[tok] = min(exp, now + TOKEN_OVERLAP)
+            if tok not in self.stable.issued:  # the stable endpoint's tokens are apart
+                self.tokens[tok] = min(exp, now + TOKEN_OVERLAP)
         token = secrets.token_urlsafe(48)
         self.tokens[token] = now + timedelta(seconds=TOKEN_TTL_S)
         self.token_fetches += 1

@@ -116,9 +116,10 @@ def _message(peer: WechatPeer, openid: str, kind: str, data: dict[str, Any],
     if kind == "text":
         content = _str(data, "content", "文字内容", limit=TEXT_MAX)
         return [Callback("文字消息", peer.text(openid, content, create_time=tick()))]
-    if kind == "voice":
-        content = _str(data, "content", "语音识别结果", limit=TEXT_MAX)
-        return [Callback("语音消息", peer.voice(openid, content, create_time=tick()))]
+    if kind == "voice":  # without content: a voice WeChat sent no Recognition for
+        content = _str(data, "content", "语音识别结果", required=False, limit=TEXT_MAX)
+        label = "语音消息" if content else "语音消息（无识别结果）"
+        return [Callback(label, peer.voice(openid, content or None, create_time=tick()))]
     if kind == "image":
         return [Callback("图片消息", peer.image(openid, _media(), create_time=tick()))]
     if kind == "location":

@@ -58,7 +58,10 @@ class Simulator:
         self.peer = WechatPeer(w.token, w.app_id, w.encoding_aes_key)
         base = settings.api_base_url
         self.sandbox_url: str | None = None if base == PRODUCTION_API else base
-        self.template_kinds = {tid: kind for kind, tid in w.templates.items()}
+        self.template_kinds = {m.id: kind for kind, m in w.templates.items()}
+        # Each template's field → the value config maps to it (its label on the phone).
+        self.template_values = {m.id: {r.field: r.value for r in m.rules if r.value}
+                                for m in w.templates.values()}
         self.boot = secrets.token_hex(4)  # pushes are told apart per server run
         self.http: aiohttp.ClientSession | None = None
         self._last_time: dict[str, int] = {}
@@ -196,11 +199,12 @@ class Simulator:
         content = m.get("content")
         if m.get("type") == "template":
             kind = self.template_kinds.get(str(m.get("template_id")), "")
-            labels = T.PUSH_FIELD_LABELS.get(kind, {})
+            values = self.template_values.get(str(m.get("template_id")), {})
             rows = []
             for key, value in (m.get("data") or {}).items():
                 text = value.get("value") if isinstance(value, dict) else value
-                rows.append([labels.get(key) or _prefix_label(key), str(text)])
+                label = T.PUSH_VALUE_LABELS.get(values.get(key) or "")
+                rows.append([label or _prefix_label(key), str(text)])
             out.update(title=T.PUSH_KIND_NAMES.get(kind, "模板消息"), rows=rows,
                        template_id=m.get("template_id"), url=m.get("url"))
         elif isinstance(content, dict):  # a news article

@@ -8,7 +8,7 @@
     fetch(box.dataset.url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (d) {
-        box.querySelectorAll("[data-k]").forEach(function (el) {
+        document.querySelectorAll("[data-k]").forEach(function (el) {
           var k = el.dataset.k;
           el.textContent = (k === "recipients" && d.status !== "sent") ? "—" : d[k];
         });

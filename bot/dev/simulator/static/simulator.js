@@ -427,14 +427,11 @@
     scan: () => openScan({ kind: "scan" }),
     image: () => send({ kind: "image" }, { gesture: "🖼 图片", detail: "一张模拟的照片" }),
     voice: () => {
+      // The words in the box are the Recognition; an empty box sends a voice without one.
       const words = textEl.value.trim();
-      if (!words) {
-        add({ t: "note", text: "先在输入框里写下语音要说的话，再点「语音」。" }, false);
-        textEl.focus();
-        return;
-      }
       textEl.value = "";
-      send({ kind: "voice", content: words }, { gesture: "🎤 语音", detail: `识别结果：${words}` });
+      send(words ? { kind: "voice", content: words } : { kind: "voice" },
+           { gesture: "🎤 语音", detail: words ? `识别结果：${words}` : "无识别结果" });
     },
     subscribe: () => send({ kind: "subscribe" }, { gesture: "➕ 关注公众号" }),
     unsubscribe: () => send({ kind: "unsubscribe" }, { gesture: "➖ 取消关注" }),
