@@ -45,6 +45,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     cu.add_argument("--role", required=True, choices=["admin", "instructor", "leader", "officer"])
     cu.add_argument("--grid", metavar="CODE")
     cu.add_argument("--group", metavar="CODE")
+    cu.add_argument("--display-name", metavar="姓名", help="the name pages show for the account")
 
     notify = sub.add_parser("notify", help="send a notice now or at a time")
     notify.add_argument("--audience", required=True,
@@ -119,7 +120,8 @@ Command = Callable[[Settings, argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {
     "migrate": lambda s, a: migrate(s),
     "remove-demo-accounts": lambda s, a: asyncio.run(remove_demo_accounts(s)),
-    "create-user": lambda s, a: create_user(s, a.name, a.role, a.grid, a.group),
+    "create-user": lambda s, a: create_user(s, a.name, a.role, a.grid, a.group,
+                                            a.display_name),
     "notify": lambda s, a: asyncio.run(notify(s, a.audience, a.title, a.body, a.url, a.at)),
     "import-members": lambda s, a: import_members(s, a.file),
     "menu": lambda s, a: asyncio.run(push_menu(s)),
@@ -162,8 +164,9 @@ def serve(settings: Settings, port: int | None) -> int:
         settings.server.port = port
     if migrate(settings) != 0:
         return 1
+    banner = ""
     if settings.is_dev:
-        asyncio.run(load_demo(settings, installed_features().seeds))
+        banner = asyncio.run(load_demo(settings, installed_features().seeds))
     elif demo := asyncio.run(_demo_accounts(settings)):
         print(f"mode: prod 拒绝启动：数据库里仍有开发模式的演示账号 {'、'.join(demo)}"
               f"（演示密码人人皆知）。先删除它们：python run.py remove-demo-accounts",
@@ -174,7 +177,7 @@ def serve(settings: Settings, port: int | None) -> int:
     print(f"小哥红驿 ({settings.mode}) 在 {base}/wechat 等待微信回调。")
     if settings.is_dev:
         print(f"在终端里和它聊天：.venv/bin/python run.py chat --openid demo-rider\n"
-              f"健康检查：{base}/healthz")
+              f"健康检查：{base}/healthz\n{banner}")
     # aiohttp's run_app, with a deadline for request heads (bodies: bot/web/hangups.py)
     server.run(create_app(settings), host=host, port=port,
                head_timeout_s=settings.server.head_timeout_s, loop=_event_loop(settings))
@@ -225,7 +228,8 @@ def _read_password() -> str:
 
 
 def create_user(
-    settings: Settings, name: str, role: str, grid: str | None, group: str | None
+    settings: Settings, name: str, role: str, grid: str | None, group: str | None,
+    display_name: str | None = None,
 ) -> int:
     from models import staff
 
@@ -239,7 +243,8 @@ def create_user(
 
     async def _create() -> str:
         async with _transaction(settings) as (session, now):
-            user = await staff.create_user(session, name, role, password, now, grid, group)
+            user = await staff.create_user(session, name, role, password, now, grid, group,
+                                           display_name=display_name)
             return await staff.issue_bind_code(session, user, now)
 
     try:
@@ -253,12 +258,7 @@ def create_user(
 
 
 def staff_error_text(reason: str) -> str:
-    return {
-        "unknown_role": "角色必须是 admin、instructor、leader 或 officer",
-        "bad_username": "用户名不能为空、不能有空格、最长64个字符",
-        "short_password": "密码至少8位",
-        "username_taken": "用户名已存在",
-    }.get(reason, reason)
+    return T.staff_error_text(reason)  # the console's accounts page says the same
 
 
 @contextlib.asynccontextmanager
@@ -452,15 +452,13 @@ async def import_grids(settings: Settings, path: str) -> int:
 
 async def qrcodes(settings: Settings, out: str) -> int:
     """Dev mode draws each code locally with the scene as its text (the chat and the
-    simulator scan that); prod asks WeChat for permanent codes and keeps their URLs."""
-    import io
+    simulator scan that); prod asks WeChat for permanent codes and keeps their URLs
+    (bot/qrcodes.py, which the console's 二维码 page uses too)."""
     from pathlib import Path
 
-    import segno
-
     from bot.db import session_factory
+    from bot.qrcodes import scene_image
     from bot.wechat.client import WechatError
-    from models import qr
     from models.views import scenes
 
     folder = Path(out)
@@ -470,25 +468,12 @@ async def qrcodes(settings: Settings, out: str) -> int:
         async with sessions() as session:
             targets = await scenes.printable(session)
         for scene, filename in targets:
-            if settings.is_dev:
-                buf = io.BytesIO()
-                segno.make(scene, error="m").save(buf, kind="png", scale=10, border=4)
-                image = buf.getvalue()
-            else:
-                assert services.api is not None
-                async with sessions() as session:
-                    known = await qr.issued(session, scene)
-                try:
-                    made = ({"ticket": known.ticket, "url": known.url} if known
-                            else await services.api.create_qrcode(scene))
-                    image = await services.api.qrcode_image(made["ticket"])
-                except WechatError as exc:
-                    print(f"{scene}：生成失败（{exc}）", file=sys.stderr)
-                    return 1
-                if known is None:
-                    async with sessions() as session, session.begin():
-                        await qr.remember(session, scene, made["ticket"], made["url"],
-                                          services.clock.now())
+            try:
+                image = await scene_image(settings.is_dev, services.api, sessions, scene,
+                                          services.clock.now)
+            except WechatError as exc:
+                print(f"{scene}：生成失败（{exc}）", file=sys.stderr)
+                return 1
             await asyncio.to_thread((folder / filename).write_bytes, image)
     print(f"已生成 {len(targets)} 个二维码：{folder}/")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -76,23 +77,38 @@ def read_csv(path: str, columns: list[str]) -> list[Row]:
     numbers; empty cells as ""."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in reader.fieldnames or []]
-            if header != columns:
-                raise FileError(f"文件表头应为 {','.join(columns)}，实际是 {','.join(header)}")
-            return [(reader.line_num, {k.strip(): v or "" for k, v in row.items() if k})
-                    for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
         raise FileError(f"无法读取 {path}：{exc}") from None
+    return csv_rows(text, columns, path)
+
+
+def csv_rows(text: str, columns: list[str], name: str = "文件") -> list[Row]:
+    """A CSV text's rows (its header must be exactly `columns`), with their line numbers;
+    empty cells as "". `name` says which file, for the messages (an upload is read here
+    too)."""
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in reader.fieldnames or []]
+        if header != columns:
+            raise FileError(f"文件表头应为 {','.join(columns)}，实际是 {','.join(header)}")
+        return [(reader.line_num, {k.strip(): v or "" for k, v in row.items() if k})
+                for row in reader]
+    except csv.Error as exc:
+        raise FileError(f"无法读取 {name}：{exc}") from None
 
 
 def read_json(path: str) -> Any:
     """A JSON file's value."""
-    text = _read_text(path)
+    return json_value(_read_text(path), path)
+
+
+def json_value(text: str, name: str = "文件") -> Any:
+    """A JSON text's value (`name` says which file, for the message)."""
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise FileError(f"{path} 不是有效的 JSON：{exc}") from None
+        raise FileError(f"{name} 不是有效的 JSON：{exc}") from None
 
 
 def _fail(*lines: str) -> int:

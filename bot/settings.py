@@ -251,6 +251,14 @@ class SchoolSettings(_Section):
     )
 
 
+class DevSettings(_Section):
+    """Dev mode only. `demo_data`: full — every kind of demo row (members, courses, a
+    group with activities, reports in every state, 30 days of check-ins, notices); basic —
+    the demo accounts, stations and grids alone (the tests of real processes start there)."""
+
+    demo_data: Literal["full", "basic"] = "full"
+
+
 class SupportSettings(_Section):
     """What the bot tells someone who asks for a person (when wechat.kf_transfer is off)."""
 
@@ -298,6 +306,7 @@ class Settings(BaseSettings):
     menu: MenuSettings = Field(default_factory=MenuSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+    dev: DevSettings = Field(default_factory=DevSettings)
 
     @classmethod
     def settings_customise_sources(

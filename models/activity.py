@@ -144,9 +144,22 @@ async def schedule(session: AsyncSession, group: PartyGroup, kind: str, topic: s
     return a
 
 
+@dataclass(frozen=True)
+class Venue:
+    """Where an activity is held: a place (with a point and radius for attendance by
+    location) and/or an online link."""
+
+    place: str = ""
+    point: geo.Point | None = None
+    radius_m: int = 200
+    online_url: str | None = None
+
+
 async def move(session: AsyncSession, a: Activity, start: datetime, end: datetime,
-               now: datetime, text: str, offsets: Sequence[timedelta] = ()) -> None:
-    """A new time: the members are told, and the reminders follow the new start."""
+               now: datetime, text: str, offsets: Sequence[timedelta] = (),
+               venue: Venue | None = None) -> None:
+    """A new time (and, given a venue, a new place): the members are told, and the
+    reminders follow the new start."""
     if a.status != "scheduled":
         raise ActivityError("cancelled")
     if start <= now:
@@ -154,6 +167,10 @@ async def move(session: AsyncSession, a: Activity, start: datetime, end: datetim
     if end <= start or end - start > timedelta(hours=12):
         raise ActivityError("times")
     a.start_at, a.end_at = start, end
+    if venue is not None:
+        a.place, a.radius_m, a.online_url = (fit(venue.place.strip(), PLACE_MAX),
+                                             venue.radius_m, venue.online_url)
+        a.lat, a.lng = (venue.point.lat, venue.point.lng) if venue.point else (None, None)
     a.revision += 1
     session.add(a)
     await plan_due(session, a, offsets)

@@ -132,6 +132,10 @@ async def edit(session: AsyncSession, group: PartyGroup, *, name: str | None = N
                 ).first()
         if user is None or user.role != "leader":
             raise GroupError("leader")
+        replaced = await leader_of(session, group)
+        if replaced is not None and replaced.id != user.id and replaced.group_code == group.code:
+            replaced.group_code = None  # the replaced leader no longer leads it
+            session.add(replaced)
         group.leader_id = user.id
         user.group_code = group.code
         session.add(user)

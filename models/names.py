@@ -1,8 +1,8 @@
 """What pages call people and things by: the names behind logins, codes and openids.
 
-A console account's display name is the name its owner registered with on the WeChat
-account bound to it (绑定); an account without one (not bound, or bound to a WeChat that
-never registered) has none, and pages fall back to the login. Groups are named by their
+A console account's display name is the one an admin gave it (`display_name`), else the
+name its owner registered with on the WeChat account bound to it (绑定); an account with
+neither has none, and pages fall back to the login. Groups are named by their
 name, courses by their title, members by their registered name (an erased member has none).
 """
 
@@ -20,16 +20,18 @@ from models.staff import ConsoleUser
 
 
 async def staff_names(db: AsyncSession, usernames: Iterable[str]) -> dict[str, str]:
-    """{login: display name} for the accounts among `usernames` that have one."""
+    """{login: display name} for the accounts among `usernames` that have one: the name
+    an admin gave the account, else the name registered on its bound WeChat."""
     wanted = sorted({u for u in usernames if u})
     if not wanted:
         return {}
     rows = (await db.exec(
-        select(ConsoleUser.username, Member.name)
-        .join(Member, col(ConsoleUser.openid) == Member.openid)
-        .where(col(ConsoleUser.username).in_(wanted), col(Member.erased_at).is_(None),
-               col(Member.name).is_not(None)))).all()
-    return {login: name for login, name in rows if name}
+        select(ConsoleUser.username, ConsoleUser.display_name, Member.name)
+        .join(Member, (col(ConsoleUser.openid) == Member.openid)
+              & col(Member.erased_at).is_(None), isouter=True)
+        .where(col(ConsoleUser.username).in_(wanted)))).all()
+    return {login: name for login, shown, registered in rows
+            if (name := shown or registered)}
 
 
 async def staff_name(db: AsyncSession, user: ConsoleUser) -> str:

@@ -28,6 +28,8 @@ BIND_LOCKOUT = timedelta(minutes=10)
 # No look-alikes (0/O, 1/I/L): the code is read off a screen and typed on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
+# The password hash of an account remove_accounts disabled (no password matches it).
+REMOVED = "!removed"
 
 # argon2-cffi's default (RFC 9106's low-memory choice: argon2id, 64 MiB, 3 passes). A hash
 # made with other parameters still verifies, and is made anew at its next login
@@ -35,11 +37,17 @@ CODE_LENGTH = 6
 _hasher = PasswordHasher()
 
 
+DISPLAY_NAME_MAX = 40
+
+
 class ConsoleUser(SQLModel, table=True):
     __tablename__ = "console_user"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
+    # The person's name as pages show it (None: the name registered on the bound WeChat,
+    # else the login; models/names.py).
+    display_name: str | None = Field(default=None, max_length=DISPLAY_NAME_MAX)
     password_hash: str = Field(max_length=256)
     role: str = Field(max_length=16)
     grid_code: str | None = Field(default=None, max_length=32)
@@ -116,9 +124,10 @@ async def create_user(
     grid_code: str | None = None,
     group_code: str | None = None,
     hashed: str | None = None,
+    display_name: str | None = None,
 ) -> ConsoleUser:
     """`hashed`: a hash of `password` made already (the demo accounts' well-known one, so a
-    dev start computes none)."""
+    dev start computes none); `display_name`: the person's name as pages show it."""
     if role not in ROLES:
         raise StaffError("unknown_role")
     if not username or len(username) > 64 or any(ch.isspace() for ch in username):
@@ -127,8 +136,12 @@ async def create_user(
         raise StaffError("short_password")
     if (await session.exec(select(ConsoleUser).where(ConsoleUser.username == username))).first():
         raise StaffError("username_taken")
+    name = " ".join((display_name or "").split()) or None
+    if name is not None and len(name) > DISPLAY_NAME_MAX:
+        raise StaffError("long_display_name")
     user = ConsoleUser(
         username=username,
+        display_name=name,
         password_hash=hashed or hash_password(password),
         role=role,
         grid_code=grid_code,
@@ -269,7 +282,8 @@ async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...], now
                           ) -> dict[str, str]:
     """Delete these accounts and their bind codes; an account something still refers to
     (a group it leads) is disabled instead: inactive, unbound, no password can log in.
-    Returns what happened to each one found: "deleted" or "disabled"."""
+    Returns what happened to each one found: "deleted" or "disabled" (one an earlier run
+    disabled is left as it is, and not named)."""
     from sqlalchemy import delete
     from sqlalchemy.exc import IntegrityError
 
@@ -278,6 +292,8 @@ async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...], now
         col(ConsoleUser.username).in_(list(usernames))))).all()
     for user in users:
         name = user.username
+        if not user.active and user.password_hash == REMOVED:  # disabled by an earlier run
+            continue
         await session.exec(delete(BindCode).where(col(BindCode.user_id) == user.id))
         if user.openid:  # deleted or disabled, its WeChat account loses the staff tag
             await staff_tags.want(session, user.openid, None, now)
@@ -287,7 +303,7 @@ async def remove_accounts(session: AsyncSession, usernames: tuple[str, ...], now
             done[name] = "deleted"
         except IntegrityError:
             await session.refresh(user)
-            user.password_hash = "!removed"
+            user.password_hash = REMOVED
             await set_active(session, user, False, now)
             done[name] = "disabled"
     return done

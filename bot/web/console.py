@@ -28,6 +28,7 @@ from bot.settings import Settings
 from bot.web import login
 from bot.web.auth import CSRF_FIELD, CSRF_HEADER, EXPIRED, Auth
 from bot.web.hangups import BROKEN_BODY, BodyTimeout
+from bot.web.listing import ListQueryError
 from bot.web.pages import (
     AUTH,
     CLOCK,
@@ -114,6 +115,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await error_page(
             request, 400, "内容过长",
             f"有一项内容超过了 {err.limit} 个字（{err.length} 个）。请删减后重试。")
+    except ListQueryError as err:  # a list's page, size or format it cannot take
+        return await error_page(request, 400, "参数有误", f"{err}请检查链接后重试。")
     except web.HTTPException as exc:
         if exc.status < 400:
             await request.app[AUTH].save_if_changed(request, exc)

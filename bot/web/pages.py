@@ -9,6 +9,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -62,6 +63,15 @@ def require(request: web.Request, roles: Iterable[str]) -> ConsoleUser:
     user = user_of(request)
     if user.role not in roles:
         raise not_found(request)
+    return user
+
+
+def forbid(request: web.Request, roles: Iterable[str]) -> ConsoleUser:
+    """The user, if their role may use this page; otherwise the 403 page (没有权限): for
+    the admins' tool pages, whose addresses say nothing about anyone's data."""
+    user = user_of(request)
+    if user.role not in roles:
+        raise web.HTTPForbidden()
     return user
 
 
@@ -188,6 +198,8 @@ async def find_user_name(request: web.Request, sessions_: async_sessionmaker[Asy
     its own (the layout is drawn inside it): their display name (models/names.py), else
     their login, also when the database cannot say (an error page must still be drawn)."""
     user = request.get(USER)
+    if user is not None and user.display_name:
+        request[USER_NAME] = user.display_name
     if user is None or not user.openid or USER_NAME in request:
         return
     try:
@@ -195,6 +207,17 @@ async def find_user_name(request: web.Request, sessions_: async_sessionmaker[Asy
             request[USER_NAME] = await staff_name(db, user)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.warning("console: the header's name was not found: %s", type(exc).__name__)
+
+
+def parse_local(value: str) -> datetime | None:
+    """A datetime-local value (Asia/Shanghai) as an aware time; None if not one."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is not None or not 2000 <= when.year <= 2100:
+        return None
+    return when.replace(tzinfo=SHANGHAI)
 
 
 def page_number(request: web.Request) -> int:

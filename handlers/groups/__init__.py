@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.features import DueExpander, Features, MenuEntry, Platform
-from handlers.groups import api, chat, console, openapi
+from handlers.groups import api, chat, console, demo, openapi
 from models import activity as activities
 from models.due import DuePush
 
@@ -50,3 +50,4 @@ def setup(features: Features) -> None:
                      MenuEntry("/console/groups", "小组", frozenset({"admin", "leader"}), 50))
     features.due[activities.REMIND_KIND] = reminder
     features.due[activities.ROLL_KIND] = roll
+    features.seeds.append(demo.seed)

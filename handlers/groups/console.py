@@ -1,55 +1,48 @@
-"""小组 in the console (admin; a leader their own group): member counts, leader, invite
-code; one group's members and its activities with the roll (present / on leave / absent)."""
+"""小组 in the console (admin: every group; a leader: the group they lead): the list, one
+group's page (its activities, its members with search and paging), its exports and its
+QR code. The forms are in console_groups.py (create, edit, leader, invite code) and
+console_activities.py (三会一课: schedule, roll, move, cancel); who may see which group is
+access.py's."""
 
 from __future__ import annotations
 
 import logging
 
 from aiohttp import web
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import texts as T
 from bot.clock import SHANGHAI
 from bot.web.pages import (
     csv_response,
     day_text,
-    not_found,
     now,
+    page_number,
     phone_for,
     qr_response,
     render,
     require,
     sessions,
 )
+from handlers.groups import console_activities, console_groups
+from handlers.groups.access import ROLES, activity_of, group_of
 from models import activity as activities
 from models import group as groups
 from models import names
-from models.activity import Activity
 from models.attendance import OPENS_BEFORE
-from models.group import PartyGroup
+from models.profile import mask_mobile
 from models.views import groups as views
 
 log = logging.getLogger(__name__)
 
-UPLOAD_MAX_BYTES = 1_000_000
+MEMBERS_PAGE = 20  # members a group's page lists at once
+Q_MAX = 40
 
 
 # --- 小组 -------------------------------------------------------------------------------------
 
 
-async def _group(request: web.Request, db: AsyncSession) -> PartyGroup:
-    user = require(request, ("admin", "leader"))
-    group = await db.get(PartyGroup, int(request.match_info["id"]))
-    if group is None:
-        raise not_found(request)
-    if user.role != "admin":
-        mine = await groups.led_by(db, user)
-        if mine is None or mine.id != group.id:
-            raise not_found(request)
-    return group
-
-
 async def group_list(request: web.Request) -> web.StreamResponse:
-    user = require(request, ("admin", "leader"))
+    user = require(request, ROLES)
     at = now(request)
     async with sessions(request)() as db:
         rows = await views.group_rows(db, await views.groups_for(db, user), at)
@@ -64,17 +57,33 @@ async def group_list(request: web.Request) -> web.StreamResponse:
     return await render(request, "groups_list.html", {"rows": rows})
 
 
-async def group_detail(request: web.Request) -> web.StreamResponse:
-    user = require(request, ("admin", "leader"))
-    at = now(request)
+async def _members_csv(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as db:
-        group = await _group(request, db)
+        user, group = await group_of(request, db)
         people = await views.group_members(db, group)
-        if request.query.get("format") == "csv":
-            return csv_response(f"小组成员-{group.code}.csv", [
-                "姓名", "手机", "行业", "平台", "政治面貌", "积分", "入组日期"], [
-                [m.name, phone_for(user, m.mobile), m.industry, m.platform, m.party_status,
-                 m.points, day_text(joined)] for m, joined in people])
+    return csv_response(f"小组成员-{group.code}.csv", [
+        "姓名", "手机", "行业", "平台", "政治面貌", "积分", "入组日期"], [
+        [m.name, phone_for(user, m.mobile), m.industry, m.platform, m.party_status,
+         m.points, day_text(joined)] for m, joined in people])
+
+
+def _done(request: web.Request, group: groups.PartyGroup) -> str:
+    done = request.query.get("done", "")
+    if done == "created":
+        return T.GROUP_CREATED.format(name=group.name, code=group.code)
+    return T.GROUP_SAVED if done == "saved" else ""
+
+
+async def group_detail(request: web.Request) -> web.StreamResponse:
+    if request.query.get("format") == "csv":
+        return await _members_csv(request)
+    at = now(request)
+    q = request.query.get("q", "").strip()[:Q_MAX]  # the guard refused invisible characters
+    page = page_number(request)
+    async with sessions(request)() as db:
+        _, group = await group_of(request, db)
+        people, found = await views.members_page(db, group, q, page, MEMBERS_PAGE)
+        total = await groups.member_count(db, group)
         leader = await groups.leader_of(db, group)
         leader_name = await names.staff_name(db, leader) if leader else ""
         acts = await views.group_activities(db, group)
@@ -85,16 +94,16 @@ async def group_detail(request: web.Request) -> web.StreamResponse:
                  if a.status == "scheduled" and a.start_at - OPENS_BEFORE <= at}
     return await render(request, "groups_detail.html", {
         "group": group, "leader": leader, "leader_name": leader_name, "at": at,
-        "people": [(m, phone_for(user, m.mobile), joined) for m, joined in people],
+        "people": [(m, mask_mobile(m.mobile), joined) for m, joined in people],
+        "total": total, "found": found, "q": q, "page": page,
+        "pages": max(1, -(-found // MEMBERS_PAGE)), "done": _done(request, group),
+        "none_found": T.GROUP_MEMBERS_NONE_FOUND.format(q=q) if q else "",
         "upcoming": upcoming, "past": past, "rolls": rolls})
 
 
 async def activity_roll_csv(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as db:
-        group = await _group(request, db)
-        a = await db.get(Activity, int(request.match_info["aid"]))
-        if a is None or a.group_id != group.id:
-            raise not_found(request)
+        _, _, a = await activity_of(request, db)
         roll = await activities.roll(db, a)
     rows = [[n, "到", ""] for n in roll.present] + [[n, "请假", r] for n, r in roll.leave]
     rows += [[n, "缺席", ""] for n in roll.absent]
@@ -103,13 +112,15 @@ async def activity_roll_csv(request: web.Request) -> web.StreamResponse:
 
 async def group_qr(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as db:
-        group = await _group(request, db)
+        _, group = await group_of(request, db)
     return await qr_response(request, f"grp:{group.code}", f"group-{group.code}.png")
 
 
 def add_routes(console: web.Application) -> None:
     r = console.router
     r.add_get("/groups", group_list, name="groups")
+    console_groups.add_routes(r)
     r.add_get("/groups/{id:\\d{1,9}}", group_detail)
     r.add_get("/groups/{id:\\d{1,9}}/qr.png", group_qr)
     r.add_get("/groups/{id:\\d{1,9}}/activities/{aid:\\d{1,9}}.csv", activity_roll_csv)
+    console_activities.add_routes(r)

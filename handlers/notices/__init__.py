@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.features import Features, MenuEntry, Platform
-from handlers.notices import api, console, openapi
+from handlers.notices import api, console, demo, openapi
 from models import notice as notices
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -24,3 +24,4 @@ def setup(features: Features) -> None:
                      MenuEntry("/console/notices", "通知",
                                frozenset({"admin", "instructor", "leader"}), 20))
     features.due[notices.DUE_KIND] = lambda _: notices.expand_scheduled  # when due
+    features.seeds.append(demo.seed)

@@ -17,11 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
+from bot.web.exports import export
+from bot.web.listing import ListQueryError, list_args, paging, search_text
 from bot.web.pages import (
     SERVICES,
-    csv_response,
     not_found,
     now,
+    parse_local,
     render,
     require,
     sessions,
@@ -42,7 +44,6 @@ from models.views import notices as views
 log = logging.getLogger(__name__)
 
 ROLES = ("admin", "instructor", "leader")
-PAGE_SIZE = 50
 NOT_ALLOWED = T.AUDIENCE_NOT_ALLOWED
 PICK_MEMBER = "member:"  # the choice "one member", who is then picked by name
 MEMBER_CHOICES = 50  # members the picker lists at once (search narrows them)
@@ -132,17 +133,6 @@ async def _own_notice(request: web.Request, db: AsyncSession, user: ConsoleUser)
 
 
 # --- the form --------------------------------------------------------------------------------
-
-
-def parse_local(value: str) -> datetime | None:
-    """A datetime-local value (Asia/Shanghai) as an aware time; None if not one."""
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is not None or not 2000 <= when.year <= 2100:
-        return None
-    return when.replace(tzinfo=SHANGHAI)
 
 
 def console_error(err: NoticeError) -> str:
@@ -322,30 +312,40 @@ def summary(counts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+NOTICE_HEADER = ["编号", "标题", "受众", "状态", "发送时间", "创建人", "收件人", "已送达",
+                 "客服消息", "模板消息", "待发", "失败", "失败原因"]
+
+
 async def listing(request: web.Request) -> web.StreamResponse:
+    """通知: searched by title, filtered by status and author, a page at a time; the
+    filtered list as CSV or Excel. Who is not an admin sees their own notices."""
     user = require(request, ROLES)
     where = visible(user)
-    try:
-        page = max(1, min(int(request.query.get("page", "1")), 10_000))
-    except ValueError:
-        page = 1
-    csv = request.query.get("format") == "csv"
+    q = request.query
+    f = {"q": search_text(request), "status": q.get("status", ""),
+         "author": q.get("author", "")[:64]}
+    if f["status"] not in ("", *STATUS):
+        raise ListQueryError("参数 status 只能是 scheduled 或 sent。")
+    args = list_args(request)
     async with sessions(request)() as db:
-        rows, total = await views.notices_page(db, where, None if csv else page, PAGE_SIZE)
+        choices = await views.notice_authors(db, where)
+        if f["author"] and f["author"] not in choices:
+            raise ListQueryError("参数 author 不是可选的发布人。")
+        rows, total = await views.notices_page(
+            db, where, None if args.export else args.page, args.size, f)
         items = [(n, summary(await push_counts.counts(db, n.subject))) for n in rows]
         audiences = await audience_labels(db, [n.audience for n in rows])
-        sources = await source_labels(db, [n.created_by for n in rows])
-    if csv:
-        return csv_response("通知.csv", [
-            "编号", "标题", "受众", "状态", "发送时间", "创建人", "收件人", "已送达", "客服消息",
-            "模板消息", "待发", "失败", "失败原因"], [
+        sources = await source_labels(db, [*(n.created_by for n in rows), *choices])
+    if args.export:
+        return await export(request, "通知", NOTICE_HEADER, [
             [n.id, n.title, audiences[n.audience], STATUS.get(n.status, n.status),
              n.send_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), sources[n.created_by],
              n.recipients, s["sent"], s["kefu"], s["template"], s["pending"], s["failed"],
-             "；".join(f"{r}×{k}" for r, k in s["reasons"])] for n, s in items])
+             "；".join(f"{r}×{k}" for r, k in s["reasons"])] for n, s in items], "通知")
     return await render(request, "notices_list.html", {
-        "items": items, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
-        "total": total, "status_names": STATUS, "audiences": audiences})
+        "items": items, "p": paging("/console/notices", f, args, total), "f": f,
+        "authors": [(a, sources[a]) for a in choices], "status_names": STATUS,
+        "audiences": audiences})
 
 
 async def detail(request: web.Request) -> web.Response:

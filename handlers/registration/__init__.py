@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.features import Features, MenuEntry
-from handlers.registration import chat, console, follow, profile
+from handlers.registration import chat, console, follow, import_console, profile
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -17,3 +17,4 @@ def setup(features: Features) -> None:
     features.console(console.add_routes, TEMPLATES,
                      MenuEntry("/console/members", "成员",
                                frozenset({"admin", "instructor", "leader"}), 40))
+    features.console(import_console.add_routes, TEMPLATES)  # 导入成员 (admin)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -21,10 +22,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
+from bot.web.exports import export
+from bot.web.listing import ListArgs, list_args, paging, search_text
 from bot.web.pages import (
     SERVICES,
     SETTINGS,
-    csv_response,
     not_found,
     now,
     render,
@@ -34,11 +36,13 @@ from bot.web.pages import (
     text_for,
     user_of,
 )
+from handlers.reports import order_view
 from models import grid as grids
 from models import report as reports
 from models.names import staff_names
 from models.report import Report, ReportError
 from models.staff import ConsoleUser
+from models.views import orders as order_views
 from models.views import reports as views
 
 log = logging.getLogger(__name__)
@@ -49,12 +53,11 @@ STATUS_CHOICES = (("open", "待办（未办结）"), ("all", "全部"), *((s, s)
 DEFAULT_QUEUE = "-"  # the grid filter's value for reports outside every grid
 DEFAULT_QUEUE_NAME = "默认队列（未划网格）"
 TICKET_RE = re.compile(r"^[Rr]\d{8}-\d{4}$")
-LIST_LIMIT = 300
 NOTE_MAX = reports.NOTE_MAX
 IMAGE_TYPES = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"),
                (b"GIF8", "image/gif"), (b"RIFF", "image/webp"))
 ACTORS = {"member": "上报人", "system": "系统", "api": "接口", "officer": "网格员",
-          "admin": "管理员"}
+          "admin": "管理员", "console": "工作人员"}
 
 
 @dataclass
@@ -63,10 +66,16 @@ class Filters:
     grid: str = ""
     category: str = ""
     overdue: bool = False
+    stage: str = ""  # a work-order stage (models/views/orders.py STAGES), "" for any
+    q: str = ""  # words of the ticket or the description
+
+    def items(self) -> dict[str, str]:
+        return {"q": self.q, "status": self.status, "grid": self.grid,
+                "category": self.category, "overdue": "1" if self.overdue else "",
+                "stage": self.stage}
 
     def query(self, **extra: str) -> str:
-        items = {"status": self.status, "grid": self.grid, "category": self.category,
-                 "overdue": "1" if self.overdue else "", **extra}
+        items = {**self.items(), **extra}
         return urlencode({k: v for k, v in items.items() if v})
 
 
@@ -118,19 +127,29 @@ def _filters(request: web.Request, categories: list[str]) -> Filters:
     q = request.query
     status = q.get("status", "open")
     category = q.get("category", "")
+    stage = q.get("stage", "")
     return Filters(status=status if status in dict(STATUS_CHOICES) else "open",
                    grid=q.get("grid", "")[:32],
                    category=category if category in categories else "",
-                   overdue=q.get("overdue") in ("1", "on", "true"))
+                   overdue=q.get("overdue") in ("1", "on", "true"),
+                   stage=stage if stage in order_views.STAGES else "",
+                   q=search_text(request))
 
 
 async def _queue(db: AsyncSession, scope: set[str] | None, f: Filters, at: datetime,
-                 limit: int | None) -> tuple[list[Report], int]:
-    """The filtered reports, overdue first, then the oldest; and how many there are."""
+                 args: ListArgs, in_description: bool) -> tuple[list[Report], int]:
+    """The filtered reports, flagged ones first (退单 and 签收超时, 督办, 优先), then the
+    overdue, then the oldest; and how many there are."""
     grid = None if f.grid == DEFAULT_QUEUE else (f.grid or views.ANY)
-    return await views.report_queue(db, scope, status=f.status, grid=grid,
-                                    category=f.category, overdue=f.overdue, at=at,
-                                    limit=limit, nowhere=DEFAULT_QUEUE)
+    found, _ = await views.report_queue(db, scope, status=f.status, grid=grid,
+                                        category=f.category, overdue=f.overdue, at=at,
+                                        limit=None, nowhere=DEFAULT_QUEUE, text=f.q,
+                                        in_description=in_description)
+    if f.stage:
+        found = [r for r in found if order_views.STAGES[f.stage](r)]
+    ordered = order_views.flagged_first(found, at)
+    shown = ordered if args.export else ordered[args.offset:args.offset + args.size]
+    return shown, len(ordered)
 
 
 async def queue(request: web.Request) -> web.StreamResponse:
@@ -138,15 +157,18 @@ async def queue(request: web.Request) -> web.StreamResponse:
     categories = [c.name for c in request.app[SETTINGS].reports.categories]
     f = _filters(request, categories)
     at = now(request)
-    as_csv = request.query.get("format") == "csv"
+    args = list_args(request)
+    # A resident's phone in a description stays unfound for who sees it masked.
+    in_description = user.role == "admin" or not any(ch.isdigit() for ch in f.q)
     async with sessions(request)() as db:
         scope = await _scope(db, user)
         names = await _grid_names(db)
-        found, total = await _queue(db, scope, f, at, None if as_csv else LIST_LIMIT)
+        found, total = await _queue(db, scope, f, at, args, in_description)
         backers = await views.backer_counts(db, [r.id for r in found if r.id is not None])
-    if as_csv:
-        return csv_response(
-            f"上报-{local_time(at, '%Y%m%d')}.csv",
+        counts = await order_views.stage_counts(db, scope, DEFAULT_QUEUE)
+    if args.export:
+        return await export(
+            request, f"上报-{local_time(at, '%Y%m%d')}",
             ["单号", "类别", "状态", "网格", "上报时间", "办理期限", "逾期", "附议人数",
              "地址", "纬度", "经度", "描述", "关闭原因", "评价"],
             ([r.ticket, r.category, r.status, _grid_name(names, r.grid_code),
@@ -154,21 +176,32 @@ async def queue(request: web.Request) -> web.StreamResponse:
               backers.get(r.id or 0, 0), text_for(user, r.address),
               r.lat if r.lat is not None else "", r.lng if r.lng is not None else "",
               text_for(user, r.description), r.close_reason or "",
-              r.rating or ""] for r in found))
+              r.rating or ""] for r in found), "上报")
     if scope is None:
         grid_choices = [(c, n) for c, n in sorted(names.items(), key=lambda x: x[0] or "")
                         if c is not None] + [(DEFAULT_QUEUE, DEFAULT_QUEUE_NAME)]
     else:
         grid_choices = [(c, _grid_name(names, c)) for c in sorted(scope)]
     rows = [{"report": r, "overdue": r.overdue(at), "grid": _grid_name(names, r.grid_code),
-             "backers": backers.get(r.id or 0, 0),
-             "description": text_for(user, r.description)} for r in found]
+             "backers": backers.get(r.id or 0, 0), "badges": order_view.badges(r, at),
+             "returned": text_for(user, r.return_reason) if order_views.STAGES["returned"](r)
+             else "", "description": text_for(user, r.description)} for r in found]
     return await render(request, "reports_list.html", {
-        "rows": rows, "total": total, "limit": LIST_LIMIT, "f": f,
+        "rows": rows, "total": total, "f": f, "counts": counts,
+        "p": paging("/console/reports", f.items(), args, total),
+        "stages": T.ORDER_STAGES, "done": _returned_message(request),
+        "stage_url": lambda stage: "/console/reports?" + Filters(
+            f.status, f.grid, f.category, f.overdue, stage, f.q).query(),
         "overdue_count": sum(1 for r in rows if r["overdue"]),
         "status_choices": STATUS_CHOICES, "grid_choices": grid_choices,
-        "categories": categories, "csv_url": "/console/reports?" + f.query(format="csv"),
+        "categories": categories,
         "no_grids": scope is not None and not scope})
+
+
+def _returned_message(request: web.Request) -> str:
+    """After an officer's 退单 the report has left their queue: the list says it went."""
+    ticket = request.query.get("returned", "")
+    return T.ORDER_DONE["return"].format(ticket=ticket) if TICKET_RE.match(ticket) else ""
 
 
 # --- one report ----------------------------------------------------------------------------
@@ -191,7 +224,8 @@ def _actor(actor: str, shown: dict[str, str]) -> str:
 
 async def _detail(request: web.Request, db: AsyncSession, report: Report,
                   form: dict[str, str], errors: dict[str, str], status: int = 200,
-                  done: str = "") -> web.Response:
+                  done: str = "", info: str = "", preview: dict[str, Any] | None = None
+                  ) -> web.Response:
     assert report.id is not None
     at = now(request)
     names = await _grid_names(db)
@@ -201,6 +235,7 @@ async def _detail(request: web.Request, db: AsyncSession, report: Report,
     events = [{"event": e, "actor": _actor(e.actor, shown), "note": text_for(user, e.note)}
               for e in history]
     return await render(request, "reports_detail.html", {
+        **await order_view.context(db, report, user, at), "info": info, "preview": preview,
         "r": report, "grid": _grid_name(names, report.grid_code), "events": events,
         "backers": await reports.backer_count(db, report.id), "overdue": report.overdue(at),
         "has_photo": report.photo_status == "saved" and bool(report.photo_path),
@@ -216,7 +251,10 @@ async def detail(request: web.Request) -> web.Response:
     async with sessions(request)() as db:
         report = await _visible(request, db, user)
         done = ""
-        if request.query.get("done"):
+        step = request.query.get("done", "")
+        if step in T.ORDER_DONE:
+            done = await order_view.done_message(db, report, step)
+        elif step:
             n = await reports.backer_count(db, report.id or 0)
             done = T.MOVED.format(ticket=report.ticket, status=report.status,
                                   backers=T.MOVED_BACKERS.format(n=n) if n else "")
@@ -250,6 +288,9 @@ async def change(request: web.Request) -> web.Response:
     at = now(request)
     async with sessions(request)() as db, db.begin():
         report = await _visible(request, db, user, lock=True)
+        if form["status"] and form["status"] == report.status:  # a second submit
+            return await _detail(request, db, report, {}, {}, info=T.ALREADY_MOVED.format(
+                ticket=report.ticket, status=report.status))
         errors = text_errors(data, bodies=("note",)) or _check(form, _next_statuses(report))
         if errors:
             return await _detail(request, db, report, form, errors, 400)

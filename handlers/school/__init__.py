@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.features import DueExpander, Features, MenuEntry, Platform
-from handlers.school import api, chat, console, openapi
+from handlers.school import api, chat, console, demo, openapi
 from models import course as courses
 from models import course_reminders as reminders
 from models.due import DuePush
@@ -50,3 +50,4 @@ def setup(features: Features) -> None:
     features.console(console.add_routes, TEMPLATES,
                      MenuEntry("/console/courses", "课程", frozenset({"admin", "instructor"}), 10))
     features.due[courses.PUSH_KIND] = reminder
+    features.seeds.append(demo.seed)

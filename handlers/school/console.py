@@ -14,13 +14,14 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts as T
 from bot.clock import SHANGHAI
+from bot.web.exports import export
+from bot.web.listing import ListQueryError, list_args, paging, search_text
 from bot.web.pages import (
     SERVICES,
     SETTINGS,
@@ -41,6 +42,7 @@ from models.course_import import COLUMNS, BadRow, parse_row, reason
 from models.member import INDUSTRIES
 from models.profile import mask_mobile
 from models.staff import ConsoleUser
+from models.views import courses as course_views
 from models.views import members as member_views
 
 log = logging.getLogger(__name__)
@@ -187,36 +189,44 @@ async def _course(request: web.Request, db: Any, user: ConsoleUser, *, lock: boo
 # --- the list -----------------------------------------------------------------------------
 
 
+COURSE_HEADER = ["课程代码", "课程名称", "讲师", "状态", "开始", "结束", "地点或链接", "已报名",
+                 "名额", "候补", "到课", "学时", "面向"]
+
+
 async def course_list(request: web.Request) -> web.StreamResponse:
+    """课程: searched by code or title, filtered by status and 未结束/已结束, a page at a
+    time; the filtered list as CSV or Excel. An instructor sees their own courses."""
     user = require(request, access.COURSE_ROLES)
     q = request.query
-    status = q.get("status", "") if q.get("status", "") in courses.STATUSES else ""
-    when = q.get("when", "") if q.get("when", "") in access.WHEN else ""
-    text = q.get("q", "").strip()[:60]
+    status, when, text = q.get("status", ""), q.get("when", ""), search_text(request)
+    if status not in ("", *courses.STATUSES):
+        raise ListQueryError("参数 status 不是课程的状态。")
+    if when not in ("", *access.WHEN):
+        raise ListQueryError("参数 when 只能是 upcoming 或 past。")
+    args = list_args(request)
     at = now(request)
     async with sessions(request)() as db:
-        found = await access.search(db, user, at, status=status, when=when, text=text,
-                                    limit=5000 if q.get("format") == "csv" else 500)
+        found, total = await course_views.courses_page(
+            db, user, at, status=status, when=when, text=text,
+            offset=0 if args.export else args.offset, limit=None if args.export else args.size)
         counts = await access.counts(db, [c.id for c in found if c.id is not None])
         teachers = await instructor_names(db, found)
         audiences = {a: await audience_name(db, a) for a in {c.audience for c in found}}
     empty = access.Counts()
-    if q.get("format") == "csv":
-        return csv_response("课程列表.csv", [
-            "课程代码", "课程名称", "讲师", "状态", "开始", "结束", "地点或链接", "已报名", "名额",
-            "候补", "到课", "学时", "面向"], (
+    if args.export:
+        return await export(request, "课程列表", COURSE_HEADER, (
             [c.code, c.title, teachers[c.instructor], STATUS_NAMES.get(c.status, c.status),
              _local_input(c.start_at).replace("T", " "),
              _local_input(c.end_at).replace("T", " "), c.online_url or c.place,
              counts.get(c.id or 0, empty).enrolled, c.capacity,
              counts.get(c.id or 0, empty).waitlist, counts.get(c.id or 0, empty).present,
-             _number(c.hours), audiences[c.audience]] for c in found))
-    filters = {k: v for k, v in (("status", status), ("when", when), ("q", text)) if v}
+             _number(c.hours), audiences[c.audience]] for c in found), "课程")
+    filters = {"status": status, "when": when, "q": text}
     return await render(request, "courses_list.html", {
         "rows": [(c, counts.get(c.id or 0, empty)) for c in found], "status": status,
         "when": when, "q": text, "statuses": STATUS_NAMES, "whens": WHEN_NAMES,
-        "csv_link": "/console/courses?" + urlencode({**filters, "format": "csv"}),
-        "truncated": len(found) >= 500, "now": at, "teachers": teachers})
+        "p": paging("/console/courses", filters, args, total), "now": at,
+        "teachers": teachers})
 
 
 # --- create and edit ------------------------------------------------------------------------

@@ -9,14 +9,14 @@ is placed inside its drawing's box.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
+
+from bot.web.charts import WARN_BELOW, Grade, grade, ticks_for  # noqa: F401  (shared rules)
 
 # The laptop's columns and the phone's rows: the box, and where the plot sits inside it.
 WIDE_W, WIDE_H, WIDE_LEFT, WIDE_RIGHT, WIDE_TOP, WIDE_BASE = 800, 236, 46, 10, 24, 200
 TALL_W, TALL_LEFT, TALL_RIGHT, TALL_TOP, TALL_ROW = 340, 48, 44, 8, 16
-WARN_BELOW = 0.10  # further below its target than this a rate is red, not amber
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,6 @@ class Chart:
     ticks: list[Tick]
     bars: list[Bar]
     small: bool  # four-digit values: the laptop writes them smaller
-
-
-def ticks_for(peak: int, count: int = 4) -> tuple[int, list[int]]:
-    """A round step and the tick values from 0 to the first multiple at or above `peak`."""
-    rough = max(peak, 1) / count
-    power = 10 ** math.floor(math.log10(rough)) if rough >= 1 else 1
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
-    top = max(step, math.ceil(peak / step) * step)
-    return top, list(range(0, top + 1, step))
 
 
 def _label(day: date) -> str:
@@ -99,20 +90,3 @@ def rows(days: list[tuple[date, int]]) -> Chart:
     return Chart(TALL_W, base + 28, TALL_LEFT, right, TALL_TOP, base, ticks, bars,
                  small=False)
 
-
-@dataclass(frozen=True)
-class Grade:
-    tone: str  # good, warn, bad, or "" when there is nothing to grade
-    word: str  # 达标 / 未达标 / 暂无数据
-    target: str  # 100%
-
-
-def grade(rate: float | None, target: float) -> Grade:
-    """A rate against its target: green (达标) only at or above it; amber just below, red
-    more than WARN_BELOW below (both 未达标)."""
-    shown = f"{target * 100:g}%"
-    if rate is None:
-        return Grade("", "暂无数据", shown)
-    if rate >= target - 1e-9:
-        return Grade("good", "达标", shown)
-    return Grade("warn" if rate >= target - WARN_BELOW else "bad", "未达标", shown)

@@ -38,7 +38,7 @@ async def staff(request: web.Request) -> web.StreamResponse:
         grids = await report_views.grid_names(db)
         groups = await names.audience_names(db, [f"group:{u.group_code}" for u in users
                                                  if u.group_code])
-    rows = [{"username": u.username, "name": shown.get(u.username, ""),
+    rows = [{"id": u.id, "username": u.username, "name": shown.get(u.username, ""),
              "role": ROLES.get(u.role, u.role),
              "grid": grids.get(u.grid_code, u.grid_code) if u.grid_code else "",
              "group": groups.get(f"group:{u.group_code}", u.group_code or ""),

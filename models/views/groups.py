@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -87,3 +88,41 @@ async def my_attendance(db: AsyncSession, activity: Activity, member: Member
     """The member's attendance row at an activity (present, or leave with its reason)."""
     return (await db.exec(select(Attendance).where(
         Attendance.activity_id == activity.id, Attendance.member_id == member.id))).first()
+
+
+async def members_page(db: AsyncSession, group: PartyGroup, q: str, page: int, size: int
+                       ) -> tuple[list[tuple[Member, datetime]], int]:
+    """One page of the group's current members (earliest joined first) whose name holds
+    `q`, or whose phone ends with it when it is digits; and how many match in all."""
+    where: list[ColumnElement[bool]] = [
+        col(GroupMembership.group_id) == group.id, col(GroupMembership.left_at).is_(None),
+        col(Member.erased_at).is_(None)]
+    if q.isdigit():
+        where.append(col(Member.mobile).endswith(q, autoescape=True))
+    elif q:
+        where.append(col(Member.name).contains(q, autoescape=True))
+    joined = col(GroupMembership.member_id) == Member.id
+    total = (await db.exec(select(func.count()).select_from(Member)
+                           .join(GroupMembership, joined).where(*where))).one()
+    rows = (await db.exec(
+        select(Member, GroupMembership.joined_at).join(GroupMembership, joined).where(*where)
+        .order_by(col(GroupMembership.joined_at), col(Member.id))
+        .offset((page - 1) * size).limit(size))).all()
+    return list(rows), total
+
+
+async def leader_accounts(db: AsyncSession) -> list[ConsoleUser]:
+    """The active console accounts of role leader, by login."""
+    return list((await db.exec(select(ConsoleUser).where(
+        ConsoleUser.role == "leader", col(ConsoleUser.active).is_(True))
+        .order_by(col(ConsoleUser.username)))).all())
+
+
+async def leave_requests(db: AsyncSession, activity: Activity
+                         ) -> list[tuple[str, str, datetime]]:
+    """(name, reason, when asked) of the members on leave from the activity, in order."""
+    return [(name or "（已注销）", reason, at) for name, reason, at in (await db.exec(
+        select(Member.name, Attendance.reason, Attendance.at)
+        .join(Member, col(Member.id) == Attendance.member_id)
+        .where(Attendance.activity_id == activity.id, Attendance.status == "leave")
+        .order_by(col(Attendance.at)))).all()]

@@ -45,15 +45,37 @@ async def all_groups(db: AsyncSession) -> list[PartyGroup]:
     return list((await db.exec(select(PartyGroup).order_by(col(PartyGroup.name)))).all())
 
 
-async def notices_page(db: AsyncSession, authors: list[str] | None, page: int | None,
-                       page_size: int) -> tuple[list[Notice], int]:
-    """Notices (latest first) by these authors (None: all), a page of them or (page None)
-    all; and how many in all."""
-    stmt = select(Notice).order_by(col(Notice.id).desc())
-    total_stmt = select(func.count()).select_from(Notice)
+def _where(authors: list[str] | None, f: dict[str, str]) -> list[Any]:
+    where: list[Any] = []
     if authors is not None:
-        where = col(Notice.created_by).in_(authors)
-        stmt, total_stmt = stmt.where(where), total_stmt.where(where)
+        where.append(col(Notice.created_by).in_(authors))
+    if f.get("q"):
+        where.append(col(Notice.title).contains(f["q"], autoescape=True))
+    if f.get("status"):
+        where.append(col(Notice.status) == f["status"])
+    if f.get("author"):
+        where.append(col(Notice.created_by) == f["author"])
+    return where
+
+
+async def notices_page(db: AsyncSession, authors: list[str] | None, page: int | None,
+                       page_size: int, f: dict[str, str] | None = None
+                       ) -> tuple[list[Notice], int]:
+    """Notices (latest first) by these authors (None: all), filtered by f's q (words in the
+    title), status and author (a created_by), a page of them or (page None) all; and how
+    many in all."""
+    where = _where(authors, f or {})
+    stmt = select(Notice).where(*where).order_by(col(Notice.id).desc())
+    total = (await db.exec(select(func.count()).select_from(Notice).where(*where))).one()
     if page is not None:
         stmt = stmt.offset((page - 1) * page_size).limit(page_size)
-    return list((await db.exec(stmt)).all()), (await db.exec(total_stmt)).one()
+    return list((await db.exec(stmt)).all()), total
+
+
+async def notice_authors(db: AsyncSession, authors: list[str] | None) -> list[str]:
+    """The created_by values of the notices these authors (None: all) may see: the list's
+    author filter."""
+    stmt = select(Notice.created_by).distinct().where(col(Notice.created_by).is_not(None))
+    if authors is not None:
+        stmt = stmt.where(col(Notice.created_by).in_(authors))
+    return sorted(a for a in (await db.exec(stmt)).all() if a)

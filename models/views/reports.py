@@ -54,11 +54,18 @@ async def backer_counts(db: AsyncSession, ids: list[int]) -> dict[int, int]:
 
 async def report_queue(db: AsyncSession, scope: set[str] | None, *, status: str,
                        grid: str | None, category: str, overdue: bool, at: datetime,
-                       limit: int | None, nowhere: str) -> tuple[list[Report], int]:
+                       limit: int | None, nowhere: str, text: str = "",
+                       in_description: bool = True) -> tuple[list[Report], int]:
     """The console's queue: reports in `scope` (grid codes, None: all; an empty scope only
     sees `nowhere`), by status ("open", "all" or one), grid (ANY, None: outside every grid,
-    or a code), category and overdue; overdue first, then the oldest; and how many."""
+    or a code), category, overdue and `text` in the ticket (or, if `in_description`, the
+    description); overdue first, then the oldest; and how many."""
     stmt = select(Report)
+    if text:
+        match = col(Report.ticket).contains(text.upper(), autoescape=True)
+        if in_description:
+            match = match | col(Report.description).contains(text, autoescape=True)
+        stmt = stmt.where(match)
     if scope is not None:
         stmt = stmt.where(col(Report.grid_code).in_(scope or {nowhere}))
     if status == "open":

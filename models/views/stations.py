@@ -15,21 +15,33 @@ from models.member import Member
 from models.station import KINDS, Station
 
 
-async def station_list(db: AsyncSession, f: dict[str, str], since: date
-                       ) -> tuple[list[tuple[Station, int]], int]:
-    """(station, check-ins since `since`) by code, filtered by q (name or code), kind and
-    active ("1"/"0"); and how many check-ins are flagged in all."""
-    stmt = select(Station).order_by(col(Station.code))
+def _where(f: dict[str, str]) -> list[Any]:
+    where: list[Any] = []
     if f["q"]:
-        stmt = stmt.where(col(Station.name).contains(f["q"], autoescape=True)
-                          | col(Station.code).contains(f["q"].upper(), autoescape=True))
+        where.append(col(Station.name).contains(f["q"], autoescape=True)
+                     | col(Station.code).contains(f["q"].upper(), autoescape=True)
+                     | col(Station.address).contains(f["q"], autoescape=True))
     if f["kind"] in KINDS:
-        stmt = stmt.where(col(Station.kind) == f["kind"])
+        where.append(col(Station.kind) == f["kind"])
     if f["active"] in ("1", "0"):
-        stmt = stmt.where(col(Station.active) == (f["active"] == "1"))
-    found = (await db.exec(stmt)).all()
+        where.append(col(Station.active) == (f["active"] == "1"))
+    return where
+
+
+async def station_list(db: AsyncSession, f: dict[str, str], since: date,
+                       offset: int = 0, limit: int | None = None
+                       ) -> tuple[list[tuple[Station, int]], int, int]:
+    """(station, check-ins since `since`) by code, filtered by q (name, code or address),
+    kind and active ("1"/"0"), `limit` of them from `offset` (None: all); how many match;
+    and how many check-ins are flagged in all."""
+    where = _where(f)
+    total = (await db.exec(select(func.count()).select_from(Station).where(*where))).one()
+    found = (await db.exec(select(Station).where(*where).order_by(col(Station.code))
+                           .offset(offset).limit(limit))).all()
+    ids = [s.id for s in found if s.id is not None]
     counts = dict((await db.exec(
-        select(Checkin.station_id, func.count()).where(col(Checkin.day) >= since)
+        select(Checkin.station_id, func.count())
+        .where(col(Checkin.day) >= since, col(Checkin.station_id).in_(ids or [-1]))
         .group_by(col(Checkin.station_id)))).all())
     flagged = (await db.exec(select(func.count()).select_from(Checkin)
                              .where(col(Checkin.flagged)))).one()
@@ -37,7 +49,7 @@ async def station_list(db: AsyncSession, f: dict[str, str], since: date
     for s in found:
         assert s.id is not None  # read from the table
         rows.append((s, int(counts.get(s.id, 0))))
-    return rows, flagged
+    return rows, total, flagged
 
 
 async def flagged_checkins(db: AsyncSession, limit: int = 500) -> list[Any]:

@@ -148,7 +148,9 @@ async def test_groups_and_the_roll_of_activities(people: tuple[Bot, str, str],
     csv = await csv_of(bot, "/console/groups?format=csv")
     assert f"湖塘外卖骑手党小组,外卖送餐,leader-wang,{mine},2," in csv
     html = await text_of(bot, f"/console/groups/{other_id}")
-    assert "李四" in html and "13900139002" in html
+    assert "李四" in html and "139****9002" in html and "13900139002" not in html
+    csv = await csv_of(bot, f"/console/groups/{other_id}?format=csv")
+    assert "13900139002" in csv  # an admin's export keeps the whole phone
 
     await as_user(bot, "leader-wang")
     html = await text_of(bot, "/console/groups")
@@ -165,9 +167,11 @@ async def test_groups_and_the_roll_of_activities(people: tuple[Bot, str, str],
     assert png.status == 200 and (await png.read()).startswith(b"\x89PNG")
     for path in (f"/console/groups/{other_id}", f"/console/groups/{other_id}?format=csv",
                  f"/console/groups/{other_id}/qr.png",
-                 f"/console/groups/{other_id}/activities/{done.id}.csv",
-                 "/console/groups/999999"):
-        assert (await bot.client.get(path)).status == 404, path
+                 f"/console/groups/{other_id}/activities/{done.id}.csv"):
+        assert (await bot.client.get(path)).status == 403, path  # another group: refused
+    assert (await bot.client.get("/console/groups/999999")).status == 404
+    assert (await bot.client.get(f"/console/groups/{group_id}/activities/999.csv")
+            ).status == 404
 
     for who in ("teacher-li", "officer-he"):
         await as_user(bot, who)

@@ -4,6 +4,7 @@ operator runs them; and import_courses' all-or-nothing rules underneath."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -217,8 +218,10 @@ def test_notify_a_course_reaches_its_enrollees(server: tuple[int, dict[str, str]
                 "--body", "请带好党员证，提前10分钟到驿站。"], env)
     assert sent.returncode == 0, sent.stderr
     assert "2 位接收人" in sent.stdout
+    notice_id = re.search(r"通知 (\d+)：", sent.stdout)
+    assert notice_id, sent.stdout
     pushed = {p.openid for p in all_rows(env["XIAOGE_DATABASE__URL"], Push)
-              if p.kind == "notice"}
+              if p.subject == f"notice:{notice_id.group(1)}"}  # not the demo notices
     assert pushed == {"crs-0", "crs-1"}
 
     unknown = run(["notify", "--audience", "course:NOPE", "--title", "x", "--body", "y"], env)

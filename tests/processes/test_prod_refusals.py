@@ -39,12 +39,15 @@ def _healthy(port: int) -> bool:
 
 def test_prod_refuses_a_database_with_the_demo_accounts_until_they_are_removed(
         db_url: str, tmp_path: Path) -> None:
+    from bot.dev.demo import DEMO_ACCOUNTS
     from models.staff import BindCode, ConsoleUser
+
+    assert set(DEMO_ACCOUNTS) == {"demo-admin", "demo-officer", "demo-teacher", "demo-leader"}
 
     (tmp_path / "dev").mkdir()
     with running_server(tmp_path / "dev", db_url):  # a dev run: the demo accounts are made
         pass
-    assert {u.username for u in all_rows(db_url, ConsoleUser)} >= {"demo-admin", "demo-officer"}
+    assert {u.username for u in all_rows(db_url, ConsoleUser)} >= set(DEMO_ACCOUNTS)
 
     config = tmp_path / "prod.yaml"
     config.write_text(PROD_CONFIG, encoding="utf-8")
@@ -53,15 +56,19 @@ def test_prod_refuses_a_database_with_the_demo_accounts_until_they_are_removed(
 
     refused = run(["--config", str(config), "serve"], env)
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "demo-admin" in refused.stderr and "demo-officer" in refused.stderr
+    assert all(name in refused.stderr for name in DEMO_ACCOUNTS), refused.stderr
     assert "python run.py remove-demo-accounts" in refused.stderr
     assert "Traceback" not in refused.stderr
 
     removed = run(["--config", str(config), "remove-demo-accounts"], env)
     assert removed.returncode == 0, removed.stderr
-    assert "demo-admin：已删除" in removed.stdout and "demo-officer：已删除" in removed.stdout
-    names = {u.username for u in all_rows(db_url, ConsoleUser)}
-    assert not names & {"demo-admin", "demo-officer"}
+    for name in ("demo-admin", "demo-officer", "demo-teacher"):
+        assert f"{name}：已删除" in removed.stdout, removed.stdout
+    # The demo group still names its leader: that account is disabled instead.
+    assert "demo-leader：仍被引用，已停用" in removed.stdout, removed.stdout
+    left = [u for u in all_rows(db_url, ConsoleUser) if u.username in DEMO_ACCOUNTS]
+    assert [(u.username, u.active, u.password_hash) for u in left] == [
+        ("demo-leader", False, "!removed")]
     assert all_rows(db_url, BindCode) == []
 
     again = run(["--config", str(config), "remove-demo-accounts"], env)
