@@ -235,6 +235,7 @@ class Taken:
     # Set with the channel: the 订阅通知 template whose grant the send uses, and whether the
     # member blocked templates (no template fallback then).
     grant: str | None = None
+    grant_spent: bool = False  # a one-time grant (given back when the send never happened)
     template_blocked: bool = False
 
 

@@ -8,7 +8,9 @@
   member's oldest 订阅通知 of that template still without one.
 
 A member who blocked template messages is marked (`Member.template_blocked_at`); the
-channel policy (bot/push/channels.py) sends them no more templates.
+channel policy (bot/push/channels.py) sends them no more templates until they follow the
+account again (bot/wechat/pipeline.py clears the mark; another "user block" receipt sets it
+again).
 """
 
 from __future__ import annotations

@@ -109,10 +109,11 @@ async def withdraw(session: AsyncSession, member_id: int, template_ids: Iterable
             .values(one_time=0, long_term=False, updated_at=now))
 
 
-async def held(conn: AsyncConnection, openids: Collection[str], template_ids: Collection[str]
-               ) -> dict[str, dict[str, Grant]]:
+async def held(conn: AsyncConnection, openids: Collection[str], template_ids: Collection[str],
+               lock: bool = False) -> dict[str, dict[str, Grant]]:
     """Usable grants of these members for these templates, in one SELECT:
-    openid → template id → grant."""
+    openid → template id → grant. `lock`: FOR UPDATE of the grant rows (PostgreSQL), for
+    the ones about to be spent, so two workers never spend the same one."""
     if not openids or not template_ids:
         return {}
     stmt = (core_select(_M.c.openid, _G.c.template_id, _G.c.one_time, _G.c.long_term)
@@ -120,6 +121,8 @@ async def held(conn: AsyncConnection, openids: Collection[str], template_ids: Co
             .where(_M.c.openid.in_(bindparam("o", expanding=True)),
                    _G.c.template_id.in_(bindparam("t", expanding=True)),
                    (_G.c.one_time > 0) | _G.c.long_term))
+    if lock:
+        stmt = stmt.with_for_update(of=_G)
     out: dict[str, dict[str, Grant]] = {}
     for openid, template_id, one_time, long_term in await conn.execute(
             stmt, {"o": list(openids), "t": list(template_ids)}):
@@ -142,6 +145,22 @@ async def spend(conn: AsyncConnection, spent: Mapping[tuple[str, str], int]) -> 
     if spent:
         await conn.execute(_SPEND, [{"b_openid": o, "b_template": t, "b_n": n}
                                     for (o, t), n in spent.items()])
+
+
+_REFUND = (
+    update(_G)
+    .where(_G.c.template_id == bindparam("b_template"),
+           _G.c.member_id == core_select(_M.c.id).where(_M.c.openid == bindparam("b_openid"))
+           .scalar_subquery(),
+           _G.c.one_time < ONE_TIME_MAX)
+    .values(one_time=_G.c.one_time + 1)
+)
+
+
+async def refund(conn: AsyncConnection, openid: str, template_id: str) -> None:
+    """Give back a one-time grant spent on a send that never went out (a quota pause, a
+    network error: the push is retried, and may use the grant then)."""
+    await conn.execute(_REFUND, {"b_openid": openid, "b_template": template_id})
 
 
 _DROP = (

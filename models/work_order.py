@@ -294,7 +294,8 @@ async def _decide(session: AsyncSession, report: Report, admin: ConsoleUser, not
         raise ReportError("not_open", status=report.status)
     days = report.extension_days or 0
     if approve:
-        report.due_at = policy.calendar.add_working_days(report.due_at, days)
+        # Counted from now when the order is already late: an extension is time ahead.
+        report.due_at = policy.calendar.add_working_days(max(report.due_at, now), days)
         report.reminded_at = report.escalated_at = None  # 催办 and 督办 count afresh
     report.extension_state = APPROVED if approve else REFUSED
     action = APPROVE_EXTENSION if approve else REFUSE_EXTENSION

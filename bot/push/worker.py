@@ -313,8 +313,16 @@ class OutboxWorker:
             wins = await outbox.windows(conn, openids)
             grants = await subscribe.held(conn, openids, self._subscribe_ids)
             to_send, decided, spent, used = self._choose(taken, wins, grants, now)
-            if spent and self._pg:
-                wins.update(await outbox.windows(conn, spent, lock=True))
+            if (spent or used) and self._pg:
+                # Read again under a row lock what is about to be spent: another worker's
+                # claim may have spent it meanwhile (SQLite's writer lock serialises claims).
+                if spent:
+                    wins.update(await outbox.windows(conn, spent, lock=True))
+                if used:
+                    owners = {o for o, _ in used}
+                    grants = {**{o: g for o, g in grants.items() if o not in owners},
+                              **await subscribe.held(conn, owners, self._subscribe_ids,
+                                                     lock=True)}
                 to_send, decided, spent, used = self._choose(taken, wins, grants, now)
             await outbox.spend(conn, spent)
             await subscribe.spend(conn, used)
@@ -352,11 +360,24 @@ class OutboxWorker:
                 key = (push.openid, choice.grant)
                 used[key] = used.get(key, 0) + 1
             push.channel, push.grant = choice.channel, choice.grant
+            push.grant_spent = choice.spends_grant
             push.template_blocked = member is not None and member.template_blocked_at is not None
             to_send.append(push)
         return to_send, decided, spent, used
 
     async def _send(self, push: Taken) -> Outcome:
+        outcome = await self._send_once(push)
+        if (outcome.status == "pending" and push.channel == "subscribe" and push.grant_spent
+                and push.grant is not None):
+            # Nothing went out on the one-time grant spent at the claim: give it back.
+            try:
+                async with self._tx() as conn:
+                    await subscribe.refund(conn, push.openid, push.grant)
+            except Exception:
+                log.exception("could not give back a 订阅通知 grant not used")
+        return outcome
+
+    async def _send_once(self, push: Taken) -> Outcome:
         pid = push.id
         paused = self._paused_until - time.monotonic()
         if paused > 0:  # a quota answer came in while this batch was under way

@@ -40,3 +40,5 @@ ACTIVITY_CANCELLED_OK = "已取消活动，已通知小组成员。"
 ACTIVITY_CANCELLED_WHY = "【小组活动取消】{what} 已取消。原因：{reason}"
 ACTIVITY_STATUS = {"scheduled": "待开展", "cancelled": "已取消", "running": "进行中",
                    "ended": "已结束"}
+
+PHONE_TAIL_ONLY = "只能按手机尾号后4位搜索"

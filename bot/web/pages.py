@@ -189,7 +189,7 @@ async def layout(request: web.Request, console: web.Application) -> dict[str, An
             "role_name": ROLES.get(user.role, user.role) if user else ""}
 
 
-USER_NAME = "console_user_name"
+USER_NAME: web.RequestKey[str] = web.RequestKey("console_user_name")
 
 
 async def find_user_name(request: web.Request, sessions_: async_sessionmaker[AsyncSession]

@@ -77,6 +77,8 @@ async def push_menus(api: WechatApi, sessions: async_sessionmaker[AsyncSession],
     if not conditional:
         return done
     names = {role: menu.tag_of(role) or role for role in conditional}
+    for name in names.values():  # asked afresh: a tag deleted in WeChat's own console
+        await tags.forget(sessions, name)  # would leave a cached id no menu can match
     ids = await tags.tag_ids(api, sessions, names.values(), now)
     for role, body in conditional.items():
         tag_id = ids[names[role]]

@@ -258,6 +258,8 @@ class Pipeline:
         member = sender.member or await members.get_or_create(session, msg.openid, now)
         if msg.event in ("subscribe", "subscribe_scan", "unsubscribe"):
             member.followed = msg.event != "unsubscribe"
+            if member.followed:  # following again: templates are tried afresh (a receipt
+                member.template_blocked_at = None  # saying "user block" marks them again)
         session.add(member)
         row, expired = await dialog_store.live(
             session, sender.dialog, now, self._settings.dialog.idle_timeout

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot import texts as T
 from bot.clock import SHANGHAI
+from bot.web.exports import export, wants_export
 from bot.web.pages import (
     csv_response,
     day_text,
@@ -49,22 +50,23 @@ async def group_list(request: web.Request) -> web.StreamResponse:
         shown = await names.staff_names(db, [r["leader"] for r in rows])
     for r in rows:  # the leader by display name (the login when the account has none)
         r["leader"] = shown.get(r["leader"], r["leader"])
-    if request.query.get("format") == "csv":
-        return csv_response("小组.csv", ["名称", "行业", "组长", "邀请码", "成员数", "下次活动"], [
+    if wants_export(request):
+        return await export(request, "小组", ["名称", "行业", "组长", "邀请码", "成员数",
+                                             "下次活动"], [
             [r["group"].name, r["group"].industry, r["leader"], r["group"].code, r["members"],
              r["next"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if r["next"] else ""]
-            for r in rows])
+            for r in rows], title="小组")
     return await render(request, "groups_list.html", {"rows": rows})
 
 
-async def _members_csv(request: web.Request) -> web.StreamResponse:
+async def _members_export(request: web.Request) -> web.StreamResponse:
     async with sessions(request)() as db:
         user, group = await group_of(request, db)
         people = await views.group_members(db, group)
-    return csv_response(f"小组成员-{group.code}.csv", [
+    return await export(request, f"小组成员-{group.code}", [
         "姓名", "手机", "行业", "平台", "政治面貌", "积分", "入组日期"], [
         [m.name, phone_for(user, m.mobile), m.industry, m.platform, m.party_status,
-         m.points, day_text(joined)] for m, joined in people])
+         m.points, day_text(joined)] for m, joined in people], title="成员")
 
 
 def _done(request: web.Request, group: groups.PartyGroup) -> str:
@@ -75,14 +77,18 @@ def _done(request: web.Request, group: groups.PartyGroup) -> str:
 
 
 async def group_detail(request: web.Request) -> web.StreamResponse:
-    if request.query.get("format") == "csv":
-        return await _members_csv(request)
+    if wants_export(request):
+        return await _members_export(request)
     at = now(request)
     q = request.query.get("q", "").strip()[:Q_MAX]  # the guard refused invisible characters
     page = page_number(request)
     async with sessions(request)() as db:
-        _, group = await group_of(request, db)
-        people, found = await views.members_page(db, group, q, page, MEMBERS_PAGE)
+        user, group = await group_of(request, db)
+        # A leader sees phones masked: searching longer tails would give the hidden digits
+        # away one by one, so (as on the members page) only the last 4 are searched.
+        tail_only = q.isascii() and q.isdigit() and user.role != "admin" and len(q) > 4
+        people, found = await views.members_page(db, group, "" if tail_only else q, page,
+                                                 MEMBERS_PAGE)
         total = await groups.member_count(db, group)
         leader = await groups.leader_of(db, group)
         leader_name = await names.staff_name(db, leader) if leader else ""
@@ -98,6 +104,7 @@ async def group_detail(request: web.Request) -> web.StreamResponse:
         "total": total, "found": found, "q": q, "page": page,
         "pages": max(1, -(-found // MEMBERS_PAGE)), "done": _done(request, group),
         "none_found": T.GROUP_MEMBERS_NONE_FOUND.format(q=q) if q else "",
+        "q_error": T.PHONE_TAIL_ONLY if tail_only else "",
         "upcoming": upcoming, "past": past, "rolls": rolls})
 
 

@@ -153,7 +153,8 @@ def _form(data: Any) -> dict[str, str]:
     form["title"], form["body"] = form["title"][:200], form["body"][:5000]
     form["url"], form["member_q"] = form["url"][:2000], form["member_q"][:40]
     form["audience"], form["send_at"] = form["audience"][:2100], form["send_at"][:40]
-    form["member_id"] = form["member_id"][:9] if form["member_id"].isdigit() else ""
+    member_id = form["member_id"]
+    form["member_id"] = member_id[:9] if member_id.isascii() and member_id.isdigit() else ""
     form["when"] = "later" if form["when"] == "later" else "now"
     return form
 

@@ -41,7 +41,7 @@ def _member_filters(request: web.Request, user: ConsoleUser) -> tuple[dict[str, 
         errors["industry"], f["industry"] = "没有这个行业", ""
     if f["party"] not in ("", *PARTY_STATUSES):
         errors["party"], f["party"] = "没有这个政治面貌", ""
-    if f["q"].isdigit() and user.role != "admin" and len(f["q"]) > 4:
+    if f["q"].isascii() and f["q"].isdigit() and user.role != "admin" and len(f["q"]) > 4:
         errors["q"] = "只能按手机尾号后4位搜索"
     return f, errors
 

@@ -69,7 +69,7 @@ def _reason(text: str, field: str) -> dict[str, str]:
 
 def _days(text: str) -> int | None:
     low, high = wo.EXTENSION_DAYS
-    return int(text) if text.isdigit() and low <= int(text) <= high else None
+    return int(text) if text.isascii() and text.isdigit() and low <= int(text) <= high else None
 
 
 def check(step: str, form: dict[str, str]) -> dict[str, str]:

@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.web.exports import export, wants_export
 from bot.web.login import rules_of
 from bot.web.pages import (
     SETTINGS,
-    csv_response,
     day_text,
     now,
     render,
@@ -45,12 +45,12 @@ async def staff(request: web.Request) -> web.StreamResponse:
              "bound": u.openid is not None, "active": u.active, "created": u.created_at,
              "lock": locks.get(u.username.strip().lower())}
             for u in users]  # never the password hash
-    if request.query.get("format") == "csv":
-        return csv_response("控制台账号.csv", [
+    if wants_export(request):
+        return await export(request, "控制台账号", [
             "用户名", "角色", "网格", "小组", "已绑定微信", "启用", "创建日期", "姓名"], [
             [r["username"], r["role"], r["grid"], r["group"],
              "是" if r["bound"] else "否", "是" if r["active"] else "否",
-             day_text(r["created"]), r["name"]] for r in rows])
+             day_text(r["created"]), r["name"]] for r in rows], title="控制台账号")
     unlocked = request.query.get("unlocked", "")
     return await render(request, "members_staff.html", {
         "rows": rows, "locked": [r for r in rows if r["lock"]],

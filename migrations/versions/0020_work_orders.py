@@ -7,6 +7,7 @@ Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -53,6 +54,21 @@ def upgrade() -> None:
     op.execute("UPDATE report SET dispatched_at = created_at WHERE grid_code IS NOT NULL")
     op.execute("UPDATE report SET acked_at = updated_at "
                "WHERE status IN ('处理中', '已办结') AND grid_code IS NOT NULL")
+    # The timed steps start with this upgrade, not with history: reports already past their
+    # deadline count as reminded and escalated at it (the old daily digest told of them), and
+    # those already 已办结 as followed up, so the first run of the work-order job does not
+    # send one 催办, 督办 and 回访 per old report at once.
+    time = models.base.UTCDateTime(timezone=True)
+    report = sa.table("report", sa.column("status", sa.String()), sa.column("due_at", time),
+                      sa.column("resolved_at", time), sa.column("reminded_at", time),
+                      sa.column("escalated_at", time), sa.column("followed_up_at", time))
+    bind = op.get_bind()
+    bind.execute(report.update().where(
+        report.c.status.in_(("已受理", "已派单", "处理中")),
+        report.c.due_at <= datetime.now(UTC)).values(
+        reminded_at=report.c.due_at, escalated_at=report.c.due_at))
+    bind.execute(report.update().where(report.c.status == "已办结").values(
+        followed_up_at=report.c.resolved_at))
 
 
 def downgrade() -> None:

@@ -97,7 +97,7 @@ async def members_page(db: AsyncSession, group: PartyGroup, q: str, page: int, s
     where: list[ColumnElement[bool]] = [
         col(GroupMembership.group_id) == group.id, col(GroupMembership.left_at).is_(None),
         col(Member.erased_at).is_(None)]
-    if q.isdigit():
+    if q.isascii() and q.isdigit():
         where.append(col(Member.mobile).endswith(q, autoescape=True))
     elif q:
         where.append(col(Member.name).contains(q, autoescape=True))

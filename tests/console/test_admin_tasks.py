@@ -234,7 +234,7 @@ def test_grid_upload(db_url: str, tmp_path: Path) -> None:
         expect(page.locator("#imported")).to_have_text("导入完成：新增 1，更新 0，未变 0。")
         row = page.locator("#grids tbody tr", has_text="XB1")
         expect(row).to_contain_text("测试网格一")
-        expect(row).to_contain_text("demo-officer")
+        expect(row).to_contain_text("演示网格员")  # the officer by name, not login
         expect(row.locator("td.num")).to_have_text("0")
         # The open report counts are the database's.
         counts = dict(_query(_env["XIAOGE_DATABASE__URL"], (

@@ -40,7 +40,9 @@ DOWNLOAD = re.compile(r"\.(csv|xlsx|png|jpe?g|zip|json|pdf)$|/photo$")
 # Photographed for docs/ and the README: the page, and the name of its picture.
 SHOTS = {"/console/": "dashboard", "/console/courses": "courses",
          "/console/stations": "stations", "/console/reports": "reports",
-         "/console/notices": "notices", "/console/members": "members"}
+         "/console/notices": "notices", "/console/members": "members",
+         "/console/numbers": "numbers", "/console/groups": "groups",
+         "/console/admin": "admin"}
 # Desktop pictures that tests/console/test_browser.py already takes after its own story.
 SHOT_ELSEWHERE = {"dashboard", "courses", "reports", "members"}
 

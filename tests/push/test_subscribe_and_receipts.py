@@ -17,7 +17,15 @@ from models.member import Member
 from models.outbox import Push
 from models.subscribe import SubscribeGrant
 from tests.conftest import Bot
-from tests.push.test_outbox import notify, quiet_bot, registered, rows, send_all
+from tests.push.test_outbox import (
+    fault,
+    notify,
+    quiet_bot,
+    registered,
+    rows,
+    send_all,
+    worker_of,
+)
 
 __all__ = ["quiet_bot"]  # the fixture, shared with test_outbox.py
 
@@ -151,6 +159,23 @@ async def test_43101_spends_the_grant_and_falls_through_to_the_template(
     assert (await grants_of(sessions, "o-43101"))[SUB_NOTICE] == (0, False)
 
 
+async def test_a_grant_spent_on_a_send_that_failed_for_now_is_given_back(
+        quiet_bot: Bot, sessions) -> None:
+    bot = quiet_bot
+    await outside_window(bot, "o-again")
+    await grant(bot, "o-again", SUB_NOTICE)
+    fault(bot, errcode=-1, times=1, path="/cgi-bin/message/subscribe/")  # WeChat busy
+    notice = await notify(bot, "member:o-again")
+    await worker_of(bot).run_once()
+    [row] = [r for r in await rows(sessions, "o-again") if r.kind == "notice"]
+    assert row.status == "pending" and row.attempts == 1
+    assert (await grants_of(sessions, "o-again"))[SUB_NOTICE] == (1, False)  # given back
+    bot.clock.advance(minutes=11)  # past the backoff
+    counts = await send_all(bot, notice)
+    assert counts["sent"] == {"subscribe": 1}  # the retry used the grant after all
+    assert (await grants_of(sessions, "o-again"))[SUB_NOTICE] == (0, False)
+
+
 async def test_without_any_channel_the_push_is_undeliverable_with_the_reason(
         make_bot, settings) -> None:
     bare = settings.model_copy(update={"wechat": settings.wechat.model_copy(
@@ -203,6 +228,14 @@ async def test_template_receipts_are_recorded_and_a_block_stops_templates(
     await grant(bot, "o-rcpt", SUB_NOTICE)
     counts = await send_all(bot, await notify(bot, "member:o-rcpt", body="第四条"))
     assert counts["sent"] == {"subscribe": 1}
+    # Following the account again: templates are tried afresh.
+    bot.clock.advance(seconds=5)
+    await bot.phone("o-rcpt").event("unsubscribe")
+    bot.clock.advance(seconds=5)
+    await bot.phone("o-rcpt").event("subscribe")
+    bot.clock.advance(days=3)  # outside the event allowance and the window
+    counts = await send_all(bot, await notify(bot, "member:o-rcpt", body="第五条"))
+    assert counts["sent"] == {"template": 1}
 
 
 async def test_subscribe_receipts_go_to_the_oldest_open_delivery(quiet_bot: Bot,
