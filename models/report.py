@@ -271,12 +271,14 @@ async def of_member(session: AsyncSession, member_id: int, limit: int = 10
 
 async def open_in_grids(session: AsyncSession, grid_codes: set[str] | None, now: datetime,
                         limit: int = 20) -> list[Report]:
-    """Open reports of these grids (None: every grid and the default queue), overdue first."""
+    """Open reports of these grids (None: every grid and the default queue): 督办 first,
+    then priority (reopened after a low rating), then overdue, then by deadline."""
     stmt = select(Report).where(col(Report.status).in_(OPEN))
     if grid_codes is not None:
         stmt = stmt.where(col(Report.grid_code).in_(grid_codes or {"-"}))
     found = (await session.exec(stmt.order_by(col(Report.due_at)))).all()
-    return sorted(found, key=lambda r: (not r.overdue(now), r.due_at))[:limit]
+    return sorted(found, key=lambda r: (r.escalated_at is None, not r.priority,
+                                        not r.overdue(now), r.due_at))[:limit]
 
 
 async def overdue(session: AsyncSession, now: datetime) -> Sequence[Report]:

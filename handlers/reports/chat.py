@@ -400,15 +400,22 @@ async def usage(word: str) -> str:
     return T.TICKET_USAGE.format(word=word, what=what)
 
 
+def _marks(r: reports.Report, now: datetime) -> str:
+    return "".join(mark for on, mark in ((r.escalated_at is not None, T.TODO_ESCALATED),
+                                         (r.priority, T.TODO_PRIORITY),
+                                         (r.overdue(now), T.TODO_OVERDUE)) if on)
+
+
 @officers.words("待办", roles={"officer"})
 async def todo(staff: ConsoleUser, session: AsyncSession, now: datetime) -> str:
     codes = None if staff.role == "admin" else await grids.codes_of_officer(session, staff)
     found = await reports.open_in_grids(session, codes, now)
     if not found:
         return T.TODO_NONE
-    lines = [T.TODO_LINE.format(mark=T.TODO_OVERDUE if r.overdue(now) else "", ticket=r.ticket,
-                                status=r.status, category=r.category,
-                                text=_short(r.description, 12),
+    lines = [T.TODO_LINE.format(mark=_marks(r, now), ticket=r.ticket,
+                                status=T.TODO_UNACKED if r.status == reports.DISPATCHED
+                                and r.acked_at is None else r.status,
+                                category=r.category, text=_short(r.description, 12),
                                 due=r.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M前"))
              for r in found]
     return join(T.TODO_HEADER.format(n=len(found)), *lines)

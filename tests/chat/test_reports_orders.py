@@ -187,6 +187,11 @@ async def test_remind_at_the_deadline_then_escalate(district: Bot, sessions) -> 
     escalated = [p for p in await pushes(sessions, "o-admin") if "督办" in p.text]
     assert len(escalated) == 1 and ticket in escalated[0].text
     assert not [p for p in await pushes(sessions, "o-officer-ht") if "督办" in p.text]
+    # The officer's 待办 shows it first, marked.
+    other = await filed(bot, "o-rider-2", text="小区门口垃圾堆满了没人清理")
+    todo = await ht.say("待办")
+    assert todo.splitlines()[1].startswith(f"{T.TODO_ESCALATED}{T.TODO_OVERDUE}{ticket} 处理中")
+    assert f"{other} {T.TODO_UNACKED}" in todo  # dispatched, not yet acknowledged
 
 
 async def test_follow_up_then_a_low_rating_reopens_as_priority(district: Bot,  # noqa: F811
@@ -212,6 +217,7 @@ async def test_follow_up_then_a_low_rating_reopens_as_priority(district: Bot,  #
     told = (await pushes(sessions, "o-officer-ht"))[-1]
     assert told.text == T.ORDER_PUSH_REOPENED.format(ticket=ticket, why="评价2星",
                                                      due="12-02 17:30")
+    assert T.TODO_PRIORITY + ticket in await ht.say("待办")
     # Resolved again: rated afresh; a good rating reopens nothing.
     await ht.say(f"办结 {ticket} 重新修好")
     assert await rider.say("5") == T.RATED.format(ticket=ticket, stars="5")
